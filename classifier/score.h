@@ -1,0 +1,46 @@
+/*
+ * score.h - the arithmetic of scoring: token probabilities and how they are
+ * combined into one spam probability. Pure functions, no I/O.
+ */
+#ifndef BAYES_SCORE_H
+#define BAYES_SCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct score_params {
+	double robs;		/* Robinson's s: strength of the prior */
+	double robx;		/* Robinson's x: probability of an unknown token */
+	double min_dev;		/* tokens with |f - 0.5| below this are ignored */
+	double scale;		/* maps the evidence to a probability, see score.c */
+};
+
+/* score_params_default - the measured defaults (see score.c for why). */
+void score_params_default(struct score_params *p);
+
+/*
+ * score_token - Robinson's smoothed spam probability f(w) of a token seen
+ * in spam of nspam_msgs spam and ham of nham_msgs ham messages.
+ */
+double score_token(const struct score_params *p, uint32_t spam, uint32_t ham,
+		   uint64_t nspam_msgs, uint64_t nham_msgs);
+
+/*
+ * score_combine - the spam probability of a message whose n features have
+ * the given counts. fprob_r (may be NULL) gets each feature's f(w), or -1
+ * for a feature that did not weigh in; *nused_r the number that did.
+ * With no evidence at all the result is 0.5.
+ */
+double score_combine(const struct score_params *p, const struct store_counts *c, size_t n,
+		     uint64_t nspam_msgs, uint64_t nham_msgs, double *fprob_r, size_t *nused_r);
+
+/*
+ * score_ln_chi2q - natural log of the chi-square survival function
+ * Q(x2 | 2*dof_half degrees of freedom), exact for even degrees of freedom
+ * and accurate far into the tail, where Q itself underflows.
+ */
+double score_ln_chi2q(double x2, size_t dof_half);
+
+#endif

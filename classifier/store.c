@@ -1,0 +1,590 @@
+/*
+ * store.c - SQLite statistics store. See store.h for the contract.
+ *
+ * Schema (version 1):
+ *   meta(key, value)                      tokenizer parameters, creation time
+ *   users(id, name)                       id 0 is the global statistics, name ""
+ *   totals(user_id, spam, ham)            messages learned per class
+ *   tokens(user_id, hash, spam, ham, seen) WITHOUT ROWID: one B-tree keyed by
+ *                                          (user, hash), so a lookup is one descent
+ *   learned(user_id, digest, class, at)   memory of learned messages
+ *
+ * Hashes are unsigned 64-bit in C and stored as the same bits in SQLite's
+ * signed INTEGER. "seen" is the day (Unix time / 86400) a token was last
+ * learned, for expiry.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+enum stmt_id {
+	STMT_GET_META,
+	STMT_PUT_META,
+	STMT_GET_USER,
+	STMT_PUT_USER,
+	STMT_GET_TOTALS,
+	STMT_ADD_TOTALS,
+	STMT_GET_TOKEN,
+	STMT_ADD_TOKEN,
+	STMT_PRUNE_TOKEN,
+	STMT_GET_LEARNED,
+	STMT_PUT_LEARNED,
+	STMT_DEL_LEARNED,
+	STMT_COUNT_TOKENS,
+	STMT_COUNT_LEARNED,
+	STMT_COUNT_USERS,
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_MAX
+};
+
+static const char *const stmt_sql[STMT_MAX] = {
+	[STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
+	[STMT_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+	[STMT_GET_USER] = "SELECT id FROM users WHERE name = ?1",
+	[STMT_PUT_USER] = "INSERT INTO users(name) VALUES (?1)",
+	[STMT_GET_TOTALS] = "SELECT spam, ham FROM totals WHERE user_id = ?1",
+	[STMT_ADD_TOTALS] = "INSERT INTO totals(user_id, spam, ham) VALUES (?1, max(?2, 0), max(?3, 0)) "
+			    "ON CONFLICT(user_id) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0)",
+	[STMT_GET_TOKEN] = "SELECT spam, ham FROM tokens WHERE user_id = ?1 AND hash = ?2",
+	[STMT_ADD_TOKEN] = "INSERT INTO tokens(user_id, hash, spam, ham, seen) VALUES (?1, ?2, max(?3, 0), max(?4, 0), ?5) "
+			   "ON CONFLICT(user_id, hash) DO UPDATE SET spam = max(spam + ?3, 0), ham = max(ham + ?4, 0), "
+			   "seen = max(seen, ?5)",
+	[STMT_PRUNE_TOKEN] = "DELETE FROM tokens WHERE user_id = ?1 AND hash = ?2 AND spam = 0 AND ham = 0",
+	[STMT_GET_LEARNED] = "SELECT class FROM learned WHERE user_id = ?1 AND digest = ?2",
+	[STMT_PUT_LEARNED] = "INSERT OR REPLACE INTO learned(user_id, digest, class, at) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_DEL_LEARNED] = "DELETE FROM learned WHERE user_id = ?1 AND digest = ?2",
+	[STMT_COUNT_TOKENS] = "SELECT count(*) FROM tokens WHERE user_id = ?1",
+	[STMT_COUNT_LEARNED] = "SELECT count(*) FROM learned WHERE user_id = ?1",
+	[STMT_COUNT_USERS] = "SELECT count(*) FROM users WHERE id <> 0",
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"INSERT INTO users(id, name) VALUES (0, '');"
+	"CREATE TABLE totals(user_id INTEGER PRIMARY KEY, spam INTEGER NOT NULL DEFAULT 0,"
+	" ham INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO totals(user_id, spam, ham) VALUES (0, 0, 0);"
+	"CREATE TABLE tokens(user_id INTEGER NOT NULL, hash INTEGER NOT NULL, spam INTEGER NOT NULL,"
+	" ham INTEGER NOT NULL, seen INTEGER NOT NULL, PRIMARY KEY(user_id, hash)) WITHOUT ROWID;"
+	"CREATE TABLE learned(user_id INTEGER NOT NULL, digest BLOB NOT NULL, class INTEGER NOT NULL,"
+	" at INTEGER NOT NULL, PRIMARY KEY(user_id, digest)) WITHOUT ROWID;"
+	"PRAGMA user_version = 1;";
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[STMT_MAX];
+	bool readonly;
+	bool in_txn;
+	enum bayes_errkind errkind;
+	char errmsg[1024];
+};
+
+/* kind_of - map an SQLite result code to our error kinds. */
+static enum bayes_errkind kind_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return BAYES_ERR_BUSY;
+	default:
+		return BAYES_ERR_DB;
+	}
+}
+
+/* fail - record an SQLite failure; always returns -1. */
+static int fail(struct store *s, int rc, const char *what)
+{
+	s->errkind = kind_of(rc);
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s: %s", s->path, what,
+		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	return -1;
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return s->errmsg;
+}
+
+enum bayes_errkind store_errkind(const struct store *s)
+{
+	return s->errkind;
+}
+
+/* stmt - a prepared statement, reset and with bindings cleared. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->stmt[id];
+
+	sqlite3_reset(st);
+	return st;
+}
+
+/* exec_step - run a statement that returns no rows. */
+static int exec_step(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return fail(s, rc, what);
+	return 0;
+}
+
+/* get_meta - value of key into out: 1 found, 0 missing, -1 error. */
+static int get_meta(struct store *s, const char *key, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = stmt(s, STMT_GET_META);
+	int rc;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading meta");
+}
+
+static int put_meta(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stmt(s, STMT_PUT_META);
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	return exec_step(s, st, "writing meta");
+}
+
+/* create_schema - a new, empty database: tables and version, in an open transaction. */
+static int create_schema(struct store *s)
+{
+	char *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "creating schema");
+	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s: creating schema: %s", s->path, msg ? msg : "?");
+		s->errkind = kind_of(rc);
+		sqlite3_free(msg);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* prepare_all - prepare the statement table. */
+static int prepare_all(struct store *s)
+{
+	for (int i = 0; i < STMT_MAX; i++) {
+		int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->stmt[i], NULL);
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "preparing statements");
+	}
+	return 0;
+}
+
+/* check_header - is the file a SQLite database at all? (cheap, clear error) */
+static bool looks_like_sqlite(const char *path, struct stat *sb)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	FILE *f;
+	bool ok;
+
+	if (sb->st_size == 0)
+		return true;	/* an empty file: SQLite treats it as a new database */
+	if ((f = fopen(path, "rb")) == NULL)
+		return true;	/* let sqlite3_open report it */
+	ok = fread(head, 1, sizeof(head), f) == sizeof(head) && memcmp(head, magic, 16) == 0;
+	fclose(f);
+	return ok;
+}
+
+struct store *store_open(const char *path, unsigned flags, const char *tok_params, bool sync_full,
+			 int busy_timeout_ms, char *err, size_t errlen, enum bayes_errkind *kind_r)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	struct stat sb;
+	int oflags, rc, version = -1;
+	bool exists;
+
+	s->path = xstrdup(path);
+	s->readonly = (flags & BAYES_OPEN_RDONLY) != 0;
+	exists = stat(path, &sb) == 0;
+	if (!exists && (!(flags & BAYES_OPEN_CREATE) || s->readonly)) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "database %s does not exist", path);
+		s->errkind = BAYES_ERR_DB;
+		goto failed;
+	}
+	if (exists && !S_ISREG(sb.st_mode)) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "database %s is not a regular file", path);
+		s->errkind = BAYES_ERR_DB;
+		goto failed;
+	}
+	if (exists && !looks_like_sqlite(path, &sb)) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s is not a bayesd database (not SQLite)", path);
+		s->errkind = BAYES_ERR_INCOMPATIBLE;
+		goto failed;
+	}
+	/*
+	 * Read-only handles still open the file read-write: in WAL mode a
+	 * reader must be able to update the shared-memory index. They never
+	 * write through it (the milter only calls lookups).
+	 */
+	oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (flags & BAYES_OPEN_CREATE)
+		oflags |= SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		fail(s, rc, "open");
+		goto failed;
+	}
+	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+	sqlite3_extended_result_codes(s->db, 1);
+
+	/* The schema version tells a new file from ours from someone else's. */
+	{
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		else
+			rc = sqlite3_errcode(s->db);
+		sqlite3_finalize(st);
+		if (version < 0) {
+			fail(s, rc, "reading schema version");
+			if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+				s->errkind = BAYES_ERR_INCOMPATIBLE;
+			goto failed;
+		}
+	}
+	if (version == 0) {
+		int ntables = 0;
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			ntables = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (ntables > 0) {
+			snprintf(s->errmsg, sizeof(s->errmsg), "%s is an SQLite file but not a bayesd database", path);
+			s->errkind = BAYES_ERR_INCOMPATIBLE;
+			goto failed;
+		}
+		if (s->readonly || !(flags & BAYES_OPEN_CREATE)) {
+			snprintf(s->errmsg, sizeof(s->errmsg), "database %s is empty (never written)", path);
+			s->errkind = BAYES_ERR_DB;
+			goto failed;
+		}
+	} else if (version != STORE_SCHEMA_VERSION) {
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "database %s has schema version %d; this bayesd reads version %d", path, version,
+			 STORE_SCHEMA_VERSION);
+		s->errkind = BAYES_ERR_INCOMPATIBLE;
+		goto failed;
+	}
+
+	if (!s->readonly) {
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			fail(s, rc, "setting WAL mode");
+			goto failed;
+		}
+	}
+	/*
+	 * synchronous=NORMAL in WAL mode: a commit survives a crash of the
+	 * process; a power loss may lose the last commits but never corrupts
+	 * the file. FULL also survives power loss, at an fsync per learn.
+	 */
+	sqlite3_exec(s->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		     NULL, NULL, NULL);
+	sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);	/* 64 MB page cache */
+	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+
+	if (version == 0) {
+		if (create_schema(s) < 0)
+			goto failed;
+		if (prepare_all(s) < 0)
+			goto failed;
+		char now[32];
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+		if (put_meta(s, "tokenizer", tok_params) < 0 || put_meta(s, "created", now) < 0)
+			goto failed;
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			fail(s, rc, "creating schema");
+			goto failed;
+		}
+	} else {
+		char have[300];
+		if (prepare_all(s) < 0)
+			goto failed;
+		rc = get_meta(s, "tokenizer", have, sizeof(have));
+		if (rc < 0)
+			goto failed;
+		if (rc == 0 || strcmp(have, tok_params) != 0) {
+			snprintf(s->errmsg, sizeof(s->errmsg),
+				 "database %s was written by an incompatible tokenizer (%s; this one is %s)",
+				 path, rc ? have : "none recorded", tok_params);
+			s->errkind = BAYES_ERR_INCOMPATIBLE;
+			goto failed;
+		}
+	}
+	return s;
+
+failed:
+	snprintf(err, errlen, "%s", s->errmsg);
+	if (kind_r)
+		*kind_r = s->errkind;
+	store_close(&s);
+	return NULL;
+}
+
+void store_close(struct store **sp)
+{
+	struct store *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->in_txn)
+		store_rollback(s);
+	for (int i = 0; i < STMT_MAX; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	free(s->path);
+	free(s);
+	*sp = NULL;
+}
+
+int store_user_id(struct store *s, const char *name, bool create, int64_t *id_r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (name == NULL || *name == '\0') {
+		*id_r = 0;
+		return 1;
+	}
+	st = stmt(s, STMT_GET_USER);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id_r = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, rc, "looking up user");
+	if (!create)
+		return 0;
+	st = stmt(s, STMT_PUT_USER);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (exec_step(s, st, "adding user") < 0)
+		return -1;
+	*id_r = sqlite3_last_insert_rowid(s->db);
+	return 1;
+}
+
+int store_totals(struct store *s, int64_t user, uint64_t *spam_r, uint64_t *ham_r)
+{
+	sqlite3_stmt *st = stmt(s, STMT_GET_TOTALS);
+	int rc;
+
+	*spam_r = *ham_r = 0;
+	sqlite3_bind_int64(st, 1, user);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*spam_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*ham_r = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, rc, "reading totals");
+	return 0;
+}
+
+long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
+		  struct store_counts *out)
+{
+	sqlite3_stmt *st = stmt(s, STMT_GET_TOKEN);
+	long found = 0;
+
+	sqlite3_bind_int64(st, 1, user);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			out[i].spam = (uint32_t)sqlite3_column_int64(st, 0);
+			out[i].ham = (uint32_t)sqlite3_column_int64(st, 1);
+			found++;
+		} else if (rc == SQLITE_DONE) {
+			out[i].spam = out[i].ham = 0;
+		} else {
+			sqlite3_reset(st);
+			return fail(s, rc, "reading tokens");
+		}
+		sqlite3_reset(st);
+	}
+	return found;
+}
+
+int store_begin(struct store *s)
+{
+	if (s->readonly) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s: opened read-only", s->path);
+		s->errkind = BAYES_ERR_DB;
+		return -1;
+	}
+	if (exec_step(s, stmt(s, STMT_BEGIN), "begin") < 0)
+		return -1;
+	s->in_txn = true;
+	return 0;
+}
+
+int store_commit(struct store *s)
+{
+	int rc = sqlite3_step(stmt(s, STMT_COMMIT));
+
+	sqlite3_reset(s->stmt[STMT_COMMIT]);
+	if (rc != SQLITE_DONE) {
+		fail(s, rc, "commit");
+		store_rollback(s);
+		return -1;
+	}
+	s->in_txn = false;
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db) == 0) {
+		sqlite3_step(stmt(s, STMT_ROLLBACK));
+		sqlite3_reset(s->stmt[STMT_ROLLBACK]);
+	}
+	s->in_txn = false;
+}
+
+int store_add(struct store *s, int64_t user, const uint64_t *hash, size_t n,
+	      int dspam, int dham, int dmsg_spam, int dmsg_ham)
+{
+	sqlite3_stmt *st = stmt(s, STMT_ADD_TOKEN);
+	sqlite3_int64 day = (sqlite3_int64)(time(NULL) / 86400);
+
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 3, dspam);
+	sqlite3_bind_int(st, 4, dham);
+	sqlite3_bind_int64(st, 5, day);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return fail(s, rc, "updating tokens");
+	}
+	/* Counts that fell to zero: drop the rows so the table holds only evidence. */
+	if (dspam < 0 || dham < 0) {
+		st = stmt(s, STMT_PRUNE_TOKEN);
+		sqlite3_bind_int64(st, 1, user);
+		for (size_t i = 0; i < n; i++) {
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
+			if (exec_step(s, st, "pruning tokens") < 0)
+				return -1;
+		}
+	}
+	st = stmt(s, STMT_ADD_TOTALS);
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 2, dmsg_spam);
+	sqlite3_bind_int(st, 3, dmsg_ham);
+	return exec_step(s, st, "updating totals");
+}
+
+int store_learned_get(struct store *s, int64_t user, const uint8_t digest[16], int *cls_r)
+{
+	sqlite3_stmt *st = stmt(s, STMT_GET_LEARNED);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*cls_r = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading learned messages");
+}
+
+int store_learned_put(struct store *s, int64_t user, const uint8_t digest[16], int cls)
+{
+	sqlite3_stmt *st = stmt(s, STMT_PUT_LEARNED);
+
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, cls);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	return exec_step(s, st, "remembering learned message");
+}
+
+int store_learned_del(struct store *s, int64_t user, const uint8_t digest[16])
+{
+	sqlite3_stmt *st = stmt(s, STMT_DEL_LEARNED);
+
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
+	return exec_step(s, st, "forgetting learned message");
+}
+
+/* count - run a count(*) statement bound to user. */
+static int count(struct store *s, enum stmt_id id, int64_t user, bool bind, uint64_t *out)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	int rc;
+
+	if (bind)
+		sqlite3_bind_int64(st, 1, user);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "counting");
+}
+
+int store_stats(struct store *s, int64_t user, struct bayes_stats *st)
+{
+	struct stat sb;
+
+	if (store_totals(s, user, &st->learned_spam, &st->learned_ham) < 0 ||
+	    count(s, STMT_COUNT_TOKENS, user, true, &st->tokens) < 0 ||
+	    count(s, STMT_COUNT_LEARNED, user, true, &st->remembered) < 0 ||
+	    count(s, STMT_COUNT_USERS, 0, false, &st->users) < 0)
+		return -1;
+	st->db_bytes = stat(s->path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+	st->schema_version = STORE_SCHEMA_VERSION;
+	return 0;
+}

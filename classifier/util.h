@@ -1,0 +1,49 @@
+/*
+ * util.h - memory helpers and a growable byte buffer used across libbayes.
+ *
+ * Out of memory is not an error the callers handle: x*alloc() log and exit,
+ * and the MTA's milter default action covers the gap (as in Postfix).
+ */
+#ifndef BAYES_UTIL_H
+#define BAYES_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/*
+ * struct buf - a growable byte string. data is always NUL-terminated after
+ * len bytes (so it may be used as a C string when it holds no NUL), and is
+ * owned by the buffer. A zeroed struct is an empty buffer.
+ */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *data, size_t size);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* ascii_strncasecmp-like helper that does not depend on the locale. */
+int ascii_casecmp_n(const char *a, const char *b, size_t n);
+static inline char ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+#endif

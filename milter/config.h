@@ -1,0 +1,134 @@
+/*
+ * config.h - bayesd's configuration: one typed table of keys, an embedded
+ * default for each, read from a "key = value" file.
+ *
+ * config_load() fills a struct bayesd_config from the defaults and then
+ * the file (NULL = defaults only). Unknown keys and bad values are errors
+ * naming the file and line. A loaded config is immutable; a reload (SIGHUP)
+ * builds a new one and swaps it in with reference counting, so a milter
+ * connection keeps the config it started with (config_ref/config_unref).
+ */
+#ifndef BAYESD_CONFIG_H
+#define BAYESD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bayes.h"
+
+#ifndef BAYESD_SYSCONFDIR
+#define BAYESD_SYSCONFDIR "/etc/bayesd"
+#endif
+#ifndef BAYESD_STATEDIR
+#define BAYESD_STATEDIR "/var/lib/bayesd"
+#endif
+#ifndef BAYESD_RUNDIR
+#define BAYESD_RUNDIR "/run/bayesd"
+#endif
+
+#define BAYESD_DEFAULT_CONFIG		BAYESD_SYSCONFDIR "/bayesd.conf"
+#define BAYESD_DEFAULT_DATABASE		BAYESD_STATEDIR "/bayes.sqlite"
+#define BAYESD_DEFAULT_MILTER_SOCKET	"inet:11332@127.0.0.1"
+#define BAYESD_DEFAULT_CONTROLLER_SOCKET BAYESD_RUNDIR "/controller.sock"
+#define BAYESD_DEFAULT_PIDFILE		BAYESD_RUNDIR "/bayesd.pid"
+
+#ifndef BAYESD_VERSION
+#define BAYESD_VERSION			"0.1.0"
+#endif
+
+/* Embedded defaults of the other keys (bayesd.conf documents each one). */
+#define BAYESD_DEFAULT_CONTROLLER_SOCKET_MODE	0660
+#define BAYESD_DEFAULT_MAX_REQUEST_BYTES	(16u * 1024 * 1024)
+#define BAYESD_DEFAULT_CONTROLLER_TIMEOUT	30	/* seconds */
+#define BAYESD_DEFAULT_REJECT_MESSAGE		"5.7.1 Message classified as spam"
+#define BAYESD_DEFAULT_SCAN_LIMIT		(1024u * 1024)
+#define BAYESD_DEFAULT_READ_HANDLES		32
+#define BAYESD_DEFAULT_SYSLOG_FACILITY		"mail"
+#define BAYESD_THRESHOLD_OFF			2.0	/* a threshold no probability reaches */
+
+enum on_error_policy {
+	ON_ERROR_ACCEPT,	/* accept, X-Spam-Status says the score is unknown */
+	ON_ERROR_TEMPFAIL,	/* 451 4.7.1 */
+};
+
+struct bayesd_config {
+	int refs;			/* config_ref/config_unref */
+	char *path;			/* file it was read from, or NULL */
+
+	/* where it listens and keeps its statistics */
+	char *milter_socket;		/* libmilter syntax: inet:PORT@HOST or unix:/path */
+	char *controller_socket;	/* UNIX socket path of the HTTP controller ("" = none) */
+	unsigned controller_socket_mode;	/* e.g. 0660 */
+	char *controller_socket_group;	/* group that may train ("" = the daemon's) */
+	char *controller_bind;		/* "127.0.0.1:11334" or "" = no TCP controller */
+	char *controller_password;	/* required for TCP learns */
+	size_t max_request_bytes;	/* controller request body cap */
+	unsigned controller_timeout_s;	/* idle / slow client timeout */
+	char *database;
+	char *pidfile;
+	char *user;			/* drop to this user after binding ("" = stay) */
+	char *group;
+
+	/* what it does with a score */
+	double spam_threshold;		/* >= : X-Spam-Flag: YES */
+	double reject_threshold;	/* >= : 550 5.7.1 (> 1 disables) */
+	double quarantine_threshold;	/* >= : smfi_quarantine (> 1 disables) */
+	char *reject_message;
+	char *subject_tag;		/* prefixed to the Subject of spam ("" = no rewrite) */
+	enum on_error_policy on_error;
+	bool score_authenticated;	/* default false: SASL senders not scored */
+	char *trusted_networks;		/* comma/space separated CIDRs, default "" */
+	size_t scan_limit;		/* bytes of a message read for scoring */
+
+	/* engine */
+	enum bayes_train_mode train_mode;
+	bool sync_full;
+	unsigned milter_threads_hint;	/* read handles kept in the pool */
+
+	/* logging */
+	bool foreground;		/* -f: log to stderr */
+	char *syslog_facility;		/* "mail" */
+	int log_level;			/* syslog priority threshold */
+
+	/* trusted_networks, parsed */
+	struct config_net *trusted;
+	size_t ntrusted;
+};
+
+/* One CIDR block of trusted_networks; IPv4 is kept as IPv4-mapped IPv6. */
+struct config_net {
+	unsigned char addr[16];
+	unsigned prefix;		/* 0..128 */
+};
+
+/*
+ * config_load - defaults, then the file at path (NULL = defaults only).
+ * Returns a config with one reference, or NULL with a one-line reason
+ * ("bayesd.conf:12: unknown key 'foo'") in err.
+ */
+struct bayesd_config *config_load(const char *path, char *err, size_t errlen);
+
+void config_ref(struct bayesd_config *c);
+/* config_unref - drop a reference; frees at zero; sets *c to NULL. */
+void config_unref(struct bayesd_config **c);
+
+/* config_print - write every key with its value, as a config file (bayesd -n -v). */
+void config_print(const struct bayesd_config *c, FILE *out);
+
+/*
+ * config_trusted - whether the address (AF_INET: 4 bytes, AF_INET6: 16
+ * bytes, IPv4-mapped IPv6 counts as IPv4) is in trusted_networks.
+ */
+bool config_trusted(const struct bayesd_config *c, int family, const void *addr);
+
+/*
+ * config_current_set - publish c as the daemon's current configuration (takes
+ * a new reference; the previous one is unreferenced). config_current -
+ * the current configuration with a new reference the caller drops with
+ * config_unref(), or NULL before the first config_current_set().
+ */
+void config_current_set(struct bayesd_config *c);
+struct bayesd_config *config_current(void);
+
+#endif

@@ -1,0 +1,66 @@
+#!/bin/sh
+# bayesc-offline.sh - bayesc --db on a real database file: learn the sample
+# messages, check them, already learned / relearned / forget, stat, and
+# the clear errors for bad input (missing or corrupt database, unreadable
+# file, a directory without mail, an incompatible database).
+cd "$(dirname "$0")/../.." || exit 1
+BC=${BAYESC:-./bayesc}
+S=corpus/samples
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+fails=0
+ok() { echo "ok - $1"; }
+no() { echo "not ok - $1"; fails=$((fails + 1)); }
+expect() { # expected-exit description command...
+	want=$1 what=$2; shift 2
+	"$@" >"$t/out" 2>"$t/err"; rc=$?
+	if [ "$rc" = "$want" ]; then ok "$what (exit $rc)"; else no "$what: exit $rc, wanted $want: $(cat "$t/err" | head -2)"; fi
+}
+
+expect 0 "learn_spam the samples" $BC --db "$t/db" learn_spam $S/spam-1.eml $S/spam-2.eml $S/spam-3.eml $S/spam-4.eml $S/spam-5.eml
+grep -c ': learned$' "$t/out" | grep -qx 5 && ok "5 learned" || no "5 learned: $(cat "$t/out")"
+expect 0 "learn_ham the samples" $BC --db "$t/db" learn_ham $S/ham-1.eml $S/ham-2.eml $S/ham-3.eml $S/ham-4.eml $S/ham-5.eml
+expect 0 "learn again" $BC --db "$t/db" learn_spam $S/spam-1.eml
+grep -q 'already learned' "$t/out" && ok "already learned" || no "already learned: $(cat "$t/out")"
+
+expect 1 "check an unseen spam is spam" $BC --db "$t/db" check $S/spam-6.eml
+grep -q '^Verdict: spam' "$t/out" && ok "verdict spam" || no "verdict spam: $(cat "$t/out")"
+expect 0 "check an unseen ham is ham" $BC --db "$t/db" --json check $S/ham-6.eml
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["verdict"]=="ham" and 0<=d["probability"]<0.5, d' "$t/out" &&
+	ok "json verdict ham" || no "json verdict ham: $(cat "$t/out")"
+expect 1 "check --explain" $BC --db "$t/db" --explain check $S/spam-6.eml
+grep -Eq '^  0\.[0-9]+  spam=[0-9]+ ham=[0-9]+  .+' "$t/out" && ok "explain lists words" || no "explain lists words: $(cat "$t/out")"
+
+expect 0 "relearn a spam as ham" $BC --db "$t/db" learn_ham $S/spam-1.eml
+grep -q 'relearned' "$t/out" && ok "relearned" || no "relearned: $(cat "$t/out")"
+expect 0 "stat --json" $BC --db "$t/db" --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]==4 and d["learned_ham"]==6, d' "$t/out" &&
+	ok "counts moved (4 spam, 6 ham)" || no "counts moved: $(cat "$t/out")"
+expect 0 "forget" $BC --db "$t/db" forget $S/spam-1.eml
+grep -q 'forgotten' "$t/out" && ok "forgotten" || no "forgotten: $(cat "$t/out")"
+expect 0 "learn from stdin" sh -c "$BC --db '$t/db' learn_spam < $S/spam-6.eml"
+
+# maildir
+mkdir -p "$t/md/cur" "$t/md/new" "$t/md/tmp"; cp $S/ham-6.eml "$t/md/cur/1:2,S"; cp $S/ham-5.eml "$t/md/new/2"
+expect 0 "learn a maildir" $BC --db "$t/db" learn_ham "$t/md"
+grep -c 'learned' "$t/out" | grep -qx 2 && ok "2 maildir messages" || no "2 maildir messages: $(cat "$t/out")"
+
+# errors: one clear line, nothing written
+expect 66 "missing database" $BC --db "$t/none.db" check $S/ham-1.eml
+[ ! -e "$t/none.db" ] && ok "missing database not created by check" || no "check created a database"
+printf 'garbage garbage garbage garbage garbage garbage\n' >"$t/bad.db"
+expect 76 "corrupt database" $BC --db "$t/bad.db" learn_spam $S/spam-1.eml
+grep -q 'not a bayesd database' "$t/err" && ok "corrupt database message" || no "corrupt message: $(cat "$t/err")"
+mkdir "$t/empty"
+expect 65 "directory without mail" $BC --db "$t/db" learn_spam "$t/empty"
+grep -q 'no mail found' "$t/err" && ok "no mail message" || no "no mail message: $(cat "$t/err")"
+expect 65 "unreadable file" $BC --db "$t/db" learn_spam "$t/does-not-exist"
+before=$($BC --db "$t/db" --json stat)
+expect 64 "unknown command" $BC --db "$t/db" learn_eggs $S/spam-1.eml
+after=$($BC --db "$t/db" --json stat)
+[ "$before" = "$after" ] && ok "nothing written on errors" || no "database changed on errors"
+sqlite3 "$t/db" "PRAGMA integrity_check" | grep -qx ok && ok "integrity_check ok" || no "integrity_check"
+sqlite3 "$t/db" "UPDATE meta SET value = 'v=0 other' WHERE key = 'tokenizer'"
+expect 76 "incompatible tokenizer" $BC --db "$t/db" check $S/ham-1.eml
+grep -q 'incompatible tokenizer' "$t/err" && ok "incompatible message" || no "incompatible message: $(cat "$t/err")"
+
+[ $fails -eq 0 ]

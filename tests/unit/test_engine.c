@@ -1,0 +1,265 @@
+/*
+ * test_engine.c - scoring arithmetic, the store's open checks, and
+ * learn / relearn / forget / idempotence through the whole engine.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bayes.h"
+#include "harness.h"
+#include "score.h"
+#include "util.h"
+
+static const char spam_msg[] =
+	"From: deals@pharma.example\nTo: user@example.org\nSubject: cheap pills online\n"
+	"Message-ID: <1@pharma.example>\n\nBuy cheap pills online now, lowest prices, click here.\n";
+static const char ham_msg[] =
+	"From: alice@example.org\nTo: bob@example.org\nSubject: meeting notes\n"
+	"Message-ID: <2@example.org>\n\nThanks for the notes, the release moves to next week.\n";
+
+/* db_path - a fresh database path in the test directory. */
+static const char *db_path(const char *name)
+{
+	static char p[300];
+	snprintf(p, sizeof(p), "%s/%s", test_tmpdir(), name);
+	return p;
+}
+
+static struct bayes *open_db(const char *name, unsigned flags)
+{
+	char err[600];
+	struct bayes *b = bayes_open(db_path(name), flags, NULL, err, sizeof(err), NULL);
+	if (!b)
+		fprintf(stderr, "  open: %s\n", err);
+	return b;
+}
+
+TEST(score_token_robinson)
+{
+	struct score_params p;
+	score_params_default(&p);
+	/* s=3 of 10 spam, h=1 of 10 ham: p(w)=0.75, n=4: (0.45*0.5 + 4*0.75)/4.45 */
+	CHECK_NEAR(score_token(&p, 3, 1, 10, 10), (0.225 + 3.0) / 4.45, 1e-12);
+	/* unseen token: robx */
+	CHECK_NEAR(score_token(&p, 0, 0, 10, 10), 0.5, 1e-12);
+	/* frequencies are per class: 1 of 2 spam vs 1 of 4 ham gives p(w)=2/3 */
+	CHECK_NEAR(score_token(&p, 1, 1, 2, 4), (0.225 + 2.0 * (2.0 / 3.0)) / 2.45, 1e-12);
+	/* a class with no messages contributes frequency 0 */
+	CHECK_NEAR(score_token(&p, 2, 0, 5, 0), (0.225 + 2.0) / 2.45, 1e-12);
+}
+
+TEST(score_chi2q_closed_forms)
+{
+	/* 2 degrees of freedom: Q = exp(-x/2) */
+	CHECK_NEAR(score_ln_chi2q(4.0, 1), -2.0, 1e-12);
+	/* 4 degrees: Q = exp(-m)(1 + m), m = 3 */
+	CHECK_NEAR(score_ln_chi2q(6.0, 2), -3.0 + log(4.0), 1e-12);
+	/* 6 degrees, m = 2: exp(-2)(1 + 2 + 2) */
+	CHECK_NEAR(score_ln_chi2q(4.0, 3), -2.0 + log(5.0), 1e-12);
+	/* deep in the tail Q underflows in double but its log does not */
+	double l = score_ln_chi2q(4000.0, 10);
+	CHECK(isfinite(l) && l < -1500.0);
+	CHECK_NEAR(score_ln_chi2q(0.0, 5), 0.0, 1e-12);
+}
+
+TEST(score_combine_hand_computed)
+{
+	struct score_params p;
+	struct store_counts c[3] = { { 3, 1 }, { 0, 0 }, { 5, 5 } };
+	double f[3];
+	size_t used;
+
+	score_params_default(&p);
+	double prob = score_combine(&p, c, 3, 10, 10, f, &used);
+	/* only the first weighs in: unseen is skipped, 5/5 is exactly 0.5 */
+	CHECK(used == 1);
+	CHECK(f[1] < 0 && f[2] < 0);
+	double fw = (0.225 + 3.0) / 4.45;
+	/* one token: ln Qh = ln f, ln Qs = ln(1-f), so d is its log-odds */
+	double d = log(fw / (1.0 - fw));
+	CHECK_NEAR(prob, 1.0 / (1.0 + exp(-p.scale * asinh(d))), 1e-12);
+	/* no evidence at all: 0.5 */
+	CHECK_NEAR(score_combine(&p, c + 1, 2, 10, 10, NULL, &used), 0.5, 1e-12);
+	/* symmetric evidence gives the mirrored probability */
+	struct store_counts s[1] = { { 9, 1 } }, h[1] = { { 1, 9 } };
+	CHECK_NEAR(score_combine(&p, s, 1, 10, 10, NULL, NULL) +
+		   score_combine(&p, h, 1, 10, 10, NULL, NULL), 1.0, 1e-12);
+}
+
+TEST(score_long_message_no_saturation)
+{
+	/* two long, strongly spammy messages must still be told apart */
+	struct score_params p;
+	struct store_counts c[2000];
+	score_params_default(&p);
+	for (size_t i = 0; i < 2000; i++)
+		c[i] = (struct store_counts){ 50, 1 };
+	double a = score_combine(&p, c, 1000, 100, 100, NULL, NULL);
+	double b = score_combine(&p, c, 2000, 100, 100, NULL, NULL);
+	CHECK(a < 1.0 && b < 1.0);
+	CHECK(b > a);
+}
+
+TEST(engine_learn_relearn_forget)
+{
+	struct bayes *b = open_db("learn.db", BAYES_OPEN_CREATE);
+	enum bayes_learn_outcome o;
+	struct bayes_stats st;
+	struct bayes_result r;
+	REQUIRE(b);
+
+	REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(st.learned_spam == 1 && st.learned_ham == 0);
+	uint64_t tokens = st.tokens;
+	CHECK(tokens > 10);
+
+	/* the same again: nothing changes */
+	REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(st.learned_spam == 1 && st.tokens == tokens);
+
+	/* learn a ham so both classes exist, then score */
+	REQUIRE(bayes_learn(b, NULL, BAYES_HAM, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r) == 0);
+	CHECK(r.prob > 0.9);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)ham_msg, strlen(ham_msg), NULL, &r) == 0);
+	CHECK(r.prob < 0.1);
+
+	/* the spam relearned as ham: counts move, totals move */
+	REQUIRE(bayes_learn(b, NULL, BAYES_HAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_RELEARNED);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(st.learned_spam == 0 && st.learned_ham == 2);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r) == 0);
+	for (size_t i = 0; i < r.ntop; i++)
+		CHECK(r.top[i].spam == 0);
+
+	/* forget both: back to an empty table */
+	REQUIRE(bayes_forget(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_FORGOTTEN);
+	REQUIRE(bayes_forget(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_NOT_LEARNED);
+	REQUIRE(bayes_forget(b, NULL, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_FORGOTTEN);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(st.learned_spam == 0 && st.learned_ham == 0);
+	CHECK(st.tokens == 0);
+	CHECK(st.remembered == 0);
+	bayes_close(&b);
+	CHECK(b == NULL);
+}
+
+TEST(engine_digest_ignores_transit)
+{
+	/* the same message after LMTP delivery and a Sieve pipe: CRLF, trace, our verdict */
+	const char *delivered =
+		"Return-Path: <deals@pharma.example>\r\nDelivered-To: user@example.org\r\n"
+		"Received: from mx (mx [192.0.2.1])\r\n\tby imap with LMTP; Mon, 3 Mar 2025\r\n"
+		"From: deals@pharma.example\r\nTo: user@example.org\r\nSubject: cheap pills online\r\n"
+		"Message-ID: <1@pharma.example>\r\nX-Spam-Status: Yes, score=0.99\r\nX-Spam-Flag: YES\r\n\r\n"
+		"Buy cheap pills online now, lowest prices, click here.\r\n\r\n";
+	uint8_t a[16], b[16], c[16];
+	bayes_digest((const unsigned char *)spam_msg, strlen(spam_msg), a);
+	bayes_digest((const unsigned char *)delivered, strlen(delivered), b);
+	CHECK(memcmp(a, b, 16) == 0);
+	/* but a changed body is another message */
+	bayes_digest((const unsigned char *)ham_msg, strlen(ham_msg), c);
+	CHECK(memcmp(a, c, 16) != 0);
+
+	struct bayes *db = open_db("digest.db", BAYES_OPEN_CREATE);
+	enum bayes_learn_outcome o;
+	REQUIRE(db);
+	REQUIRE(bayes_learn(db, "u1", BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_learn(db, "u1", BAYES_SPAM, (const unsigned char *)delivered, strlen(delivered), &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	/* another user has their own memory */
+	REQUIRE(bayes_learn(db, "u2", BAYES_SPAM, (const unsigned char *)delivered, strlen(delivered), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	bayes_close(&db);
+}
+
+TEST(engine_train_modes)
+{
+	struct bayes_options opt;
+	char err[600];
+	enum bayes_learn_outcome o;
+	bayes_options_default(&opt);
+	opt.train_mode = BAYES_TRAIN_ERROR;
+	struct bayes *b = bayes_open(db_path("train.db"), BAYES_OPEN_CREATE, &opt, err, sizeof(err), NULL);
+	REQUIRE(b);
+	/* a spam scored 0.999 is right and sure: skipped; scored 0.5: learned */
+	REQUIRE(bayes_train(b, NULL, BAYES_SPAM, 0.999, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_SKIPPED);
+	REQUIRE(bayes_train(b, NULL, BAYES_SPAM, 0.5, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	/* a ham scored 0.01 is skipped, at 0.3 learned */
+	REQUIRE(bayes_train(b, NULL, BAYES_HAM, 0.01, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_SKIPPED);
+	REQUIRE(bayes_train(b, NULL, BAYES_HAM, 0.3, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	bayes_close(&b);
+}
+
+TEST(engine_open_checks)
+{
+	char err[600];
+	enum bayes_errkind kind;
+	struct bayes *b;
+	FILE *f;
+
+	/* missing, read-only: a clear error, no file created */
+	b = bayes_open(db_path("missing.db"), BAYES_OPEN_RDONLY, NULL, err, sizeof(err), &kind);
+	CHECK(b == NULL && strstr(err, "does not exist") != NULL);
+	f = fopen(db_path("missing.db"), "r");
+	CHECK(f == NULL);
+	if (f)
+		fclose(f);
+
+	/* a text file is not a database */
+	f = fopen(db_path("text.db"), "w");
+	REQUIRE(f);
+	fputs("this is not a database, it is a text file with enough bytes\n", f);
+	fclose(f);
+	b = bayes_open(db_path("text.db"), BAYES_OPEN_CREATE, NULL, err, sizeof(err), &kind);
+	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE);
+
+	/* someone else's SQLite file */
+	sqlite3 *db;
+	REQUIRE(sqlite3_open(db_path("other.db"), &db) == SQLITE_OK);
+	sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	b = bayes_open(db_path("other.db"), BAYES_OPEN_CREATE, NULL, err, sizeof(err), &kind);
+	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE);
+
+	/* ours, from a newer schema */
+	b = open_db("newer.db", BAYES_OPEN_CREATE);
+	REQUIRE(b);
+	bayes_close(&b);
+	REQUIRE(sqlite3_open(db_path("newer.db"), &db) == SQLITE_OK);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	b = bayes_open(db_path("newer.db"), 0, NULL, err, sizeof(err), &kind);
+	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE && strstr(err, "schema version 99"));
+
+	/* written by a tokenizer with other parameters */
+	b = open_db("tok.db", BAYES_OPEN_CREATE);
+	REQUIRE(b);
+	bayes_close(&b);
+	struct bayes_options opt;
+	bayes_options_default(&opt);
+	opt.tok.seed ^= 1;
+	b = bayes_open(db_path("tok.db"), 0, &opt, err, sizeof(err), &kind);
+	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE && strstr(err, "incompatible tokenizer"));
+	/* and with the same parameters it opens */
+	b = open_db("tok.db", BAYES_OPEN_RDONLY);
+	CHECK(b != NULL);
+	bayes_close(&b);
+}

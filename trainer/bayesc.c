@@ -1,0 +1,142 @@
+/*
+ * bayesc.c - bayesc, the command-line trainer and checker.
+ *
+ * The verbs are declared as a table; the options are the same for every
+ * verb. With --db PATH bayesc works on a database file itself (offline.c);
+ * without, it talks to bayesd's controller (client.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bayesc.h"
+
+static const struct {
+	const char *name;
+	enum bayesc_verb verb;
+	bool offline_only;
+} verbs[] = {
+	{ "check", VERB_CHECK, false },
+	{ "symbols", VERB_CHECK, false },
+	{ "learn_spam", VERB_LEARN_SPAM, false },
+	{ "learn_ham", VERB_LEARN_HAM, false },
+	{ "forget", VERB_FORGET, false },
+	{ "stat", VERB_STAT, false },
+	{ "eval", VERB_EVAL, true },
+};
+
+static void usage(FILE *out)
+{
+	fputs(
+"Usage: bayesc [OPTIONS] COMMAND [FILE|DIR]...\n"
+"\n"
+"Check and train the bayesd spam classifier. Messages are read from the\n"
+"FILEs, from maildirs (DIR/cur and DIR/new), from folders of message files,\n"
+"or from standard input when none is given.\n"
+"\n"
+"Commands:\n"
+"  check, symbols   print each message's spam probability and verdict\n"
+"  learn_spam       learn the messages as spam\n"
+"  learn_ham        learn the messages as ham (not spam)\n"
+"  forget           remove what earlier learns of the messages added\n"
+"  stat             print the statistics\n"
+"  eval INDEX       (with --db) TREC immediate-feedback evaluation over a\n"
+"                   TREC index of 'spam PATH' / 'ham PATH' lines\n"
+"\n"
+"A message learned twice as the same class is 'already learned' and changes\n"
+"nothing; learned as the other class it is 'relearned' and its counts move.\n"
+"\n"
+"Where:\n"
+"  --db PATH        work on the database file PATH directly, without bayesd\n"
+"                   (created by learn_* when missing)\n"
+"  -s, --socket P   bayesd's controller socket (default $BAYESC_SOCKET, else\n"
+"                   " BAYESC_DEFAULT_SOCKET ")\n"
+"  -H, --host H:P   bayesd's controller on TCP instead (needs -P to learn)\n"
+"  -P, --password W controller password for TCP\n"
+"  -u, --user USER  per-user statistics of USER\n"
+"  -t, --timeout S  seconds to wait for bayesd (default 30)\n"
+"  --train-mode M   (with --db) learn_spam/learn_ham score each message first\n"
+"                   and learn it only where training mode M says so:\n"
+"                   all, error (wrong or unsure: train on error with a thick\n"
+"                   threshold), mature (all until mature, then error), or\n"
+"                   default (the embedded default, error)\n"
+"\n"
+"Output:\n"
+"  -j, --json       one JSON object per message\n"
+"  -e, --explain    check: also the words that weighed most\n"
+"  -q, --quiet      check: no output, exit status only\n"
+"  --results FILE   eval: write the per-message TREC results to FILE\n"
+"  -h, --help       this text;  -V, --version  the version\n"
+"\n"
+"Exit status: 0 success (check: all ham), 1 check found spam, 64 usage,\n"
+"65 unreadable input or no mail found, 66 database missing, 69 bayesd\n"
+"unavailable, 75 database busy, 76 database corrupt or incompatible.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "password", required_argument, NULL, 'P' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "explain", no_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "results", required_argument, NULL, 'r' },
+		{ "train-mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bayesc_opts o = { .timeout_s = 30 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:s:H:P:u:t:jeqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.db = optarg; break;
+		case 's': o.socket = optarg; break;
+		case 'H': o.host = optarg; break;
+		case 'P': o.password = optarg; break;
+		case 'u': o.user = optarg; break;
+		case 't': o.timeout_s = atoi(optarg); break;
+		case 'j': o.json = true; break;
+		case 'e': o.explain = true; break;
+		case 'q': o.quiet = true; break;
+		case 'r': o.results = optarg; break;
+		case 'm': o.train_mode = optarg; break;
+		case 'h': usage(stdout); return BAYESC_EXIT_OK;
+		case 'V': puts("bayesc " BAYESD_VERSION); return BAYESC_EXIT_OK;
+		default:
+			fputs("Try 'bayesc --help'.\n", stderr);
+			return BAYESC_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs("bayesc: no command given (check, learn_spam, learn_ham, forget, stat, eval); "
+		      "try 'bayesc --help'\n", stderr);
+		return BAYESC_EXIT_USAGE;
+	}
+	o.verb_name = argv[optind];
+	size_t i;
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].name, o.verb_name) == 0)
+			break;
+	if (i == sizeof(verbs) / sizeof(verbs[0])) {
+		fprintf(stderr, "bayesc: unknown command '%s'; try 'bayesc --help'\n", o.verb_name);
+		return BAYESC_EXIT_USAGE;
+	}
+	o.verb = verbs[i].verb;
+	o.args = argv + optind + 1;
+	o.nargs = argc - optind - 1;
+	if (verbs[i].offline_only && o.db == NULL) {
+		fprintf(stderr, "bayesc: %s needs --db PATH\n", o.verb_name);
+		return BAYESC_EXIT_USAGE;
+	}
+	if (o.verb == VERB_EVAL)
+		return eval_main(&o);
+	return o.db ? offline_main(&o) : client_main(&o);
+}

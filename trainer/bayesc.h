@@ -1,0 +1,80 @@
+/*
+ * bayesc.h - what bayesc's parts share: the parsed command line, the verbs,
+ * and the walk over its inputs (files, maildirs, folders, stdin).
+ *
+ * bayesc.c parses the command line and runs the verb either offline
+ * (--db PATH: offline.c works on the database file with libbayes) or, by
+ * default, through bayesd's controller (client.c).
+ */
+#ifndef BAYESC_H
+#define BAYESC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifndef BAYESD_RUNDIR
+#define BAYESD_RUNDIR "/run/bayesd"
+#endif
+#define BAYESC_DEFAULT_SOCKET BAYESD_RUNDIR "/controller.sock"
+#ifndef BAYESD_VERSION
+#define BAYESD_VERSION "0.1"
+#endif
+
+/* Exit codes: check exits 0 when every message is ham, 1 when any is spam. */
+#define BAYESC_EXIT_OK		0
+#define BAYESC_EXIT_SPAM	1	/* check: a message is spam */
+#define BAYESC_EXIT_USAGE	64	/* EX_USAGE */
+#define BAYESC_EXIT_DATAERR	65	/* EX_DATAERR: unreadable input, no mail found */
+#define BAYESC_EXIT_NOINPUT	66	/* EX_NOINPUT: database missing */
+#define BAYESC_EXIT_UNAVAIL	69	/* EX_UNAVAILABLE: daemon down, refused */
+#define BAYESC_EXIT_SOFTWARE	70	/* EX_SOFTWARE */
+#define BAYESC_EXIT_TEMPFAIL	75	/* EX_TEMPFAIL: database busy */
+#define BAYESC_EXIT_DBERR	76	/* database corrupt or incompatible (EX_PROTOCOL) */
+
+enum bayesc_verb {
+	VERB_CHECK,		/* also "symbols" */
+	VERB_LEARN_SPAM,
+	VERB_LEARN_HAM,
+	VERB_FORGET,
+	VERB_STAT,
+	VERB_EVAL,		/* offline only */
+};
+
+struct bayesc_opts {
+	enum bayesc_verb verb;
+	const char *verb_name;	/* as typed */
+	const char *db;		/* --db PATH: offline mode; NULL = client mode */
+	const char *socket;	/* -s; else $BAYESC_SOCKET; else the built-in default */
+	const char *host;	/* -H HOST:PORT (TCP controller) */
+	const char *password;	/* -P */
+	const char *user;	/* -u USER or NULL */
+	const char *results;	/* eval --results FILE */
+	const char *train_mode;	/* --train-mode: learn only where the mode says (offline) */
+	bool json;		/* --json */
+	bool explain;		/* --explain */
+	bool quiet;		/* -q */
+	int timeout_s;		/* -t, client mode */
+	char **args;		/* files / dirs after the verb; none = stdin */
+	int nargs;
+};
+
+/*
+ * inputs_each - call fn for every message named by paths[0..n): a file,
+ * a maildir (cur/ and new/), or a folder of message files (not recursive
+ * beyond maildir's cur/new); n == 0 reads one message from stdin (name
+ * "-"). data is valid during the call only. fn returns false to stop.
+ * Errors (unreadable file, directory without mail) are printed to stderr
+ * as one line each and counted in *errors_r. Returns the number of
+ * messages handed to fn.
+ */
+typedef bool (*inputs_fn)(void *ctx, const char *name, const unsigned char *data, size_t size);
+size_t inputs_each(char **paths, int n, inputs_fn fn, void *ctx, unsigned *errors_r);
+
+/* The two ways of running a verb; each returns the process exit code. */
+int offline_main(const struct bayesc_opts *o);
+int client_main(const struct bayesc_opts *o);
+
+/* eval_main - bayesc eval: the TREC immediate-feedback run (corpus/eval.c). */
+int eval_main(const struct bayesc_opts *o);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * client.c - bayesc's client mode: run a verb through bayesd's controller.
+ *
+ * Each message named on the command line (or read from stdin) is sent as
+ * the body of one HTTP/1.1 request - POST /check, /learn_spam, /learn_ham
+ * or /forget - over the controller's UNIX socket (-s, else $BAYESC_SOCKET,
+ * else the daemon's default) or its TCP port (-H HOST:PORT, with -P
+ * PASSWORD for learns). "stat" is one GET /stat. libcurl speaks HTTP; one
+ * handle is reused, so a maildir goes over one kept-alive connection.
+ *
+ * Output follows rspamc: "Results for file: PATH" with probability, action
+ * and verdict for check, "PATH: learned" for learns; --json prints the
+ * controller's object for each message, with "file" added, one per line.
+ *
+ * Exit status (bayesc.h): 0; 1 when check found spam; 69 when the daemon
+ * is down or refused (wrong password); 75 when it was busy; 65 for input
+ * it rejected or could not read. A daemon that cannot be reached stops the
+ * run at the first message; other errors are reported per message and the
+ * run goes on, exiting with the first error's status.
+ */
+#include "bayesc.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#ifndef BAYESD_RUNDIR
+#define BAYESD_RUNDIR "/run/bayesd"
+#endif
+#define CLIENT_DEFAULT_SOCKET	BAYESD_RUNDIR "/controller.sock"
+#define CLIENT_DEFAULT_TIMEOUT	60		/* seconds per request */
+#define CLIENT_MAX_RESPONSE	(8 * 1024 * 1024)	/* bytes of answer kept */
+
+struct client {
+	const struct bayesc_opts *o;
+	CURL *curl;
+	struct curl_slist *headers;
+	const char *socket;		/* NULL when TCP */
+	const char *target;		/* socket path or host:port, for messages */
+	char *base;			/* "http://localhost" or "http://HOST:PORT" */
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf resp;
+	bool explain;
+	bool down;			/* cannot reach the daemon: stop */
+	bool any_spam;
+	int status;			/* first error's exit status, or 0 */
+	unsigned nmsgs;
+};
+
+/* client_fail - remember the first error's exit status. */
+static void client_fail(struct client *cl, int status)
+{
+	if (cl->status == 0)
+		cl->status = status;
+}
+
+/* client_write - libcurl's body callback: keep up to CLIENT_MAX_RESPONSE bytes. */
+static size_t client_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct client *cl = arg;
+	size_t n = size * nmemb;
+
+	if (n > CLIENT_MAX_RESPONSE - cl->resp.len)
+		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
+	buf_append(&cl->resp, data, n);
+	return n;
+}
+
+/* client_display - how a message is named in output ("stdin" for "-"). */
+static const char *client_display(const char *name)
+{
+	return strcmp(name, "-") == 0 ? "stdin" : name;
+}
+
+/*
+ * client_request - one request: method GET when data is NULL, else POST
+ * with data[0..size). Returns the HTTP status with the body in cl->resp,
+ * or -1 after printing why the exchange failed (cl->down is set when the
+ * daemon cannot be reached).
+ */
+static long client_request(struct client *cl, const char *path, const unsigned char *data, size_t size)
+{
+	struct buf url;
+	CURLcode rc;
+	long code = -1, oserr = 0;
+
+	buf_init(&url);
+	buf_printf(&url, "%s%s", cl->base, path);
+	if (cl->explain && data != NULL)
+		buf_printf(&url, "?explain=1");
+	buf_reset(&cl->resp);
+	cl->errbuf[0] = '\0';
+
+	curl_easy_setopt(cl->curl, CURLOPT_URL, url.data);
+	if (data != NULL) {
+		curl_easy_setopt(cl->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, (const char *)data);
+		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+	} else {
+		curl_easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
+	}
+	rc = curl_easy_perform(cl->curl);
+	buf_free(&url);
+
+	switch (rc) {
+	case CURLE_OK:
+		curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &code);
+		return code;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &oserr);
+		fprintf(stderr, "bayesc: cannot connect to %s: %s (is bayesd running?)\n", cl->target,
+			oserr ? strerror((int)oserr) : (cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(rc)));
+		cl->down = true;
+		client_fail(cl, BAYESC_EXIT_UNAVAIL);
+		return -1;
+	case CURLE_OPERATION_TIMEDOUT:
+		fprintf(stderr, "bayesc: %s: no answer within %d s\n", cl->target,
+			cl->o->timeout_s > 0 ? cl->o->timeout_s : CLIENT_DEFAULT_TIMEOUT);
+		client_fail(cl, BAYESC_EXIT_TEMPFAIL);
+		return -1;
+	default:
+		fprintf(stderr, "bayesc: %s: %s\n", cl->target,
+			cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(rc));
+		if (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING)
+			cl->down = true;	/* connection dropped: do not hammer on */
+		client_fail(cl, BAYESC_EXIT_UNAVAIL);
+		return -1;
+	}
+}
+
+/* client_parse - the answer as a JSON object, or NULL (printed) if it is not one. */
+static json_t *client_parse(struct client *cl, const char *name)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, &jerr);
+
+	if (o == NULL || !json_is_object(o)) {
+		fprintf(stderr, "bayesc: %s: unexpected answer from %s: %s\n", client_display(name),
+			cl->target, o ? "not an object" : jerr.text);
+		json_decref(o);
+		client_fail(cl, BAYESC_EXIT_SOFTWARE);
+		return NULL;
+	}
+	return o;
+}
+
+/* client_refused - print a non-200 answer and set the exit status for it. */
+static void client_refused(struct client *cl, const char *name, long code)
+{
+	json_t *o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, NULL);
+	const char *why = o ? json_string_value(json_object_get(o, "error")) : NULL;
+
+	fprintf(stderr, "bayesc: %s: refused by %s (HTTP %ld): %s\n", client_display(name), cl->target,
+		code, why ? why : "no reason given");
+	json_decref(o);
+	switch (code) {
+	case 400:
+	case 413:
+		client_fail(cl, BAYESC_EXIT_DATAERR);
+		break;
+	case 503:
+		client_fail(cl, BAYESC_EXIT_TEMPFAIL);
+		break;
+	case 401:
+	case 403:
+	case 404:
+		client_fail(cl, BAYESC_EXIT_UNAVAIL);
+		break;
+	default:
+		client_fail(cl, BAYESC_EXIT_SOFTWARE);
+		break;
+	}
+}
+
+/* client_print_json - one object per line, with the file name added. */
+static void client_print_json(json_t *o, const char *name)
+{
+	char *s;
+
+	if (name != NULL)
+		json_object_set_new(o, "file", json_string(client_display(name)));
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+}
+
+/* client_show_check - rspamc-like text for a check result. */
+static void client_show_check(struct client *cl, json_t *o, const char *name)
+{
+	json_t *feats = json_object_get(o, "features"), *f;
+	size_t i;
+
+	if (cl->nmsgs > 1)
+		putchar('\n');
+	printf("Results for file: %s\n", client_display(name));
+	printf("Probability: %.5f\n", json_number_value(json_object_get(o, "probability")));
+	printf("Action: %s\n", json_string_value(json_object_get(o, "action")) ?
+	       json_string_value(json_object_get(o, "action")) : "?");
+	printf("Spam: %s\n", json_is_true(json_object_get(o, "spam")) ? "true" : "false");
+	printf("Score: %.2f\n", json_number_value(json_object_get(o, "score")));
+	printf("Tokens: %lld\n", (long long)json_integer_value(json_object_get(o, "tokens")));
+	json_array_foreach(feats, i, f) {
+		const char *t = json_string_value(json_object_get(f, "text"));
+
+		printf("Feature: %s (prob %.4f, spam %lld, ham %lld)\n", t ? t : "?",
+		       json_number_value(json_object_get(f, "prob")),
+		       (long long)json_integer_value(json_object_get(f, "spam")),
+		       (long long)json_integer_value(json_object_get(f, "ham")));
+	}
+}
+
+/* client_message - inputs_each() callback: send one message, print the result. */
+static bool client_message(void *ctx, const char *name, const unsigned char *data, size_t size)
+{
+	struct client *cl = ctx;
+	const char *path;
+	long code;
+	json_t *o;
+
+	cl->nmsgs++;
+	switch (cl->o->verb) {
+	case VERB_CHECK: path = "/check"; break;
+	case VERB_LEARN_SPAM: path = "/learn_spam"; break;
+	case VERB_LEARN_HAM: path = "/learn_ham"; break;
+	case VERB_FORGET: path = "/forget"; break;
+	default: return false;
+	}
+	if ((code = client_request(cl, path, data, size)) < 0)
+		return !cl->down;
+	if (code != 200) {
+		client_refused(cl, name, code);
+		return true;
+	}
+	if ((o = client_parse(cl, name)) == NULL)
+		return true;
+
+	if (cl->o->verb == VERB_CHECK && json_is_true(json_object_get(o, "spam")))
+		cl->any_spam = true;
+	if (cl->o->quiet) {
+		/* exit status only */
+	} else if (cl->o->json) {
+		client_print_json(o, name);
+	} else if (cl->o->verb == VERB_CHECK) {
+		client_show_check(cl, o, name);
+	} else {
+		const char *r = json_string_value(json_object_get(o, "result"));
+
+		printf("%s: %s\n", client_display(name), r ? r : "?");
+	}
+	fflush(stdout);
+	json_decref(o);
+	return true;
+}
+
+/* client_stat - GET /stat and print it. */
+static void client_stat(struct client *cl)
+{
+	static const char *const keys[][2] = {
+		{ "learned_spam", "Messages learned as spam" },
+		{ "learned_ham", "Messages learned as ham" },
+		{ "tokens", "Tokens" },
+		{ "remembered", "Messages remembered" },
+		{ "users", "Users" },
+		{ "db_bytes", "Database bytes" },
+		{ "schema_version", "Schema version" },
+	};
+	const char *tp;
+	long code;
+	json_t *o;
+
+	if ((code = client_request(cl, "/stat", NULL, 0)) < 0)
+		return;
+	if (code != 200) {
+		client_refused(cl, "stat", code);
+		return;
+	}
+	if ((o = client_parse(cl, "stat")) == NULL)
+		return;
+	if (cl->o->json) {
+		client_print_json(o, NULL);
+	} else if (!cl->o->quiet) {
+		if (json_string_value(json_object_get(o, "user")))
+			printf("User: %s\n", json_string_value(json_object_get(o, "user")));
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+			if (json_is_integer(json_object_get(o, keys[i][0])))
+				printf("%s: %lld\n", keys[i][1],
+				       (long long)json_integer_value(json_object_get(o, keys[i][0])));
+		if ((tp = json_string_value(json_object_get(o, "tok_params"))) != NULL)
+			printf("Tokenizer: %s\n", tp);
+	}
+	json_decref(o);
+}
+
+/* client_setup - the curl handle, the target and the fixed headers; false on error. */
+static bool client_setup(struct client *cl)
+{
+	const struct bayesc_opts *o = cl->o;
+	struct buf h;
+	long timeout = o->timeout_s > 0 ? o->timeout_s : CLIENT_DEFAULT_TIMEOUT;
+
+	if ((cl->curl = curl_easy_init()) == NULL) {
+		fprintf(stderr, "bayesc: cannot initialise libcurl\n");
+		return false;
+	}
+	if (o->host != NULL && *o->host != '\0') {
+		cl->target = o->host;
+		cl->base = xmalloc(strlen(o->host) + 8);
+		sprintf(cl->base, "%s%s", strncmp(o->host, "http://", 7) == 0 ? "" : "http://", o->host);
+	} else {
+		cl->socket = o->socket;
+		if (cl->socket == NULL || *cl->socket == '\0')
+			cl->socket = getenv("BAYESC_SOCKET");
+		if (cl->socket == NULL || *cl->socket == '\0')
+			cl->socket = CLIENT_DEFAULT_SOCKET;
+		cl->target = cl->socket;
+		cl->base = xstrdup("http://localhost");
+		curl_easy_setopt(cl->curl, CURLOPT_UNIX_SOCKET_PATH, cl->socket);
+	}
+
+	buf_init(&h);
+	if (o->user != NULL && *o->user != '\0') {
+		for (const char *p = o->user; *p; p++)
+			if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+				fprintf(stderr, "bayesc: -u %s: user names cannot hold spaces or control characters\n",
+					o->user);
+				buf_free(&h);
+				return false;
+			}
+		buf_printf(&h, "User: %s", o->user);
+		cl->headers = curl_slist_append(cl->headers, h.data);
+	}
+	if (o->password != NULL && *o->password != '\0') {
+		if (strpbrk(o->password, "\r\n") != NULL) {
+			fprintf(stderr, "bayesc: -P: the password cannot hold line breaks\n");
+			buf_free(&h);
+			return false;
+		}
+		buf_reset(&h);
+		buf_printf(&h, "Password: %s", o->password);
+		cl->headers = curl_slist_append(cl->headers, h.data);
+	}
+	buf_free(&h);
+	cl->headers = curl_slist_append(cl->headers, "Content-Type: message/rfc822");
+
+	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, cl->headers);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, client_write);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, cl);
+	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, cl->errbuf);
+	curl_easy_setopt(cl->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
+	curl_easy_setopt(cl->curl, CURLOPT_USERAGENT, "bayesc");
+	curl_easy_setopt(cl->curl, CURLOPT_PROTOCOLS_STR, "http");
+	return true;
+}
+
+/* client_main - run o->verb through the controller; the process exit status. */
+int client_main(const struct bayesc_opts *o)
+{
+	struct client cl;
+	unsigned errors = 0;
+	size_t n;
+	int ret;
+
+	memset(&cl, 0, sizeof(cl));
+	cl.o = o;
+	cl.explain = o->explain || (o->verb_name != NULL && strcmp(o->verb_name, "symbols") == 0);
+	buf_init(&cl.resp);
+
+	if (o->verb == VERB_EVAL) {
+		fprintf(stderr, "bayesc: eval works on a database file: use --db PATH\n");
+		return BAYESC_EXIT_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "bayesc: cannot initialise libcurl\n");
+		return BAYESC_EXIT_SOFTWARE;
+	}
+	if (!client_setup(&cl)) {
+		ret = BAYESC_EXIT_USAGE;
+		goto out;
+	}
+
+	if (o->verb == VERB_STAT) {
+		client_stat(&cl);
+	} else {
+		n = inputs_each(o->args, o->nargs, client_message, &cl, &errors);
+		if (errors > 0)
+			client_fail(&cl, BAYESC_EXIT_DATAERR);
+		if (n == 0 && errors == 0 && !cl.down) {
+			fprintf(stderr, "bayesc: no messages found\n");
+			client_fail(&cl, BAYESC_EXIT_DATAERR);
+		}
+	}
+	if (cl.status != 0)
+		ret = cl.status;
+	else
+		ret = (o->verb == VERB_CHECK && cl.any_spam) ? BAYESC_EXIT_SPAM : BAYESC_EXIT_OK;
+
+out:
+	curl_slist_free_all(cl.headers);
+	if (cl.curl)
+		curl_easy_cleanup(cl.curl);
+	free(cl.base);
+	buf_free(&cl.resp);
+	curl_global_cleanup();
+	return ret;
+}
