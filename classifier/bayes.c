@@ -237,22 +237,28 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 	b->errkind = BAYES_ERR_NONE;
 	fv = features(b, data, size, meta, &r->mime_flags);
 	r->nfeatures = fv->n;
-	int rc = store_user_id(b->store, user, false, &uid);
-	if (rc < 0)
+	if (store_read_begin(b->store) < 0)
 		return store_err(b);
 	/* an unknown user has no statistics of their own: use the global ones */
-	if (store_totals(b->store, uid, &ns, &nh) < 0)
-		return store_err(b);
+	if (store_user_id(b->store, user, false, &uid) < 0 ||
+	    store_totals(b->store, uid, &ns, &nh) < 0)
+		goto failed;
 	r->learned_spam = ns;
 	r->learned_ham = nh;
 	grow(b, fv->n);
 	found = store_lookup(b->store, uid, fv->hash, fv->n, b->counts);
 	if (found < 0)
-		return store_err(b);
+		goto failed;
+	store_read_end(b->store);
 	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
 	r->spam = r->prob >= b->opt.spam_threshold;
 	top_features(b, fv, r);
 	return 0;
+
+failed:
+	store_err(b);
+	store_read_end(b->store);
+	return -1;
 }
 
 /*

@@ -43,6 +43,7 @@ enum stmt_id {
 	STMT_COUNT_LEARNED,
 	STMT_COUNT_USERS,
 	STMT_BEGIN,
+	STMT_BEGIN_READ,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_MAX
@@ -68,6 +69,7 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_COUNT_LEARNED] = "SELECT count(*) FROM learned WHERE user_id = ?1",
 	[STMT_COUNT_USERS] = "SELECT count(*) FROM users WHERE id <> 0",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
 };
@@ -463,6 +465,19 @@ int store_begin(struct store *s)
 		return -1;
 	s->in_txn = true;
 	return 0;
+}
+
+int store_read_begin(struct store *s)
+{
+	if (exec_step(s, stmt(s, STMT_BEGIN_READ), "begin") < 0)
+		return -1;
+	s->in_txn = true;
+	return 0;
+}
+
+void store_read_end(struct store *s)
+{
+	store_rollback(s);
 }
 
 int store_commit(struct store *s)

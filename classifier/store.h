@@ -58,6 +58,14 @@ int store_totals(struct store *s, int64_t user, uint64_t *spam_r, uint64_t *ham_
 long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 		  struct store_counts *out);
 
+/*
+ * store_read_begin/end - one read transaction around the lookups of one
+ * message: a consistent snapshot, and the file locks taken once instead
+ * of once per statement.
+ */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
+
 /* Transactions: one per learn. begin is BEGIN IMMEDIATE with a bounded busy wait. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
