@@ -192,19 +192,19 @@ static void client_print_json(json_t *o, const char *name)
 }
 
 /* client_show_check - rspamc-like text for a check result. */
-static void client_show_check(struct client *cl, json_t *o, const char *name)
+static void client_show_check(json_t *o, const char *name)
 {
 	json_t *feats = json_object_get(o, "features"), *f;
 	size_t i;
 
-	if (cl->nmsgs > 1)
-		putchar('\n');
 	printf("Results for file: %s\n", client_display(name));
 	printf("Probability: %.5f\n", json_number_value(json_object_get(o, "probability")));
+	printf("Verdict: %s\n", json_is_true(json_object_get(o, "spam")) ? "spam" : "ham");
 	printf("Action: %s\n", json_string_value(json_object_get(o, "action")) ?
 	       json_string_value(json_object_get(o, "action")) : "?");
 	printf("Spam: %s\n", json_is_true(json_object_get(o, "spam")) ? "true" : "false");
-	printf("Score: %.2f\n", json_number_value(json_object_get(o, "score")));
+	printf("Score: %.5f / %.5f\n", json_number_value(json_object_get(o, "score")),
+	       json_number_value(json_object_get(o, "required")));
 	printf("Tokens: %lld\n", (long long)json_integer_value(json_object_get(o, "tokens")));
 	json_array_foreach(feats, i, f) {
 		const char *t = json_string_value(json_object_get(f, "text"));
@@ -248,7 +248,7 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	} else if (cl->o->json) {
 		client_print_json(o, name);
 	} else if (cl->o->verb == VERB_CHECK) {
-		client_show_check(cl, o, name);
+		client_show_check(o, name);
 	} else {
 		const char *r = json_string_value(json_object_get(o, "result"));
 
@@ -259,19 +259,19 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	return true;
 }
 
-/* client_stat - GET /stat and print it. */
+/* client_stat - GET /stat and print it (the same layout as offline mode). */
 static void client_stat(struct client *cl)
 {
 	static const char *const keys[][2] = {
-		{ "learned_spam", "Messages learned as spam" },
-		{ "learned_ham", "Messages learned as ham" },
-		{ "tokens", "Tokens" },
-		{ "remembered", "Messages remembered" },
-		{ "users", "Users" },
-		{ "db_bytes", "Database bytes" },
-		{ "schema_version", "Schema version" },
+		{ "learned_spam", "  learned spam:       " },
+		{ "learned_ham", "  learned ham:        " },
+		{ "tokens", "  tokens:             " },
+		{ "remembered", "  messages remembered: " },
+		{ "users", "  users:              " },
+		{ "db_bytes", "  database bytes:     " },
+		{ "schema_version", "  schema version:     " },
 	};
-	const char *tp;
+	const char *tp, *user;
 	long code;
 	json_t *o;
 
@@ -286,14 +286,14 @@ static void client_stat(struct client *cl)
 	if (cl->o->json) {
 		client_print_json(o, NULL);
 	} else if (!cl->o->quiet) {
-		if (json_string_value(json_object_get(o, "user")))
-			printf("User: %s\n", json_string_value(json_object_get(o, "user")));
+		user = json_string_value(json_object_get(o, "user"));
+		printf("Statistics%s%s:\n", user ? " of user " : "", user ? user : "");
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 			if (json_is_integer(json_object_get(o, keys[i][0])))
-				printf("%s: %lld\n", keys[i][1],
+				printf("%s%lld\n", keys[i][1],
 				       (long long)json_integer_value(json_object_get(o, keys[i][0])));
 		if ((tp = json_string_value(json_object_get(o, "tok_params"))) != NULL)
-			printf("Tokenizer: %s\n", tp);
+			printf("  tokenizer:          %s\n", tp);
 	}
 	json_decref(o);
 }

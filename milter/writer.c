@@ -1,0 +1,189 @@
+/*
+ * writer.c - the single writer thread. See writer.h.
+ *
+ * One mutex guards the queue; the writer sleeps on "work" and submitters
+ * sleep on "done" (broadcast: there are few submitters, each checks its own
+ * job's flag). Jobs live in the submitters' memory, so nothing is allocated
+ * per learn here, and writer_stop() drains the queue before joining so no
+ * submitter is left waiting on a job that will never run.
+ *
+ * When the engine reports a database error (file gone, corrupt, disk full)
+ * the handle is closed and reopened for the next job, so an operator who
+ * restores the file does not have to restart the daemon.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct writer {
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* writer: a job is queued or stop was asked */
+	pthread_cond_t done;		/* submitters: some job finished */
+	struct writer_job *head, *tail;
+	size_t queued, queue_max;
+	bool stopping;
+	pthread_t thread;
+
+	struct bayes *db;		/* only the writer thread touches it after start */
+	char *path;
+	struct bayes_options opt;
+};
+
+/* writer_reopen - (re)open the read-write handle; false with err set. */
+static bool writer_reopen(struct writer *w, char *err, size_t errlen, enum bayes_errkind *kind_r)
+{
+	bayes_close(&w->db);
+	w->db = bayes_open(w->path, BAYES_OPEN_CREATE, &w->opt, err, errlen, kind_r);
+	return w->db != NULL;
+}
+
+/* writer_run_job - run one job on the handle, fill its results. */
+static void writer_run_job(struct writer *w, struct writer_job *job)
+{
+	job->rc = -1;
+	job->kind = BAYES_ERR_NONE;
+	job->err[0] = '\0';
+
+	if (w->db == NULL && !writer_reopen(w, job->err, sizeof(job->err), &job->kind)) {
+		if (job->kind == BAYES_ERR_NONE)
+			job->kind = BAYES_ERR_DB;
+		return;
+	}
+	switch (job->op) {
+	case WRITER_LEARN_SPAM:
+	case WRITER_LEARN_HAM:
+		job->rc = bayes_learn(w->db, job->user,
+				      job->op == WRITER_LEARN_SPAM ? BAYES_SPAM : BAYES_HAM,
+				      job->data, job->size, &job->outcome);
+		break;
+	case WRITER_FORGET:
+		job->rc = bayes_forget(w->db, job->user, job->data, job->size, &job->outcome);
+		break;
+	}
+	if (job->rc != 0) {
+		job->kind = bayes_errkind(w->db);
+		snprintf(job->err, sizeof(job->err), "%s", bayes_errmsg(w->db));
+		if (job->kind == BAYES_ERR_DB)	/* reopen before the next job */
+			bayes_close(&w->db);
+	}
+}
+
+/* writer_main - the thread: take jobs in order until stopped and drained. */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct writer_job *job;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->work, &w->lock);
+		if (w->head == NULL)	/* stopping and drained */
+			break;
+		job = w->head;
+		w->head = job->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		w->queued--;
+		pthread_mutex_unlock(&w->lock);
+
+		writer_run_job(w, job);	/* the commit happens here, unlocked */
+
+		pthread_mutex_lock(&w->lock);
+		job->done = true;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* writer_start - open the database, start the thread. */
+struct writer *writer_start(const char *path, const struct bayes_options *opt, size_t queue_max,
+			    char *err, size_t errlen)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+	int rc;
+
+	w->path = xstrdup(path);
+	if (opt)
+		w->opt = *opt;
+	else
+		bayes_options_default(&w->opt);
+	w->queue_max = queue_max ? queue_max : WRITER_DEFAULT_QUEUE;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
+
+	if (!writer_reopen(w, err, errlen, NULL))
+		goto fail;
+	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+		snprintf(err, errlen, "writer thread: %s", strerror(rc));
+		goto fail;
+	}
+	return w;
+
+fail:
+	bayes_close(&w->db);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w);
+	return NULL;
+}
+
+/* writer_submit - queue a job and wait for its commit (or failure). */
+int writer_submit(struct writer *w, struct writer_job *job)
+{
+	job->done = false;
+	job->next = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping || w->queued >= w->queue_max) {
+		job->rc = -1;
+		job->kind = BAYES_ERR_BUSY;
+		snprintf(job->err, sizeof(job->err), "%s",
+			 w->stopping ? "shutting down" : "too many learns queued, try later");
+		pthread_mutex_unlock(&w->lock);
+		return -1;
+	}
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	w->queued++;
+	pthread_cond_signal(&w->work);
+	while (!job->done)
+		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* writer_stop - drain the queue, join, close. */
+void writer_stop(struct writer **wp)
+{
+	struct writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	*wp = NULL;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+
+	bayes_close(&w->db);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w);
+}

@@ -1,0 +1,82 @@
+/*
+ * writer.h - the single writer: the one thread of bayesd that changes the
+ * statistics database.
+ *
+ * Every learn and forget of the controller goes through here. The writer
+ * owns the only read-write struct bayes (opened with BAYES_OPEN_CREATE),
+ * takes jobs from a bounded FIFO queue, runs each in its own transaction
+ * (bayes_learn / bayes_forget) and only after that call has returned -
+ * committed, or failed - marks the job done and wakes its submitter. So a
+ * caller that got an answer from writer_submit() may acknowledge the learn:
+ * it is on disk (as far as the database's synchronous setting promises).
+ *
+ * Readers (milter threads, controller checks) never use this module and
+ * never wait on it; SQLite's WAL mode keeps them going during a commit.
+ */
+#ifndef BAYESD_WRITER_H
+#define BAYESD_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bayes.h"
+
+#define WRITER_DEFAULT_QUEUE	64	/* jobs waiting; more are refused (busy) */
+
+enum writer_op {
+	WRITER_LEARN_SPAM,
+	WRITER_LEARN_HAM,
+	WRITER_FORGET,
+};
+
+/*
+ * struct writer_job - one request. The submitter fills the first block,
+ * keeps the job (and the memory user and data point to) alive until
+ * writer_submit() returns, and then reads the results.
+ */
+struct writer_job {
+	enum writer_op op;
+	const char *user;		/* NULL or "" = global statistics */
+	const unsigned char *data;	/* the raw message */
+	size_t size;
+
+	/* results, valid after writer_submit() returned 0 */
+	int rc;				/* the engine's: 0 committed, -1 failed */
+	enum bayes_learn_outcome outcome;	/* when rc == 0 */
+	enum bayes_errkind kind;	/* when rc == -1 */
+	char err[256];			/* when rc == -1: one line */
+
+	/* private to writer.c */
+	bool done;
+	struct writer_job *next;
+};
+
+struct writer;
+
+/*
+ * writer_start - open the database at path read-write (creating it if it
+ * is missing) with options opt and start the writer thread with room for
+ * queue_max waiting jobs (0 = WRITER_DEFAULT_QUEUE). Returns the writer,
+ * or NULL with a one-line reason in err when the database cannot be opened
+ * or the thread cannot be started. path and opt are copied.
+ */
+struct writer *writer_start(const char *path, const struct bayes_options *opt, size_t queue_max,
+			    char *err, size_t errlen);
+
+/*
+ * writer_submit - queue job and wait until the writer has run it.
+ * Returns 0 when the job ran (job->rc says how it went), -1 when it was
+ * not queued: the queue is full or the writer is stopping (job->err says
+ * which, job->kind is BAYES_ERR_BUSY). Thread-safe.
+ */
+int writer_submit(struct writer *w, struct writer_job *job);
+
+/*
+ * writer_stop - refuse new jobs, run every job already queued (each
+ * submitter is answered after its commit), stop the thread, close the
+ * database and set *w to NULL. NULL is fine. Submitters must not call
+ * writer_submit() on it afterwards.
+ */
+void writer_stop(struct writer **w);
+
+#endif

@@ -1,0 +1,233 @@
+#!/bin/sh
+# controller.sh - bayesd's HTTP controller end to end: a real bayesd -f on
+# a temporary config, driven by bayesc (UNIX socket and TCP) and by raw
+# requests. Learn -> "learned", again -> "already learned", the other
+# class -> "relearned", check shows the change, forget, stat JSON; TCP
+# learns need the password (403 without); a 100 MB request is refused with
+# 413 without the daemon growing; malformed HTTP gets a 4xx (or the
+# connection closed) and the daemon keeps answering /health; SIGTERM stops
+# it and removes the socket.
+#
+# Prints "ok - ..." / "not ok - ..." lines; exits 1 on any failure, 77
+# with a SKIP line when something it needs is missing.
+cd "$(dirname "$0")/../.." || exit 1
+BD=${BAYESD:-./bayesd}
+BC=${BAYESC:-./bayesc}
+S=corpus/samples
+
+for p in "$BD" "$BC"; do
+	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
+done
+for c in python3 curl; do
+	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
+done
+
+t=$(mktemp -d) || exit 1
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && sleep 0.2
+	rm -rf "$t"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fails=0
+ok() { echo "ok - $1"; }
+no() { echo "not ok - $1"; fails=$((fails + 1)); }
+expect() { # expected-exit description command...
+	want=$1 what=$2; shift 2
+	"$@" >"$t/out" 2>"$t/err"; rc=$?
+	if [ "$rc" = "$want" ]; then ok "$what (exit $rc)"; else
+		no "$what: exit $rc, wanted $want: $(head -2 "$t/err") $(head -2 "$t/out")"; fi
+}
+
+# sample messages: the project's, or small ones made here
+if [ -f $S/spam-1.eml ] && [ -f $S/ham-1.eml ]; then
+	SPAM=$S/spam-1.eml HAM=$S/ham-1.eml
+	SPAMS=$(ls $S/spam-*.eml) HAMS=$(ls $S/ham-*.eml)
+else
+	for i in 1 2 3; do
+		printf 'From: deals%s@cheap-pills.example\nTo: you@example.org\nSubject: cheap pills %s, best prices\n\nBuy cheap viagra now, no prescription, click http://cheap-pills.example/%s\n' \
+			$i $i $i >"$t/spam-$i.eml"
+		printf 'From: alice@example.org\nTo: bob@example.org\nSubject: meeting notes %s\n\nHi Bob, the notes from meeting %s are attached. Regards, Alice\n' \
+			$i $i >"$t/ham-$i.eml"
+	done
+	SPAM=$t/spam-1.eml HAM=$t/ham-1.eml
+	SPAMS="$t/spam-1.eml $t/spam-2.eml $t/spam-3.eml" HAMS="$t/ham-1.eml $t/ham-2.eml $t/ham-3.eml"
+fi
+
+# three free loopback ports: milter, controller TCP
+ports=$(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))') || { echo "SKIP: no free port"; exit 77; }
+set -- $ports
+MPORT=$1 CPORT=$2
+SOCK=$t/run/controller.sock
+cat >"$t/bayesd.conf" <<EOF
+milter_socket = inet:$MPORT@127.0.0.1
+controller_socket = $SOCK
+controller_socket_mode = 0660
+controller_bind = 127.0.0.1:$CPORT
+controller_password = s3cret-pass
+max_request_bytes = 4M
+controller_timeout = 5
+database = $t/bayes.sqlite
+pidfile = $t/bayesd.pid
+EOF
+
+"$BD" -n -c "$t/bayesd.conf" >"$t/n.out" 2>&1 || { no "bayesd -n: $(cat "$t/n.out")"; exit 1; }
+"$BD" -f -c "$t/bayesd.conf" >"$t/bayesd.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -S "$SOCK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ ! -S "$SOCK" ]; then
+	no "bayesd started and made $SOCK"; cat "$t/bayesd.log"; exit 1
+fi
+ok "bayesd started, controller socket exists"
+mode=$(stat -c %a "$SOCK")
+[ "$mode" = 660 ] && ok "socket mode 0660" || no "socket mode $mode, wanted 660"
+
+H=http://localhost
+ucurl() { curl -s --max-time 20 --unix-socket "$SOCK" "$@"; }
+
+expect 0 "health" ucurl $H/health
+grep -q '"status":"ok"' "$t/out" && ok "health says ok" || no "health: $(cat "$t/out")"
+
+# learn, already learned, relearned
+expect 0 "learn_spam over the socket" $BC -s "$SOCK" learn_spam $SPAM
+grep -q ': learned$' "$t/out" && ok "learned" || no "learned: $(cat "$t/out")"
+expect 0 "learn_spam again" $BC -s "$SOCK" learn_spam $SPAM
+grep -q ': already learned$' "$t/out" && ok "already learned" || no "already learned: $(cat "$t/out")"
+expect 0 "learn more spam and ham" $BC -s "$SOCK" learn_spam $SPAMS
+expect 0 "learn ham" $BC -s "$SOCK" learn_ham $HAMS
+
+expect 1 "check a learned spam: spam (exit 1)" $BC -s "$SOCK" --json check $SPAM
+before=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["spam"] is True and d["action"] in ("add header","reject") and d["probability"]>0.5, d' "$t/out" &&
+	ok "check JSON: spam, action, probability $before" || no "check JSON: $(cat "$t/out")"
+
+expect 0 "learn_ham the same message" $BC -s "$SOCK" --json learn_ham $SPAM
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["result"]=="relearned" and d["learned"] is True, d' "$t/out" &&
+	ok "relearned (JSON)" || no "relearned: $(cat "$t/out")"
+$BC -s "$SOCK" --json check $SPAM >"$t/out" 2>"$t/err"
+after=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
+python3 -c "import sys; sys.exit(0 if float('$after') < float('$before') else 1)" &&
+	ok "check shows the change ($before -> $after)" || no "probability did not fall: $before -> $after"
+
+expect 0 "check text output" $BC -s "$SOCK" check $HAM
+grep -q '^Results for file: ' "$t/out" && grep -q '^Probability: 0\.' "$t/out" && grep -q '^Action: ' "$t/out" &&
+	ok "rspamc-like lines" || no "text output: $(cat "$t/out")"
+expect 0 "symbols (explain) from stdin" sh -c "$BC -s '$SOCK' symbols < $HAM"
+grep -q '^Feature: ' "$t/out" && ok "features listed" || no "no features: $(cat "$t/out")"
+
+expect 0 "forget" $BC -s "$SOCK" forget $SPAM
+grep -q ': forgotten$' "$t/out" && ok "forgotten" || no "forgotten: $(cat "$t/out")"
+expect 0 "forget again" $BC -s "$SOCK" forget $SPAM
+grep -q ': not learned$' "$t/out" && ok "not learned" || no "not learned: $(cat "$t/out")"
+
+expect 0 "stat --json" $BC -s "$SOCK" --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]>=1 and d["learned_ham"]>=1 and d["tokens"]>0, d' "$t/out" &&
+	ok "stat JSON parses with counts" || no "stat JSON: $(cat "$t/out")"
+expect 0 "per-user learn (-u)" $BC -s "$SOCK" -u alice@example.org learn_spam $SPAM
+expect 0 "per-user stat" $BC -s "$SOCK" -u alice@example.org --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]==1 and d["learned_ham"]==0, d' "$t/out" &&
+	ok "per-user statistics" || no "per-user stat: $(cat "$t/out")"
+expect 0 "BAYESC_SOCKET is used" env BAYESC_SOCKET="$SOCK" $BC check $HAM
+
+# TCP: learns need the password
+expect 69 "TCP learn without password refused" $BC -H 127.0.0.1:$CPORT learn_spam $SPAM
+grep -q '403' "$t/err" && ok "403 without password" || no "no 403: $(cat "$t/err")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Password: wrong' --data-binary @$SPAM http://127.0.0.1:$CPORT/learn_spam)
+[ "$code" = 403 ] && ok "403 with a wrong password" || no "wrong password gave $code"
+expect 0 "TCP learn with password" $BC -H 127.0.0.1:$CPORT -P s3cret-pass learn_spam $SPAM
+expect 0 "TCP check without password" $BC -H 127.0.0.1:$CPORT check $HAM
+
+# daemon down: one clear line, EX_UNAVAILABLE
+expect 69 "no daemon at the socket" $BC -s "$t/none.sock" check $HAM
+grep -q 'cannot connect to .*none.sock: No such file or directory (is bayesd running?)' "$t/err" &&
+	ok "clear error when the daemon is down" || no "daemon-down message: $(cat "$t/err")"
+
+# a 100 MB request: 413, and the daemon does not grow
+hwm() { awk '/^VmHWM/ { print $2 }' /proc/$pid/status; }
+if [ -r /proc/$pid/status ]; then
+	head -c 104857600 /dev/zero | tr '\0' 'x' >"$t/big"
+	h0=$(hwm)
+	code=$(ucurl -o /dev/null -w '%{http_code}' --data-binary @"$t/big" $H/learn_spam)
+	[ "$code" = 413 ] && ok "100 MB learn refused with 413" || no "100 MB learn gave $code"
+	code=$(ucurl -o /dev/null -w '%{http_code}' -H 'Expect:' --data-binary @"$t/big" $H/check)
+	[ "$code" = 413 ] && ok "100 MB check (no Expect) refused with 413" || no "100 MB check gave $code"
+	# chunked, no length: refused (413 or connection dropped) once past the cap
+	ucurl -o /dev/null -H 'Transfer-Encoding: chunked' --data-binary @"$t/big" $H/check
+	h1=$(hwm)
+	grow=$(( (h1 - h0) / 1024 ))
+	[ "$grow" -le 20 ] && ok "daemon grew ${grow} MB (VmHWM ${h0} -> ${h1} kB)" ||
+		no "daemon grew ${grow} MB (VmHWM ${h0} -> ${h1} kB)"
+	rm -f "$t/big"
+else
+	echo "# no /proc/$pid/status: memory growth not measured"
+fi
+
+# malformed HTTP: a 4xx (or a closed connection), never a crash
+python3 - "$SOCK" >"$t/raw" 2>&1 <<'EOF'
+import socket, sys
+def raw(data):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(8)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(data)
+    except OSError:
+        pass    # the server may answer and close before it has read it all
+    out = b''
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    return out.split(b'\r\n')[0].decode('latin-1')
+cases = [
+    (b'POST /check HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n', '4'),
+    (b'POST /check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n', '4'),
+    (b'GET /health HTTP/1.1\r\nthis is not a header\r\n\r\n', '4'),
+    (b'POST /check HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', '4'),
+    (b'DELETE /learn_spam HTTP/1.1\r\nHost: x\r\n\r\n', '4'),
+    (b'GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n', '4'),
+    (b'GET /health HTTP/1.1\r\nHost: x\r\nX-Long: ' + b'A' * 300000 + b'\r\n\r\n', '4'),
+    (b'\x00\x01\x02garbage\xff\r\n\r\n', None),
+    (b'GARBAGE\r\n\r\n', None),
+]
+bad = 0
+for req, want in cases:
+    status = raw(req)
+    code = status.split(' ')[1] if status.startswith('HTTP/1.') and ' ' in status else ''
+    good = code.startswith(want) if want else (code == '' or code.startswith('4'))
+    print('%s %r -> %r' % ('good' if good else 'BAD', req[:40], status))
+    bad += not good
+sys.exit(1 if bad else 0)
+EOF
+[ $? = 0 ] && ok "malformed requests get 4xx or a closed connection" || no "malformed requests: $(grep -v "^good" "$t/raw")"
+expect 0 "still healthy after all that" ucurl $H/health
+kill -0 $pid 2>/dev/null && ok "bayesd still running" || no "bayesd died"
+
+expect 0 "metrics" ucurl $H/metrics
+grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^bayesd_scan_seconds_bucket{le="+Inf"}' "$t/out" &&
+	grep -q '^bayesd_uptime_seconds ' "$t/out" && ok "Prometheus metrics" || no "metrics: $(head -20 "$t/out")"
+
+# SIGTERM: stops, removes the socket
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $pid 2>/dev/null; then no "bayesd still running 10 s after SIGTERM"; else ok "bayesd stopped on SIGTERM"; pid=; fi
+[ ! -e "$SOCK" ] && ok "controller socket removed" || no "controller socket left behind"
+
+if [ $fails -gt 0 ]; then
+	echo "# bayesd log:"; tail -20 "$t/bayesd.log"
+	exit 1
+fi
+exit 0
