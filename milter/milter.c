@@ -1,0 +1,1086 @@
+/*
+ * milter.c - bayesd's libmilter callbacks: read a message, score it, act.
+ *
+ * State. Each milter connection (one SMTP session) has a struct
+ * milter_conn, made at negotiate or connect and freed at close; it pins
+ * the config that was current when the session started (a SIGHUP reload
+ * never changes a session under its feet), the client address and HELO,
+ * and whether the client is in trusted_networks. Inside it, struct
+ * milter_msg holds one message: the queue id, SASL login, the header and
+ * body bytes up to scan_limit, and the X-Spam-* headers that came from
+ * outside. One function, milter_msg_reset(), clears it; envfrom, abort,
+ * eom and close call it. Every callback fetches its connection and copes
+ * with NULL (libmilter calls close even when connect never ran).
+ *
+ * Reading. Headers are rebuilt as "Name: value" lines with CRLF, then the
+ * blank line, then body chunks, as the engine reads a raw message. Once
+ * scan_limit bytes are in, body callbacks answer SMFIS_SKIP when the MTA
+ * negotiated SMFIP_SKIP, so the rest of a large message is not even sent.
+ * Trusted and authenticated senders are not scored: their body is skipped
+ * from the first chunk.
+ *
+ * Acting, at end of message. Incoming X-Spam-* headers are always removed
+ * (highest index first, so indexes stay valid) so no sender can forge a
+ * verdict; then, for a scored message:
+ *	prob >= reject_threshold	550 5.7.1 reject_message, nothing else
+ *	otherwise			X-Spam-Status: Yes|No, score=P required=T
+ *					X-Spam-Flag: YES (only when prob >= spam_threshold)
+ *					X-Spam-Bayesd: p=P tokens=N used=M version=V
+ *					Subject prefixed with subject_tag (spam, if set)
+ *					quarantine (prob >= quarantine_threshold)
+ * Not-scored messages (trusted network, SASL login) get no X-Spam-*
+ * header at all: absence means "not scored", and the log line says why.
+ * On an engine error (database missing, locked, corrupt): on_error=accept
+ * adds "X-Spam-Status: Unknown, score=unknown (reason)" and accepts;
+ * on_error=tempfail answers 451 4.7.1. The log line says why, always.
+ *
+ * Engine handles. struct bayes is single-threaded, so the milter keeps a
+ * pool of read-only handles: a callback borrows one for bayes_check() and
+ * gives it back. Handles are opened lazily with the config of the
+ * borrowing connection; one that failed with a database error is closed
+ * (the next message reopens), and after a reload handles of the old config
+ * are closed as they come back. The milter never writes the database.
+ *
+ * Side effects on the MTA go through milter_io (smfi_* by default), so a
+ * test can drive these callbacks without libmilter's socket.
+ */
+#include "milter.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bayes.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#define MILTER_NAME		"bayesd"
+#define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
+#define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
+#define MILTER_REASON_MAX	120	/* bytes of an error reason in a header */
+#define MILTER_NOREPLY		(SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH)
+
+/* Incoming X-Spam-* headers of one name, to remove at end of message. */
+struct milter_xspam {
+	char *name;
+	unsigned count;
+};
+
+struct milter_msg {
+	bool active;			/* between MAIL FROM and eom/abort */
+	bool score;			/* false: trusted or authenticated sender */
+	const char *skip_reason;	/* why not, for the log */
+	char qid[32];
+	char *auth;			/* {auth_authen} or NULL */
+	unsigned nrcpt;
+	struct buf data;		/* headers + body, at most scan_limit bytes */
+	bool truncated;			/* more than scan_limit arrived */
+	char *subject;			/* first Subject value, or NULL */
+	struct milter_xspam xspam[MILTER_XSPAM_NAMES];
+	size_t nxspam;
+	bool xspam_overflow;
+};
+
+struct milter_conn {
+	struct bayesd_config *cfg;	/* pinned for the session */
+	char client[INET6_ADDRSTRLEN];	/* "" = not an IP client */
+	char *helo;
+	bool trusted;			/* client in trusted_networks */
+	bool can_skip;			/* MTA understands SMFIS_SKIP */
+	unsigned long noreply;		/* SMFIP_NR_* agreed: those steps answer nothing */
+	struct milter_msg msg;
+};
+
+/* The libmilter functions, or a test's. */
+static const struct milter_io milter_smfi = {
+	.getpriv = smfi_getpriv,
+	.setpriv = smfi_setpriv,
+	.getsymval = smfi_getsymval,
+	.addheader = smfi_addheader,
+	.chgheader = smfi_chgheader,
+	.setreply = smfi_setreply,
+	.quarantine = smfi_quarantine,
+};
+static const struct milter_io *mio = &milter_smfi;
+
+static char *milter_spec;		/* the listening socket, for milter_poke() */
+
+/* Messages in flight, for a graceful stop. */
+static pthread_mutex_t milter_flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t milter_flight_cond = PTHREAD_COND_INITIALIZER;
+static unsigned milter_inflight;
+
+/* The pool of idle read-only engine handles. */
+struct milter_handle {
+	struct bayes *b;
+	struct bayesd_config *cfg;	/* opened with (referenced) */
+};
+static struct {
+	pthread_mutex_t lock;
+	struct bayesd_config *cfg;	/* the current config, referenced */
+	struct milter_handle idle[MILTER_POOL_MAX];
+	size_t nidle;
+} milter_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* milter_io_set - replace the libmilter calls (NULL: the real ones) */
+void milter_io_set(const struct milter_io *io)
+{
+	mio = io ? io : &milter_smfi;
+}
+
+/* milter_now_ms - a monotonic clock in milliseconds */
+static double milter_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* milter_flight - count a message in (+1) or out (-1) */
+static void milter_flight(int delta)
+{
+	pthread_mutex_lock(&milter_flight_lock);
+	if (delta > 0)
+		milter_inflight++;
+	else if (milter_inflight > 0)
+		milter_inflight--;
+	if (milter_inflight == 0)
+		pthread_cond_broadcast(&milter_flight_cond);
+	pthread_mutex_unlock(&milter_flight_lock);
+}
+
+/* milter_drain - wait for messages in flight */
+bool milter_drain(unsigned timeout_s)
+{
+	struct timespec deadline;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_s;
+	pthread_mutex_lock(&milter_flight_lock);
+	while (milter_inflight > 0) {
+		if (pthread_cond_timedwait(&milter_flight_cond, &milter_flight_lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	}
+	done = milter_inflight == 0;
+	if (!done)
+		log_warning("stop: %u message(s) still in flight after %u s", milter_inflight,
+			    timeout_s);
+	pthread_mutex_unlock(&milter_flight_lock);
+	return done;
+}
+
+/* milter_engine_options - the engine options a config asks for */
+static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_options *o)
+{
+	bayes_options_default(o);
+	o->spam_threshold = cfg->spam_threshold;
+	o->train_mode = cfg->train_mode;
+	o->sync_full = cfg->sync_full;
+}
+
+/*
+ * milter_handle_get - borrow a handle opened with cfg: an idle one, or a
+ * new one. Returns false with the reason in err and its kind in *kind_r.
+ */
+static bool milter_handle_get(struct bayesd_config *cfg, struct milter_handle *h,
+			      char *err, size_t errlen, enum bayes_errkind *kind_r)
+{
+	struct bayes_options o;
+
+	pthread_mutex_lock(&milter_pool.lock);
+	for (size_t i = milter_pool.nidle; i-- > 0;) {
+		if (milter_pool.idle[i].cfg != cfg)
+			continue;
+		*h = milter_pool.idle[i];
+		milter_pool.idle[i] = milter_pool.idle[--milter_pool.nidle];
+		pthread_mutex_unlock(&milter_pool.lock);
+		return true;
+	}
+	pthread_mutex_unlock(&milter_pool.lock);
+
+	milter_engine_options(cfg, &o);
+	*kind_r = BAYES_ERR_NONE;
+	h->b = bayes_open(cfg->database, BAYES_OPEN_RDONLY, &o, err, errlen, kind_r);
+	if (!h->b) {
+		if (*kind_r == BAYES_ERR_NONE)
+			*kind_r = BAYES_ERR_DB;
+		return false;
+	}
+	config_ref(cfg);
+	h->cfg = cfg;
+	return true;
+}
+
+/* milter_handle_close - close a handle and drop its config */
+static void milter_handle_close(struct milter_handle *h)
+{
+	bayes_close(&h->b);
+	config_unref(&h->cfg);
+}
+
+/*
+ * milter_handle_put - give a handle back; broken ones, ones of an old
+ * config and ones beyond read_handles are closed.
+ */
+static void milter_handle_put(struct milter_handle *h, bool broken)
+{
+	bool keep;
+
+	pthread_mutex_lock(&milter_pool.lock);
+	keep = !broken && h->cfg == milter_pool.cfg &&
+	       milter_pool.nidle < h->cfg->milter_threads_hint && milter_pool.nidle < MILTER_POOL_MAX;
+	if (keep)
+		milter_pool.idle[milter_pool.nidle++] = *h;
+	pthread_mutex_unlock(&milter_pool.lock);
+	if (!keep)
+		milter_handle_close(h);
+}
+
+/* milter_reload - the current config changed: close idle handles of older ones */
+void milter_reload(void)
+{
+	struct milter_handle old[MILTER_POOL_MAX];
+	size_t nold = 0;
+	struct bayesd_config *prev;
+
+	pthread_mutex_lock(&milter_pool.lock);
+	prev = milter_pool.cfg;
+	milter_pool.cfg = config_current();
+	for (size_t i = milter_pool.nidle; i-- > 0;) {
+		if (milter_pool.idle[i].cfg == milter_pool.cfg)
+			continue;
+		old[nold++] = milter_pool.idle[i];
+		milter_pool.idle[i] = milter_pool.idle[--milter_pool.nidle];
+	}
+	pthread_mutex_unlock(&milter_pool.lock);
+	for (size_t i = 0; i < nold; i++)
+		milter_handle_close(&old[i]);
+	config_unref(&prev);
+}
+
+/* milter_shutdown - close every idle handle, remove a UNIX listening socket */
+void milter_shutdown(void)
+{
+	if (milter_spec && strncmp(milter_spec, "inet", 4) != 0) {
+		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			log_debug("unlink(%s) failed: %m", path);
+	}
+	pthread_mutex_lock(&milter_pool.lock);
+	while (milter_pool.nidle > 0)
+		milter_handle_close(&milter_pool.idle[--milter_pool.nidle]);
+	config_unref(&milter_pool.cfg);
+	pthread_mutex_unlock(&milter_pool.lock);
+}
+
+/* milter_probe - try the database once at startup and say what is wrong */
+void milter_probe(const struct bayesd_config *cfg)
+{
+	struct bayes_options o;
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	char err[512];
+	struct bayes *b;
+
+	milter_engine_options(cfg, &o);
+	b = bayes_open(cfg->database, BAYES_OPEN_RDONLY, &o, err, sizeof(err), &kind);
+	if (!b) {
+		/* the engine's reason usually names the file already */
+		log_warning("%s%s%s; messages get on_error=%s until the database is usable",
+			    strstr(err, cfg->database) ? "" : cfg->database,
+			    strstr(err, cfg->database) ? "" : ": ", err,
+			    cfg->on_error == ON_ERROR_ACCEPT ? "accept" : "tempfail");
+		return;
+	}
+	bayes_close(&b);
+}
+
+/* milter_msg_reset - forget the message; keep the buffer's memory */
+static void milter_msg_reset(struct milter_msg *m)
+{
+	if (m->active)
+		milter_flight(-1);
+	m->active = false;
+	m->score = true;
+	m->skip_reason = NULL;
+	m->qid[0] = '\0';
+	free(m->auth);
+	m->auth = NULL;
+	m->nrcpt = 0;
+	/* a huge message's buffer is not kept for the rest of the session */
+	if (m->data.cap > 256 * 1024)
+		buf_free(&m->data);
+	buf_reset(&m->data);
+	m->truncated = false;
+	free(m->subject);
+	m->subject = NULL;
+	for (size_t i = 0; i < m->nxspam; i++)
+		free(m->xspam[i].name);
+	m->nxspam = 0;
+	m->xspam_overflow = false;
+}
+
+/* milter_continue - SMFIS_CONTINUE, or SMFIS_NOREPLY where no answer was agreed */
+static sfsistat milter_continue(const struct milter_conn *conn, unsigned long step)
+{
+	return conn && (conn->noreply & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* milter_conn_get - this connection's state, or NULL */
+static struct milter_conn *milter_conn_get(SMFICTX *ctx)
+{
+	return mio->getpriv(ctx);
+}
+
+/* milter_conn_new - make and attach a connection with the current config */
+static struct milter_conn *milter_conn_new(SMFICTX *ctx)
+{
+	struct milter_conn *conn = xcalloc(1, sizeof(*conn));
+
+	conn->cfg = config_current();
+	buf_init(&conn->msg.data);
+	milter_msg_reset(&conn->msg);
+	if (!conn->cfg || mio->setpriv(ctx, conn) != MI_SUCCESS) {
+		log_error("milter: cannot attach connection state%s", conn->cfg ? "" : " (no config)");
+		config_unref(&conn->cfg);
+		buf_free(&conn->msg.data);
+		free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* milter_client - the client address for logs */
+static const char *milter_client(const struct milter_conn *conn)
+{
+	return conn->client[0] ? conn->client : "unknown";
+}
+
+/* milter_qid - the queue id for logs, from {i} when it is known */
+static const char *milter_qid(SMFICTX *ctx, struct milter_msg *m)
+{
+	char *i = mio->getsymval(ctx, (char *)"i");
+
+	if (i && *i)
+		snprintf(m->qid, sizeof(m->qid), "%s", i);
+	return m->qid[0] ? m->qid : "NOQUEUE";
+}
+
+/* milter_append - add bytes to the message up to scan_limit */
+static void milter_append(struct milter_conn *conn, const void *p, size_t n)
+{
+	struct milter_msg *m = &conn->msg;
+	size_t room = conn->cfg->scan_limit > m->data.len ? conn->cfg->scan_limit - m->data.len : 0;
+
+	if (n > room) {
+		n = room;
+		m->truncated = true;
+	}
+	if (n > 0)
+		buf_append(&m->data, p, n);
+}
+
+/* milter_negotiate - ask for the actions we take and for SMFIP_SKIP */
+static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+				 unsigned long f2, unsigned long f3, unsigned long *pf0,
+				 unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+
+	if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
+		log_warning("milter: the MTA does not offer to add and change headers; "
+			    "verdicts cannot be written into messages");
+	*pf0 = f0 & want;
+	/*
+	 * Skip the rest of a body; no unknown-command callbacks. DATA is kept
+	 * on purpose: without the DATA command Postfix's smtpd sends the DATA
+	 * macros alone, cleanup's first header then waits behind them for our
+	 * delayed ACK (Nagle), 40 ms per message; our reply to DATA acks them.
+	 */
+	*pf1 = f1 & (SMFIP_SKIP | SMFIP_NOUNKNOWN);
+	*pf2 = 0;
+	*pf3 = 0;
+	if (!conn)
+		conn = milter_conn_new(ctx);
+	if (conn) {
+		conn->can_skip = (f1 & SMFIP_SKIP) != 0;
+		/*
+		 * Steps whose answer is always "continue" need no answer: one
+		 * round trip per header less. Body and end of message still
+		 * answer (SMFIS_SKIP, the verdict).
+		 */
+		conn->noreply = f1 & MILTER_NOREPLY;
+		*pf1 |= conn->noreply;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* milter_connect - client address, trusted or not */
+static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (!conn && !(conn = milter_conn_new(ctx)))
+		return SMFIS_ACCEPT;	/* fail open */
+	conn->client[0] = '\0';
+	conn->trusted = false;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, conn->client, sizeof(conn->client));
+		conn->trusted = config_trusted(conn->cfg, AF_INET, &sin->sin_addr);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, (const unsigned char *)&sin6->sin6_addr + 12,
+				  conn->client, sizeof(conn->client));
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, conn->client, sizeof(conn->client));
+		conn->trusted = config_trusted(conn->cfg, AF_INET6, &sin6->sin6_addr);
+	}
+	log_debug("%s: connect from %s", conn->client[0] ? conn->client : "unknown",
+		  hostname ? hostname : "unknown");
+	return SMFIS_CONTINUE;
+}
+
+/* milter_helo - remember the HELO name (a feature of the message) */
+static sfsistat milter_helo(SMFICTX *ctx, char *helo)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (!conn)
+		return SMFIS_CONTINUE;
+	free(conn->helo);
+	conn->helo = helo ? xstrdup(helo) : NULL;
+	return milter_continue(conn, SMFIP_NR_HELO);
+}
+
+/* milter_envfrom - a message starts: SASL login, whether to score it */
+static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+	struct milter_msg *m;
+	char *auth;
+
+	if (!conn)
+		return SMFIS_CONTINUE;
+	m = &conn->msg;
+	milter_msg_reset(m);
+	m->active = true;
+	milter_flight(+1);
+	(void)milter_qid(ctx, m);
+	auth = mio->getsymval(ctx, (char *)"{auth_authen}");
+	if (auth && *auth)
+		m->auth = xstrdup(auth);
+	if (conn->trusted) {
+		m->score = false;
+		m->skip_reason = "trusted network";
+	} else if (m->auth && !conn->cfg->score_authenticated) {
+		m->score = false;
+		m->skip_reason = "authenticated";
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* milter_envrcpt - count recipients */
+static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (conn)
+		conn->msg.nrcpt++;
+	return milter_continue(conn, SMFIP_NR_RCPT);
+}
+
+/* milter_note_xspam - remember an incoming X-Spam-* header for removal */
+static void milter_note_xspam(struct milter_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nxspam; i++) {
+		if (strcasecmp(m->xspam[i].name, name) == 0) {
+			m->xspam[i].count++;
+			return;
+		}
+	}
+	if (m->nxspam == MILTER_XSPAM_NAMES) {
+		m->xspam_overflow = true;
+		return;
+	}
+	m->xspam[m->nxspam].name = xstrdup(name);
+	m->xspam[m->nxspam].count = 1;
+	m->nxspam++;
+}
+
+/* milter_header - one header: keep it for scoring, note forged verdicts */
+static sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+	struct milter_msg *m;
+
+	if (!conn || !name)
+		return milter_continue(conn, SMFIP_NR_HDR);
+	m = &conn->msg;
+	if (!value)
+		value = (char *)"";
+	if (strncasecmp(name, "X-Spam-", 7) == 0) {
+		/* never scored: ours, or a forgery of ours */
+		milter_note_xspam(m, name);
+		return milter_continue(conn, SMFIP_NR_HDR);
+	}
+	if (!m->subject && strcasecmp(name, "Subject") == 0)
+		m->subject = xstrdup(value);
+	if (m->score) {
+		milter_append(conn, name, strlen(name));
+		milter_append(conn, ": ", 2);
+		milter_append(conn, value, strlen(value));
+		milter_append(conn, "\r\n", 2);
+	}
+	return milter_continue(conn, SMFIP_NR_HDR);
+}
+
+/* milter_eoh - the blank line between header and body */
+static sfsistat milter_eoh(SMFICTX *ctx)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (conn && conn->msg.score)
+		milter_append(conn, "\r\n", 2);
+	return milter_continue(conn, SMFIP_NR_EOH);
+}
+
+/* milter_body - body bytes up to scan_limit, then skip the rest */
+static sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+	struct milter_msg *m;
+
+	if (!conn)
+		return SMFIS_CONTINUE;
+	m = &conn->msg;
+	if (!m->score)
+		return conn->can_skip ? SMFIS_SKIP : SMFIS_CONTINUE;
+	milter_append(conn, chunk, len);
+	if (m->data.len >= conn->cfg->scan_limit) {
+		m->truncated = true;
+		if (conn->can_skip)
+			return SMFIS_SKIP;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* milter_strip_xspam - remove the incoming X-Spam-* headers */
+static void milter_strip_xspam(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
+{
+	struct milter_msg *m = &conn->msg;
+
+	for (size_t i = 0; i < m->nxspam; i++) {
+		/* highest index first: removing one never renumbers those still to go */
+		for (unsigned idx = m->xspam[i].count; idx > 0; idx--) {
+			if (mio->chgheader(ctx, m->xspam[i].name, (int)idx, NULL) != MI_SUCCESS)
+				log_warning("%s: client=%s, cannot remove incoming %s header #%u",
+					    qid, milter_client(conn), m->xspam[i].name, idx);
+		}
+	}
+	if (m->xspam_overflow)
+		log_warning("%s: client=%s, more than %d distinct X-Spam-* header names; "
+			    "some incoming ones were left in place", qid, milter_client(conn),
+			    MILTER_XSPAM_NAMES);
+}
+
+/* milter_addheader - add a header, logging a failure */
+static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char *qid,
+			     const char *name, const char *value)
+{
+	if (mio->addheader(ctx, (char *)name, (char *)value) != MI_SUCCESS)
+		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
+}
+
+/* milter_fmt_threshold - "0.90", "0.955": at least two decimals, no noise */
+static void milter_fmt_threshold(char *buf, size_t len, double t)
+{
+	size_t n;
+	char *dot;
+
+	snprintf(buf, len, "%.5f", t);
+	n = strlen(buf);
+	dot = strchr(buf, '.');
+	while (dot && n > (size_t)(dot - buf) + 3 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+}
+
+/* milter_smtp_text - reply text for smfi_setreply: '%' doubled, no enhanced code */
+static void milter_smtp_text(const char *msg, char *xcode, size_t xlen, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int a, b, c, n = 0;
+
+	/* "5.7.1 text": the enhanced status code goes in its own argument */
+	if (sscanf(msg, "%1d.%3d.%3d %n", &a, &b, &c, &n) == 3 && n > 0 && a == 5) {
+		snprintf(xcode, xlen, "%d.%d.%d", a, b, c);
+		msg += n;
+	} else {
+		snprintf(xcode, xlen, "5.7.1");
+	}
+	for (; *msg && o + 2 < outlen; msg++) {
+		if (*msg == '%')
+			out[o++] = '%';
+		out[o++] = (*msg == '\r' || *msg == '\n') ? ' ' : *msg;
+	}
+	out[o] = '\0';
+}
+
+/* milter_reason - a short reason for an engine error, for a header */
+static const char *milter_reason(enum bayes_errkind kind)
+{
+	switch (kind) {
+	case BAYES_ERR_BUSY:
+		return "database busy";
+	case BAYES_ERR_INCOMPATIBLE:
+		return "database incompatible";
+	case BAYES_ERR_INPUT:
+		return "message not scorable";
+	default:
+		return "database error";
+	}
+}
+
+/* milter_subject - prefix the Subject with subject_tag */
+static void milter_subject(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
+{
+	const char *tag = conn->cfg->subject_tag;
+	const char *old = conn->msg.subject;
+	struct buf s;
+
+	if (!*tag)
+		return;
+	if (old && strncmp(old, tag, strlen(tag)) == 0)
+		return;		/* already tagged (a resend) */
+	buf_init(&s);
+	buf_printf(&s, "%s%s", tag, old ? old : "");
+	if (old) {
+		if (mio->chgheader(ctx, (char *)"Subject", 1, s.data) != MI_SUCCESS)
+			log_warning("%s: client=%s, cannot rewrite Subject", qid, milter_client(conn));
+	} else {
+		milter_addheader(ctx, conn, qid, "Subject", s.data);
+	}
+	buf_free(&s);
+}
+
+/* milter_eom - score and act */
+static sfsistat milter_eom(SMFICTX *ctx)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+	struct milter_msg *m;
+	struct bayesd_config *cfg;
+	struct milter_handle h;
+	struct bayes_result r;
+	struct bayes_msg_meta meta;
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	char err[512] = "";
+	char hdr[256], req[32];
+	const char *qid, *action;
+	double start, ms;
+	sfsistat ret = SMFIS_CONTINUE;
+	int rc = -1;
+
+	if (!conn)
+		return SMFIS_CONTINUE;
+	start = milter_now_ms();
+	m = &conn->msg;
+	cfg = conn->cfg;
+	qid = milter_qid(ctx, m);
+
+	milter_strip_xspam(ctx, conn, qid);
+
+	if (!m->score) {
+		log_info("%s: client=%s, score=none, action=accept (not scored: %s%s%s), ms=%.2f",
+			 qid, milter_client(conn), m->skip_reason, m->auth ? " as " : "",
+			 m->auth ? m->auth : "", milter_now_ms() - start);
+		milter_msg_reset(m);
+		return SMFIS_CONTINUE;
+	}
+
+	memset(&r, 0, sizeof(r));
+	meta.client_ip = conn->client[0] ? conn->client : NULL;
+	meta.helo = conn->helo;
+	if (milter_handle_get(cfg, &h, err, sizeof(err), &kind)) {
+		rc = bayes_check(h.b, NULL, (const unsigned char *)m->data.data, m->data.len, &meta, &r);
+		if (rc != 0) {
+			kind = bayes_errkind(h.b);
+			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
+		}
+		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
+		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
+	}
+
+	if (rc != 0) {
+		const char *reason = milter_reason(kind);
+
+		metrics_error(kind == BAYES_ERR_BUSY ? "busy" : "db");
+		if (cfg->on_error == ON_ERROR_TEMPFAIL) {
+			mio->setreply(ctx, (char *)"451", (char *)"4.7.1",
+				      (char *)"Spam filter temporarily unavailable, try again later");
+			ret = SMFIS_TEMPFAIL;
+			action = "tempfail";
+		} else {
+			snprintf(hdr, sizeof(hdr), "Unknown, score=unknown (%.*s)", MILTER_REASON_MAX,
+				 reason);
+			milter_addheader(ctx, conn, qid, "X-Spam-Status", hdr);
+			action = "accept";
+		}
+		ms = milter_now_ms() - start;
+		metrics_scored(METRICS_UNKNOWN, ms);
+		log_warning("%s: client=%s, score=unknown, action=%s (%s: %s), ms=%.2f", qid,
+			    milter_client(conn), action, reason, err[0] ? err : "no detail", ms);
+		milter_msg_reset(m);
+		return ret;
+	}
+
+	if (r.prob >= cfg->reject_threshold) {
+		char xcode[16], text[512];
+
+		milter_smtp_text(cfg->reject_message, xcode, sizeof(xcode), text, sizeof(text));
+		if (mio->setreply(ctx, (char *)"550", xcode, text) != MI_SUCCESS)
+			log_warning("%s: client=%s, cannot set the reject reply", qid,
+				    milter_client(conn));
+		ret = SMFIS_REJECT;
+		action = "reject";
+		ms = milter_now_ms() - start;
+		metrics_scored(METRICS_REJECT, ms);
+	} else {
+		bool spam = r.prob >= cfg->spam_threshold;
+
+		milter_fmt_threshold(req, sizeof(req), cfg->spam_threshold);
+		snprintf(hdr, sizeof(hdr), "%s, score=%.5f required=%s", spam ? "Yes" : "No",
+			 r.prob, req);
+		milter_addheader(ctx, conn, qid, "X-Spam-Status", hdr);
+		if (spam)
+			milter_addheader(ctx, conn, qid, "X-Spam-Flag", "YES");
+		snprintf(hdr, sizeof(hdr), "p=%.5f tokens=%zu used=%zu%s version=%s", r.prob,
+			 r.nfeatures, r.nused, m->truncated ? " truncated=yes" : "", BAYESD_VERSION);
+		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", hdr);
+		action = spam ? "flag" : "accept";
+		if (spam)
+			milter_subject(ctx, conn, qid);
+		if (r.prob >= cfg->quarantine_threshold) {
+			snprintf(hdr, sizeof(hdr), "bayesd: spam probability %.5f", r.prob);
+			if (mio->quarantine(ctx, hdr) == MI_SUCCESS)
+				action = "quarantine";
+			else
+				log_warning("%s: client=%s, cannot quarantine", qid, milter_client(conn));
+		}
+		ms = milter_now_ms() - start;
+		metrics_scored(spam ? METRICS_SPAM : METRICS_HAM, ms);
+	}
+	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f", qid,
+		 milter_client(conn), r.prob, action, r.nfeatures, ms);
+	milter_msg_reset(m);
+	return ret;
+}
+
+/* milter_abort - the MTA dropped the message */
+static sfsistat milter_abort(SMFICTX *ctx)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (conn)
+		milter_msg_reset(&conn->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_close - the session ends: free everything */
+static sfsistat milter_close(SMFICTX *ctx)
+{
+	struct milter_conn *conn = milter_conn_get(ctx);
+
+	if (!conn)
+		return SMFIS_CONTINUE;
+	milter_msg_reset(&conn->msg);
+	buf_free(&conn->msg.data);
+	free(conn->helo);
+	config_unref(&conn->cfg);
+	free(conn);
+	mio->setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc milter_desc = {
+	.xxfi_name = (char *)MILTER_NAME,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_connect = milter_connect,
+	.xxfi_helo = milter_helo,
+	.xxfi_envfrom = milter_envfrom,
+	.xxfi_envrcpt = milter_envrcpt,
+	.xxfi_header = milter_header,
+	.xxfi_eoh = milter_eoh,
+	.xxfi_body = milter_body,
+	.xxfi_eom = milter_eom,
+	.xxfi_abort = milter_abort,
+	.xxfi_close = milter_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = milter_negotiate,
+};
+
+/* milter_callbacks - the filter description */
+const struct smfiDesc *milter_callbacks(void)
+{
+	return &milter_desc;
+}
+
+/*
+ * milter_try_bind - bind an inet socket spec ourselves first, because
+ * libmilter only tells syslog why it could not: here the reason reaches
+ * the terminal ("Address already in use").
+ */
+static bool milter_try_bind(const char *spec, char *err, size_t errlen)
+{
+	char port[16], host[256];
+	const char *p = strchr(spec, ':') + 1, *at = strchr(p, '@');
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	int fd, rc, one = 1;
+	bool ok;
+
+	if (!at || (size_t)(at - p) >= sizeof(port) || strlen(at + 1) >= sizeof(host))
+		return true;	/* let libmilter judge */
+	memcpy(port, p, (size_t)(at - p));
+	port[at - p] = '\0';
+	snprintf(host, sizeof(host), "%s", at + 1);
+	hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "milter_socket %s: %s", spec, gai_strerror(rc));
+		return false;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return true;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (!ok)
+		snprintf(err, errlen, "milter_socket %s: bind failed: %s", spec, strerror(errno));
+	close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+/*
+ * milter_nodelay - TCP_NODELAY on libmilter's listening socket, which the
+ * connections it accepts inherit (Linux). At end of message libmilter
+ * writes each header change as a small packet of its own; with Nagle on,
+ * the second one waits for the MTA's delayed ACK, 40 ms per message,
+ * which caps a loaded Postfix far below its speed without the milter.
+ * libmilter does not hand out its descriptor, so find it: the listening
+ * TCP socket bound to our port (called once, before any thread starts).
+ */
+static void milter_nodelay(const char *spec)
+{
+	const char *p = strchr(spec, ':') + 1;
+	unsigned port = (unsigned)strtoul(p, NULL, 10);
+	int found = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss), ol;
+		int listening = 0, type = 0, one = 1;
+		unsigned bound;
+
+		ol = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) != 0 || !listening)
+			continue;
+		ol = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+			continue;
+		if (ss.ss_family == AF_INET)
+			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			continue;
+		if (bound != port)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			log_warning("milter_socket %s: setsockopt(TCP_NODELAY) failed: %m", spec);
+		found++;
+	}
+	if (!found)
+		log_warning("milter_socket %s: listening socket not found; Nagle stays on", spec);
+}
+
+/* milter_setup - register and open the listening socket */
+bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen)
+{
+	const char *spec = cfg->milter_socket;
+	const char *path = NULL;
+
+	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+		if (!milter_try_bind(spec, err, errlen))
+			return false;
+	} else {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd;
+
+		path = spec[0] == '/' ? spec : strchr(spec, ':') + 1;
+		if (strlen(path) >= sizeof(sun.sun_path)) {
+			snprintf(err, errlen, "milter_socket %s: path too long", spec);
+			return false;
+		}
+		/* libmilter removes an existing socket file: make sure nobody answers on it */
+		strcpy(sun.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			snprintf(err, errlen, "milter_socket %s is in use (is another bayesd running?)",
+				 spec);
+			return false;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (smfi_register(milter_desc) != MI_SUCCESS) {
+		snprintf(err, errlen, "smfi_register failed (libmilter version mismatch?)");
+		return false;
+	}
+	/* libmilter keeps the pointer: it must live as long as the process */
+	milter_spec = xstrdup(spec);
+	if (smfi_setconn(milter_spec) != MI_SUCCESS) {
+		snprintf(err, errlen, "milter_socket %s: smfi_setconn failed", spec);
+		return false;
+	}
+	smfi_setbacklog(128);
+	if (smfi_opensocket(true) != MI_SUCCESS) {
+		snprintf(err, errlen, "milter_socket %s: cannot listen (%s)", spec,
+			 path ? "does its directory exist and is it writable?" : "see syslog");
+		return false;
+	}
+	if (!path)
+		milter_nodelay(spec);
+	/*
+	 * The MTA connects as its own user (postfix): a UNIX socket must let
+	 * it in. Scoring is all it offers; training is the controller's.
+	 */
+	if (path && chmod(path, 0666) != 0)
+		log_warning("chmod(%s) failed: %m", path);
+	milter_pool.cfg = config_current();
+	return true;
+}
+
+/* milter_run - libmilter's loop */
+int milter_run(void)
+{
+	return smfi_main();
+}
+
+static pthread_mutex_t milter_stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t milter_stop_cond = PTHREAD_COND_INITIALIZER;
+static bool milter_stopped;
+
+/* milter_stopper - smfi_stop() in a thread of its own (it may block) */
+static void *milter_stopper(void *arg)
+{
+	smfi_stop();
+	pthread_mutex_lock(&milter_stop_lock);
+	milter_stopped = true;
+	pthread_cond_broadcast(&milter_stop_cond);
+	pthread_mutex_unlock(&milter_stop_lock);
+	return NULL;
+}
+
+/* milter_poke - connect to our own listening socket and hang up */
+static void milter_poke(void)
+{
+	int fd = -1;
+
+	if (!milter_spec)
+		return;
+	if (strncmp(milter_spec, "inet", 4) == 0) {
+		const char *p = strchr(milter_spec, ':') + 1, *at = strchr(p, '@');
+		struct addrinfo hints = { 0 }, *ai = NULL;
+		char port[16];
+
+		if (!at || (size_t)(at - p) >= sizeof(port))
+			return;
+		memcpy(port, p, (size_t)(at - p));
+		port[at - p] = '\0';
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(at + 1, port, &hints, &ai) != 0)
+			return;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+			log_debug("stop: connect(%s) failed: %m", milter_spec);
+		freeaddrinfo(ai);
+	} else {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
+
+		if (strlen(path) >= sizeof(sun.sun_path))
+			return;
+		strcpy(sun.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			log_debug("stop: connect(%s) failed: %m", path);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * milter_stop - ask libmilter to stop. smfi_stop() waits for a lock that
+ * libmilter's listener holds while it polls (for up to 5 seconds), and
+ * the listener looks at the stop flag only when its poll returns. So
+ * smfi_stop() runs in a thread of its own, and we wake the listener by
+ * connecting to it until smfi_stop() has closed the listening socket.
+ */
+void milter_stop(void)
+{
+	pthread_t tid;
+	struct timespec t;
+
+	if (pthread_create(&tid, NULL, milter_stopper, NULL) != 0) {
+		smfi_stop();
+		return;
+	}
+	pthread_detach(tid);
+	pthread_mutex_lock(&milter_stop_lock);
+	for (int i = 0; i < 100 && !milter_stopped; i++) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 50 * 1000 * 1000;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&milter_stop_cond, &milter_stop_lock, &t);
+		if (!milter_stopped) {
+			pthread_mutex_unlock(&milter_stop_lock);
+			milter_poke();
+			pthread_mutex_lock(&milter_stop_lock);
+		}
+	}
+	if (!milter_stopped)
+		log_warning("stop: libmilter did not close its listening socket");
+	pthread_mutex_unlock(&milter_stop_lock);
+}

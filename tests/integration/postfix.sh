@@ -1,0 +1,257 @@
+#!/bin/sh
+# postfix.sh - bayesd as a milter in a real Postfix, end to end.
+#
+# A private loopback-only Postfix (../shared/check/tools/postfix-harness.sh)
+# relays to smtp-sink; its smtpd_milters points at a bayesd -f started here
+# (as nobody when setpriv exists, as the packaged daemon runs) on a
+# database trained offline with bayesc --db. Asserts:
+#   - bayesd -n: "configuration OK"; a bad key is exit 78 naming file:line
+#   - delivered messages carry X-Spam-Status: Yes|No, score=..., and
+#     X-Spam-Flag: YES exactly on Yes; a trained spam is Yes, a ham No
+#   - forged incoming X-Spam-Status / X-Spam-Flag headers are gone: only
+#     bayesd's own remain
+#   - one log line per message: queue id, client, score, action, ms
+#   - after SIGHUP with reject_threshold = 0.5 the spam gets 550 5.7.1 at SMTP
+#   - after SIGHUP with trusted_networks = 127.0.0.0/8 a message is not
+#     scored: bayesd adds no X-Spam-* header at all (absence = not scored;
+#     its log line says "not scored: trusted network"), and forged X-Spam-*
+#     headers are still removed
+#   - SIGTERM stops bayesd within 10 s and removes its pid file; with bayesd
+#     stopped, mail still flows (milter_default_action = accept)
+# (A SASL-authenticated sender takes the same not-scored path as a trusted
+# one; the harness has no SASL, so that is left to the unit level.)
+#
+# Prints "ok - ..." / "not ok - ..." per assertion; exits 1 on any failure,
+# 77 with a SKIP line when Postfix is missing or not running as root.
+# KEEP=1 keeps the work directory.
+PH="$(cd "$(dirname "$0")/../../../shared/check/tools" 2>/dev/null && pwd)/postfix-harness.sh"
+if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (a private Postfix master)"; exit 77; fi
+PATH=$PATH:/usr/sbin:/sbin
+for c in postfix smtp-sink python3; do
+	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed (apt-get install postfix python3)"; exit 77; }
+done
+[ -x "$PH" ] || { echo "SKIP: Postfix harness not found at $PH"; exit 77; }
+cd "$(dirname "$0")/../.." || exit 1
+BD=${BAYESD:-$PWD/bayesd}
+BC=${BAYESC:-$PWD/bayesc}
+for p in "$BD" "$BC"; do
+	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
+done
+
+t=$(mktemp -d /tmp/bayesd-postfix.XXXXXX) || exit 1
+chmod 755 "$t"
+pid= pf=0
+stop_bayesd() {
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; stopped_in=never; else stopped_in=$i; fi
+	wait "$pid" 2>/dev/null
+	pid=
+}
+cleanup() {
+	[ $pf = 1 ] && "$PH" stop "$t/pf" >/dev/null 2>&1
+	stop_bayesd
+	if [ "${KEEP:-0}" = 1 ]; then echo "(kept $t)"; else rm -rf "$t"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fails=0
+ok() { echo "ok - $1"; }
+no() { echo "not ok - $1"; fails=$((fails + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+port_open() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.3); sys.exit(s.connect_ex(("127.0.0.1",int(sys.argv[1]))))' "$1"; }
+# delivered_field RCPT COLUMN: a column of the sink's listing for the message to RCPT
+# (columns: 3 X-Spam-Status, 4 X-Spam-Flag, 5 X-Spam-Bayesd, 6 Subject)
+delivered_field() {
+	"$PH" delivered "$t/pf" -H X-Spam-Status -H X-Spam-Flag -H X-Spam-Bayesd -H Subject |
+		awk -F '\t' -v r="<$1>" -v c="$2" '$2 == r { print $c }'
+}
+send() { # FILE RCPT: prints the SMTP reply
+	"$PH" send "$t/pf" "$1" --to "$2" 2>&1
+}
+n_sent=0
+wait_delivered() { # N: wait for N messages in the sink
+	"$PH" wait "$t/pf" "$1" --timeout 60 >/dev/null
+}
+
+# messages: the project's samples, or 6 + 6 tiny ones made here
+m=$t/msgs
+mkdir -p "$m" "$t/bd"
+if ls corpus/samples/spam-*.eml >/dev/null 2>&1 && ls corpus/samples/ham-*.eml >/dev/null 2>&1; then
+	cp corpus/samples/spam-*.eml corpus/samples/ham-*.eml "$m/"
+else
+	for i in 1 2 3 4 5 6; do
+		printf 'From: deals%s@cheap-pills.example\nTo: you@example.org\nSubject: cheap pills %s, 80%% off today only\n\nBuy cheap viagra and cialis now, no prescription needed, lowest prices, click http://cheap-pills.example/%s and win a free prize, limited offer, act now\n' \
+			$i $i $i >"$m/spam-$i.eml"
+		printf 'From: alice@example.org\nTo: bob@example.org\nSubject: meeting notes %s\n\nHi Bob, the notes from our project meeting %s are below. We agreed to review the budget on Thursday and send the report to Carol. Regards, Alice\n' \
+			$i $i >"$m/ham-$i.eml"
+	done
+fi
+SPAM=$m/spam-1.eml
+HAM=$m/ham-1.eml
+
+# a spam with a forged "not spam" verdict on top
+{ printf 'X-Spam-Status: No, score=-100.0 required=5.0\nX-Spam-Flag: NO\nx-spam-bayesd: p=0.00000\n'; grep -v '^From ' "$SPAM"; } >"$m/forged.eml"
+
+db=$t/bd/db.sqlite
+"$BC" --db "$db" learn_spam "$m"/spam-*.eml >"$t/learn.out" 2>&1 &&
+	"$BC" --db "$db" learn_ham "$m"/ham-*.eml >>"$t/learn.out" 2>&1
+rc=$?
+if [ $rc = 0 ]; then ok "trained $db offline"; else no "offline training failed (exit $rc): $(tail -1 "$t/learn.out")"; exit 1; fi
+
+mport=$(free_port)
+conf=$t/bd/bayesd.conf
+write_conf() { # extra lines
+	cat >"$conf" <<EOF
+# written by tests/integration/postfix.sh
+milter_socket = inet:$mport@127.0.0.1
+controller_socket = $t/bd/ctl.sock
+database = $db
+pidfile = $t/bd/bayesd.pid
+reject_threshold = off
+$1
+EOF
+}
+write_conf ""
+
+# bayesd -n
+out=$("$BD" -n -c "$conf" 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$out" = "configuration OK" ]; then ok "bayesd -n: configuration OK"; else no "bayesd -n: exit $rc: $out"; fi
+printf 'spam_threshold = 0.9\nno_such_key = 1\n' >"$t/bad.conf"
+out=$("$BD" -n -c "$t/bad.conf" 2>&1); rc=$?
+case "$rc:$out" in
+78:*"$t/bad.conf:2: unknown key 'no_such_key'"*) ok "bayesd -n on a bad key: exit 78, names file:line" ;;
+*) no "bayesd -n on a bad key: exit $rc: $out" ;;
+esac
+
+# start bayesd as nobody, the way a packaged daemon runs after dropping root
+run_as=""
+if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+	chown -R "$(id -u nobody):$(id -g nobody)" "$t/bd"
+	run_as="setpriv --reuid=$(id -u nobody) --regid=$(id -g nobody) --clear-groups"
+fi
+$run_as "$BD" -f -c "$conf" </dev/null >"$t/bayesd.log" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 150 ]; do
+	kill -0 "$pid" 2>/dev/null || { no "bayesd exited at start: $(tail -2 "$t/bayesd.log")"; pid=; exit 1; }
+	port_open "$mport" && break
+	sleep 0.1; i=$((i + 1))
+done
+if [ $i -lt 150 ]; then ok "bayesd listens on inet:$mport@127.0.0.1"; else no "bayesd did not listen in 15 s"; exit 1; fi
+if [ "$(cat "$t/bd/bayesd.pid" 2>/dev/null)" = "$pid" ]; then ok "pid file holds bayesd's pid"; else no "pid file: '$(cat "$t/bd/bayesd.pid" 2>/dev/null)', pid $pid"; fi
+
+# --untrusted: the harness's mynetworks is irrelevant to bayesd, but an
+# untrusted client is what a real MX sees
+if "$PH" start "$t/pf" --untrusted --milter "inet:$mport@127.0.0.1" \
+	--set milter_command_timeout=10s --set milter_content_timeout=30s >"$t/pf.start" 2>&1; then
+	pf=1; ok "private Postfix started: $(tail -1 "$t/pf.start")"
+else
+	no "private Postfix failed: $(tail -2 "$t/pf.start")"; exit 1
+fi
+
+# 1. scored messages
+r_spam=$(send "$SPAM" spam-1@example.net)
+r_ham=$(send "$HAM" ham-1@example.net)
+r_forged=$(send "$m/forged.eml" forged-1@example.net)
+for r in "$r_spam" "$r_ham" "$r_forged"; do
+	case $r in 250*) n_sent=$((n_sent + 1)) ;; esac
+done
+if [ $n_sent = 3 ]; then ok "3 messages accepted (250)"; else no "SMTP replies: $r_spam / $r_ham / $r_forged"; fi
+wait_delivered 3 || no "only $("$PH" delivered "$t/pf" --count) of 3 reached the sink"
+
+check_verdict() { # RCPT EXPECTED(Yes|No)
+	st=$(delivered_field "$1" 3) fl=$(delivered_field "$1" 4) de=$(delivered_field "$1" 5)
+	case $st in
+	"$2, score="[0-9].[0-9][0-9][0-9][0-9][0-9]" required="*) ok "$1: X-Spam-Status: $st" ;;
+	*) no "$1: X-Spam-Status '$st', expected '$2, score=N.NNNNN required=...'" ;;
+	esac
+	if [ "$2" = Yes ] && [ "$fl" = YES ]; then ok "$1: X-Spam-Flag: YES on Yes"
+	elif [ "$2" = No ] && [ "$fl" = - ]; then ok "$1: no X-Spam-Flag on No"
+	else no "$1: X-Spam-Flag '$fl' with X-Spam-Status '$st'"; fi
+	case $de in
+	"p="*" tokens="*" version="*) ok "$1: X-Spam-Bayesd: $de" ;;
+	*) no "$1: X-Spam-Bayesd '$de'" ;;
+	esac
+}
+check_verdict spam-1@example.net Yes
+check_verdict ham-1@example.net No
+# forged: exactly one X-Spam-Status (ours, Yes) and one X-Spam-Flag (YES)
+check_verdict forged-1@example.net Yes
+case $(delivered_field forged-1@example.net 5) in
+*"|"*) no "forged X-Spam-Bayesd header left in place" ;;
+*) ok "forged X-Spam-Bayesd header removed" ;;
+esac
+
+# one log line per message: queue id first, client, score, action, ms
+qid=$(echo "$r_spam" | sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p')
+line=$(grep "$qid: client=" "$t/bayesd.log" | head -1)
+case $line in
+*"$qid: client=127.0.0.1, score=0."*", action=flag, "*"ms="*) ok "log line: ${line#*]: }" ;;
+*) no "no log line for $qid like 'QID: client=..., score=..., action=flag, ..., ms=...': '$line'" ;;
+esac
+
+# 2. reload with reject_threshold = 0.5: the spam is refused at SMTP
+write_conf "reject_threshold = 0.5"
+kill -HUP "$pid"
+i=0
+while ! grep -q 'reload: configuration' "$t/bayesd.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+r=$(send "$SPAM" spam-2@example.net)
+case $r in
+"550 5.7.1"*) ok "after SIGHUP (reject_threshold = 0.5) spam refused: $r" ;;
+*) no "after SIGHUP (reject_threshold = 0.5) spam got: $r (wanted 550 5.7.1)" ;;
+esac
+r=$(send "$HAM" ham-2@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "ham still accepted: $r" ;;
+*) no "ham after the reload got: $r" ;;
+esac
+kill -0 "$pid" 2>/dev/null && ok "bayesd still running after SIGHUP" || no "bayesd died on SIGHUP"
+
+# 3. a trusted network is not scored
+write_conf "reject_threshold = 0.5
+trusted_networks = 127.0.0.0/8"
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+r=$(send "$m/forged.eml" trusted-1@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "trusted client: spam accepted, not rejected: $r" ;;
+*) no "trusted client got: $r" ;;
+esac
+wait_delivered $n_sent || no "trusted message not delivered"
+st=$(delivered_field trusted-1@example.net 3) fl=$(delivered_field trusted-1@example.net 4)
+if [ "$st" = - ] && [ "$fl" = - ]; then ok "trusted client: not scored, no X-Spam-* header (forged ones removed)"
+else no "trusted client: X-Spam-Status '$st', X-Spam-Flag '$fl' (wanted none)"; fi
+grep -q 'not scored: trusted network' "$t/bayesd.log" && ok "log says: not scored: trusted network" ||
+	no "no 'not scored: trusted network' log line"
+
+# 4. SIGTERM, then mail flows without bayesd
+stop_bayesd
+if [ "$stopped_in" != never ]; then ok "bayesd stopped on SIGTERM in $((stopped_in / 10)).$((stopped_in % 10)) s"; else no "bayesd ignored SIGTERM for 10 s"; fi
+[ -e "$t/bd/bayesd.pid" ] && no "pid file left behind" || ok "pid file removed"
+grep -q 'stopped' "$t/bayesd.log" && ok "log says: stopped" || no "no 'stopped' log line"
+r=$(send "$HAM" down-1@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "with bayesd stopped: $r" ;;
+*) no "with bayesd stopped: $r" ;;
+esac
+if wait_delivered $n_sent; then
+	st=$(delivered_field down-1@example.net 3)
+	[ "$st" = - ] && ok "with bayesd stopped: delivered, without X-Spam-Status" ||
+		no "with bayesd stopped: X-Spam-Status '$st'"
+else
+	no "with bayesd stopped: not delivered"
+fi
+
+grep -E 'fatal|error:' "$t/bayesd.log" | grep -v 'reload' | head -3 | while IFS= read -r l; do echo "# bayesd: $l"; done
+if [ $fails -gt 0 ]; then
+	echo "# bayesd log:"; sed 's/^/#   /' "$t/bayesd.log" | tail -20
+	echo "$fails assertion(s) failed"
+	exit 1
+fi
+echo "all passed"
+exit 0

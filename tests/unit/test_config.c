@@ -1,0 +1,364 @@
+/*
+ * test_config.c - bayesd's config parser (milter/config.c): defaults,
+ * every type of value, the errors that name file and line, trusted
+ * network matching, and config_print() reading back as the same config.
+ *
+ * The unit test binary links only libbayes and the tests in tests/unit, so the
+ * daemon's config.c (and the log.c it uses for facility and level names)
+ * is compiled into this file.
+ */
+#include "../../milter/config.c"
+#include "../../milter/log.c"
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+
+/* write_conf - text into a fresh file under the test directory */
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", test_tmpdir(), name);
+	f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* load_text - config_load of text; err gets the error */
+static struct bayesd_config *load_text(const char *text, char *err, size_t errlen)
+{
+	const char *path = write_conf("t.conf", text);
+
+	err[0] = '\0';
+	return path ? config_load(path, err, errlen) : NULL;
+}
+
+TEST(config_defaults)
+{
+	char err[256];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err));
+	struct bayes_options o;
+
+	REQUIRE(c != NULL);
+	bayes_options_default(&o);
+	CHECK_STR(c->milter_socket, BAYESD_DEFAULT_MILTER_SOCKET);
+	CHECK_STR(c->controller_socket, BAYESD_DEFAULT_CONTROLLER_SOCKET);
+	CHECK_STR(c->database, BAYESD_DEFAULT_DATABASE);
+	CHECK_STR(c->pidfile, BAYESD_DEFAULT_PIDFILE);
+	CHECK_STR(c->user, "");
+	CHECK_STR(c->trusted_networks, "");
+	CHECK_STR(c->reject_message, "5.7.1 Message classified as spam");
+	CHECK_STR(c->subject_tag, "");
+	CHECK_STR(c->syslog_facility, "mail");
+	CHECK_NEAR(c->spam_threshold, 0.90, 1e-12);
+	CHECK_NEAR(c->reject_threshold, 0.999, 1e-12);
+	CHECK(c->quarantine_threshold > 1);
+	CHECK(c->on_error == ON_ERROR_ACCEPT);
+	CHECK(!c->score_authenticated);
+	CHECK(c->scan_limit == 1024 * 1024);
+	CHECK(c->controller_socket_mode == 0660);
+	CHECK(c->train_mode == o.train_mode);
+	CHECK(c->sync_full == o.sync_full);
+	CHECK(c->log_level == LOG_INFO);
+	CHECK(c->ntrusted == 0);
+	CHECK(c->refs == 1);
+	config_unref(&c);
+	CHECK(c == NULL);
+}
+
+TEST(config_values)
+{
+	char err[256];
+	struct bayesd_config *c = load_text(
+		"# a comment\n"
+		"\n"
+		"   milter_socket = unix:/run/bayesd/milter.sock\n"
+		"spam_threshold=0.8\n"
+		"reject_threshold = off\n"
+		"quarantine_threshold = 0.995\n"
+		"subject_tag = \"[SPAM] \"\n"
+		"reject_message = 5.7.1 Go away, \"spammer\" # not a comment\n"
+		"on_error = TEMPFAIL\n"
+		"score_authenticated = yes\n"
+		"scan_limit = 512K\n"
+		"max_request_bytes = 2MiB\n"
+		"controller_timeout = 2m\n"
+		"controller_socket_mode = 0600\n"
+		"controller_bind = 127.0.0.1:11334\n"
+		"train_mode = mature\n"
+		"sync = full\n"
+		"log_level = debug\n"
+		"syslog_facility = local3\n"
+		"read_handles = 4\r\n"
+		"spam_threshold = 0.85\n",	/* a repeated key: the last wins */
+		err, sizeof(err));
+
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	REQUIRE(c != NULL);
+	CHECK_STR(c->milter_socket, "unix:/run/bayesd/milter.sock");
+	CHECK_NEAR(c->spam_threshold, 0.85, 1e-12);
+	CHECK(c->reject_threshold > 1);
+	CHECK_NEAR(c->quarantine_threshold, 0.995, 1e-12);
+	CHECK_STR(c->subject_tag, "[SPAM] ");
+	CHECK_STR(c->reject_message, "5.7.1 Go away, \"spammer\" # not a comment");
+	CHECK(c->on_error == ON_ERROR_TEMPFAIL);
+	CHECK(c->score_authenticated);
+	CHECK(c->scan_limit == 512 * 1024);
+	CHECK(c->max_request_bytes == 2 * 1024 * 1024);
+	CHECK(c->controller_timeout_s == 120);
+	CHECK(c->controller_socket_mode == 0600);
+	CHECK_STR(c->controller_bind, "127.0.0.1:11334");
+	CHECK(c->train_mode == BAYES_TRAIN_MATURE);
+	CHECK(c->sync_full);
+	CHECK(c->log_level == LOG_DEBUG);
+	CHECK_STR(c->syslog_facility, "local3");
+	CHECK(c->milter_threads_hint == 4);
+	CHECK(c->path != NULL);
+	config_unref(&c);
+}
+
+/* Each bad line, and what the error must say (after "FILE:LINE: "). */
+static const struct {
+	const char *line;
+	const char *want;
+} config_bad[] = {
+	{ "nope = 1", "unknown key 'nope'" },
+	{ "spam_threshold = 1.5", "bad value for spam_threshold: '1.5'" },
+	{ "spam_threshold = off", "bad value for spam_threshold: 'off'" },
+	{ "spam_threshold = nan", "bad value for spam_threshold" },
+	{ "spam_threshold = 0.9x", "bad value for spam_threshold" },
+	{ "reject_threshold = -0.1", "bad value for reject_threshold" },
+	{ "scan_limit = 10", "bad value for scan_limit: '10'" },
+	{ "scan_limit = 1T", "bad value for scan_limit" },
+	{ "scan_limit = -1", "bad value for scan_limit" },
+	{ "controller_timeout = 0", "bad value for controller_timeout" },
+	{ "controller_socket_mode = 0999", "bad value for controller_socket_mode" },
+	{ "on_error = maybe", "expected one of: accept, tempfail" },
+	{ "train_mode = sometimes", "expected one of: all, error, mature" },
+	{ "sync = fast", "bad value for sync" },
+	{ "score_authenticated = perhaps", "expected yes or no" },
+	{ "milter_socket = inet:127.0.0.1:11332", "libmilter syntax" },
+	{ "milter_socket = unix:relative.sock", "absolute path" },
+	{ "milter_socket = tcp:11332", "bad value for milter_socket" },
+	{ "milter_socket =", "milter_socket may not be empty" },
+	{ "database = ", "database may not be empty" },
+	{ "controller_bind = localhost", "bad value for controller_bind" },
+	{ "controller_bind = 127.0.0.1:99999", "bad value for controller_bind" },
+	{ "trusted_networks = 10.0.0.0/33", "bad network in trusted_networks: '10.0.0.0/33'" },
+	{ "trusted_networks = 127.0.0.1, example.org", "'example.org'" },
+	{ "trusted_networks = ::1/129", "'::1/129'" },
+	{ "syslog_facility = kern2", "unknown syslog facility 'kern2'" },
+	{ "log_level = loud", "bad value for log_level" },
+	{ "read_handles = 0", "bad value for read_handles" },
+	{ "just some words", "expected 'key = value'" },
+	{ "= 3", "expected 'key = value'" },
+	{ "subject_tag = \"[SPAM]", "unterminated quoted value for subject_tag" },
+	{ "subject_tag = \"[SPAM]\" x", "unterminated quoted value" },
+};
+
+TEST(config_errors_name_file_and_line)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(config_bad); i++) {
+		char text[256], err[512], want[512];
+		struct bayesd_config *c;
+
+		/* the bad line is line 3: after a comment and a good line */
+		snprintf(text, sizeof(text), "# bayesd\nspam_threshold = 0.9\n%s\n", config_bad[i].line);
+		c = load_text(text, err, sizeof(err));
+		if (c) {
+			test_failf(__FILE__, __LINE__, "'%s' was accepted", config_bad[i].line);
+			config_unref(&c);
+			continue;
+		}
+		snprintf(want, sizeof(want), "%s/t.conf:3: ", test_tmpdir());
+		if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, config_bad[i].want))
+			test_failf(__FILE__, __LINE__, "'%s': error \"%s\", expected \"%s...%s...\"",
+				   config_bad[i].line, err, want, config_bad[i].want);
+	}
+}
+
+TEST(config_missing_file)
+{
+	char err[256], path[512];
+	struct bayesd_config *c;
+
+	snprintf(path, sizeof(path), "%s/does-not-exist.conf", test_tmpdir());
+	c = config_load(path, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "does-not-exist.conf") != NULL);
+	CHECK(strstr(err, "No such file") != NULL);
+}
+
+TEST(config_long_line)
+{
+	char *text = malloc(CONFIG_LINE_MAX + 64), err[256];
+	struct bayesd_config *c;
+
+	REQUIRE(text);
+	memset(text, 'a', CONFIG_LINE_MAX + 10);
+	memcpy(text, "user = ", 7);
+	strcpy(text + CONFIG_LINE_MAX + 10, "\n");
+	c = load_text(text, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, ":1: line longer than") != NULL);
+	free(text);
+}
+
+/* addr4/addr6 - config_trusted() of a textual address */
+static bool trusted(const struct bayesd_config *c, const char *addr)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return config_trusted(c, AF_INET, a);
+	if (inet_pton(AF_INET6, addr, a) == 1)
+		return config_trusted(c, AF_INET6, a);
+	return false;
+}
+
+TEST(config_trusted_networks)
+{
+	char err[256];
+	struct bayesd_config *c, *none;
+
+	c = load_text("trusted_networks = 127.0.0.0/8, 192.0.2.128/25 2001:db8::/32,::1 "
+		      "198.51.100.7 10.1.2.3/12\n", err, sizeof(err));
+	REQUIRE(c != NULL);
+	CHECK(c->ntrusted == 6);
+	CHECK(trusted(c, "127.0.0.1"));
+	CHECK(trusted(c, "127.255.255.254"));
+	CHECK(!trusted(c, "128.0.0.1"));
+	CHECK(trusted(c, "192.0.2.128"));
+	CHECK(trusted(c, "192.0.2.255"));
+	CHECK(!trusted(c, "192.0.2.127"));
+	CHECK(trusted(c, "2001:db8:1::5"));
+	CHECK(!trusted(c, "2001:db9::1"));
+	CHECK(trusted(c, "::1"));
+	CHECK(!trusted(c, "::2"));
+	CHECK(trusted(c, "198.51.100.7"));
+	CHECK(!trusted(c, "198.51.100.8"));
+	/* host bits of 10.1.2.3/12 are ignored: the block is 10.0.0.0/12 */
+	CHECK(trusted(c, "10.15.255.255"));
+	CHECK(!trusted(c, "10.16.0.0"));
+	/* an IPv4-mapped IPv6 client is its IPv4 address */
+	CHECK(trusted(c, "::ffff:127.0.0.1"));
+	CHECK(!trusted(c, "::ffff:8.8.8.8"));
+	CHECK(!config_trusted(c, AF_UNIX, "x"));
+
+	none = config_load(NULL, err, sizeof(err));
+	REQUIRE(none != NULL);
+	/* loopback is not trusted unless configured */
+	CHECK(!trusted(none, "127.0.0.1"));
+	CHECK(!trusted(none, "::1"));
+	config_unref(&none);
+	config_unref(&c);
+}
+
+TEST(config_print_reads_back)
+{
+	char err[256], *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	struct bayesd_config *c, *d;
+	FILE *f;
+
+	c = load_text("subject_tag = \" [SPAM] \"\nreject_threshold = off\n"
+		      "trusted_networks = 10.0.0.0/8 ::1\nscan_limit = 3M\nlog_level = warning\n"
+		      "controller_password = \"pass word\\\"#1\"\n", err, sizeof(err));
+	REQUIRE(c != NULL);
+	CHECK_STR(c->controller_password, "pass word\"#1");
+	f = open_memstream(&a, &alen);
+	REQUIRE(f);
+	config_print(c, f);
+	fclose(f);
+	d = load_text(a, err, sizeof(err));
+	if (!d)
+		fprintf(stderr, "  %s\n", err);
+	REQUIRE(d != NULL);
+	f = open_memstream(&b, &blen);
+	REQUIRE(f);
+	config_print(d, f);
+	fclose(f);
+	CHECK_MEM(b, blen, a, alen);
+	CHECK_STR(d->subject_tag, " [SPAM] ");
+	CHECK(d->reject_threshold > 1);
+	CHECK(d->log_level == LOG_WARNING);
+	CHECK(strstr(a, "scan_limit = 3145728\n") != NULL);
+	free(a);
+	free(b);
+	config_unref(&c);
+	config_unref(&d);
+}
+
+TEST(config_current_refcount)
+{
+	char err[256];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err)), *cur;
+
+	REQUIRE(c != NULL);
+	config_current_set(c);
+	CHECK(c->refs == 2);
+	cur = config_current();
+	CHECK(cur == c);
+	CHECK(c->refs == 3);
+	config_unref(&cur);
+	config_current_set(NULL);
+	CHECK(c->refs == 1);
+	CHECK(config_current() == NULL);
+	config_unref(&c);
+}
+
+TEST(config_example_documents_every_key)
+{
+	char err[512], line[1024], *text = NULL, *p;
+	size_t len = 0;
+	FILE *f = fopen("milter/bayesd.conf", "r");
+	FILE *out;
+	struct bayesd_config *c;
+
+	REQUIRE(f != NULL);	/* unit tests run from the project root */
+	out = open_memstream(&text, &len);
+	REQUIRE(out);
+	/* every "#key = default" line, uncommented, must load */
+	while (fgets(line, sizeof(line), f)) {
+		p = line + 1;
+		if (line[0] == '#' && *p >= 'a' && *p <= 'z' && strstr(p, " =")) {
+			size_t k = strcspn(p, " =");
+			char key[64];
+
+			if (k < sizeof(key)) {
+				memcpy(key, p, k);
+				key[k] = '\0';
+				if (config_find(key))
+					fputs(p, out);
+			}
+		}
+	}
+	fclose(f);
+	fclose(out);
+	for (size_t i = 0; i < ARRAY_SIZE(config_table); i++) {
+		char want[80];
+
+		snprintf(want, sizeof(want), "%s =", config_table[i].key);
+		if (!text || !strstr(text, want))
+			test_failf(__FILE__, __LINE__, "milter/bayesd.conf does not document %s",
+				   config_table[i].key);
+	}
+	c = load_text(text, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_NEAR(c->spam_threshold, BAYES_DEFAULT_SPAM_THRESHOLD, 1e-12);
+		CHECK_NEAR(c->reject_threshold, BAYES_DEFAULT_REJECT_THRESHOLD, 1e-12);
+		CHECK(c->scan_limit == BAYESD_DEFAULT_SCAN_LIMIT);
+		CHECK(c->max_request_bytes == BAYESD_DEFAULT_MAX_REQUEST_BYTES);
+		config_unref(&c);
+	}
+	free(text);
+}
