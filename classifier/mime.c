@@ -141,11 +141,18 @@ static const char *body_end(const char *body, const char *e, const char *end)
 	return e;
 }
 
-/* first_token - lower-cased first token of a header value into out. */
+/*
+ * first_token - lower-cased first token of a header value into out. v may
+ * be NULL: an empty struct buf (a parameter given as "charset=") has no data.
+ */
 static void first_token(const char *v, char *out, size_t size)
 {
 	size_t n = 0;
 
+	if (v == NULL) {
+		out[0] = '\0';
+		return;
+	}
 	while (is_blank(*v) || *v == '"')
 		v++;
 	while (*v && !is_blank(*v) && *v != ';' && *v != '"' && *v != '(' && n + 1 < size)

@@ -468,3 +468,27 @@ TEST(mime_mutations_survive)
 	free(m);
 	buf_free(&r.log);
 }
+
+/*
+ * A parameter with an empty value ("charset=") used to hand a NULL buffer
+ * to the token reader: a crash found by bayesc eval on trec06p.
+ */
+TEST(mime_empty_parameter_values)
+{
+	static const char msg[] =
+		"Content-Type: text/plain; charset=\n"
+		"Content-Transfer-Encoding: \n\n"
+		"body text\n";
+	static const char multi[] =
+		"Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+		"--b\nContent-Type: text/html; charset=\"\"\n\n<p>hello</p>\n--b--\n";
+	struct rec r = { 0 };
+
+	walk(&r, msg, sizeof(msg) - 1, NULL);
+	CHECK(strstr(r.log.data, "T plain: body text") != NULL);
+	buf_free(&r.log);
+	memset(&r, 0, sizeof(r));
+	walk(&r, multi, sizeof(multi) - 1, NULL);
+	CHECK(strstr(r.log.data, "hello") != NULL);
+	buf_free(&r.log);
+}
