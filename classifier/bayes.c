@@ -14,6 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "dump.h"
 #include "score.h"
 #include "store.h"
 #include "util.h"
@@ -45,6 +46,7 @@ struct bayes {
 
 	/* per-call scratch, grown as needed */
 	struct store_counts *counts;
+	struct store_counts *gcounts;	/* the global counts, when blending */
 	double *fprob;
 	size_t cap;
 };
@@ -59,6 +61,8 @@ void bayes_options_default(struct bayes_options *o)
 	o->keep_text = false;
 	o->sync_full = false;
 	o->busy_timeout_ms = 5000;
+	o->learn_global_too = true;
+	o->user_mature_msgs = BAYES_USER_MATURE_MSGS;
 }
 
 const char *bayes_outcome_name(enum bayes_learn_outcome o)
@@ -137,6 +141,7 @@ void bayes_close(struct bayes **bp)
 	store_close(&b->store);
 	tokenizer_free(&b->tok);
 	free(b->counts);
+	free(b->gcounts);
 	free(b->fprob);
 	free(b);
 	*bp = NULL;
@@ -176,6 +181,7 @@ static void grow(struct bayes *b, size_t n)
 		return;
 	b->cap = n + n / 2 + 64;
 	b->counts = xrealloc(b->counts, b->cap * sizeof(*b->counts));
+	b->gcounts = xrealloc(b->gcounts, b->cap * sizeof(*b->gcounts));
 	b->fprob = xrealloc(b->fprob, b->cap * sizeof(*b->fprob));
 }
 
@@ -225,6 +231,54 @@ static void top_features(struct bayes *b, const struct featvec *fv, struct bayes
 	r->ntop = k;
 }
 
+/*
+ * global_weight - how much of the global statistics of a class a user with
+ * n learned messages of it leans on: 1 with none, falling linearly to 0 at
+ * user_mature_msgs. Linear and per class because a user's own counts are
+ * noise until there are a few hundred messages of a class, and a user
+ * who only ever trains spam must still get ham evidence from somewhere.
+ */
+static double global_weight(const struct bayes *b, uint64_t n)
+{
+	if (b->opt.user_mature_msgs == 0 || n >= b->opt.user_mature_msgs)
+		return 0.0;
+	return 1.0 - (double)n / (double)b->opt.user_mature_msgs;
+}
+
+/* blend_add - user count plus the weighted global count, saturating. */
+static uint32_t blend_add(uint32_t user, uint32_t global, double w)
+{
+	double v = (double)user + floor(w * (double)global + 0.5);
+
+	return v >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/*
+ * blend - inside the read transaction: replace the user's counts in
+ * b->counts and *ns_r and *nh_r with the blend described in bayes.h. The
+ * global counts are the statistics of everyone (and, with
+ * learn_global_too, include the user's own learns, so a young user's own
+ * messages count twice: their own mail is the best evidence they have).
+ */
+static int blend(struct bayes *b, const struct featvec *fv, uint64_t *ns_r, uint64_t *nh_r)
+{
+	double ws = global_weight(b, *ns_r), wh = global_weight(b, *nh_r);
+	uint64_t gs, gh;
+
+	if (ws == 0.0 && wh == 0.0)
+		return 0;
+	if (store_totals(b->store, 0, &gs, &gh) < 0 ||
+	    store_lookup(b->store, 0, fv->hash, fv->n, b->gcounts) < 0)
+		return -1;
+	for (size_t i = 0; i < fv->n; i++) {
+		b->counts[i].spam = blend_add(b->counts[i].spam, b->gcounts[i].spam, ws);
+		b->counts[i].ham = blend_add(b->counts[i].ham, b->gcounts[i].ham, wh);
+	}
+	*ns_r += (uint64_t)floor(ws * (double)gs + 0.5);
+	*nh_r += (uint64_t)floor(wh * (double)gh + 0.5);
+	return 0;
+}
+
 int bayes_check(struct bayes *b, const char *user, const unsigned char *data, size_t size,
 		const struct bayes_msg_meta *meta, struct bayes_result *r)
 {
@@ -243,12 +297,14 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 	if (store_user_id(b->store, user, false, &uid) < 0 ||
 	    store_totals(b->store, uid, &ns, &nh) < 0)
 		goto failed;
-	r->learned_spam = ns;
-	r->learned_ham = nh;
 	grow(b, fv->n);
 	found = store_lookup(b->store, uid, fv->hash, fv->n, b->counts);
 	if (found < 0)
 		goto failed;
+	if (uid != 0 && blend(b, fv, &ns, &nh) < 0)
+		goto failed;
+	r->learned_spam = ns;
+	r->learned_ham = nh;
 	store_read_end(b->store);
 	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
 	r->spam = r->prob >= b->opt.spam_threshold;
@@ -261,44 +317,59 @@ failed:
 	return -1;
 }
 
+/* apply - add per-class deltas of one message to user's tokens and totals. */
+static int apply(struct bayes *b, int64_t uid, const struct featvec *fv, int ds, int dh)
+{
+	if (ds == 0 && dh == 0)
+		return 0;
+	return store_add(b->store, uid, fv->hash, fv->n, ds, dh, ds, dh);
+}
+
 /*
  * learn_locked - inside a transaction: apply cls (or forget when forget is
- * set) to the message's features for user.
+ * set) to the message's features for user. The memory of learned messages
+ * is per user; a user's row records whether that learn also went into the
+ * global statistics (STORE_LEARNED_GLOBAL), so a relearn or forget moves
+ * the global counts by exactly what the first learn added, whatever
+ * learn_global_too says now.
  */
 static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], const struct featvec *fv,
 			enum bayes_class cls, bool forget, enum bayes_learn_outcome *out_r)
 {
-	int was, rc;
+	int was = 0, rc;
 
 	rc = store_learned_get(b->store, uid, digest, &was);
 	if (rc < 0)
 		return -1;
+	bool had = rc == 1;
+	int was_cls = was & 1;
+	bool was_global = uid != 0 && (was & STORE_LEARNED_GLOBAL);
+	if (forget && !had) {
+		*out_r = BAYES_NOT_LEARNED;
+		return 0;
+	}
+	if (!forget && had && was_cls == (int)cls) {
+		*out_r = BAYES_ALREADY;
+		return 0;
+	}
+	bool now_global = !forget && uid != 0 && b->opt.learn_global_too;
+	/* per class: +1 for the new learn, -1 for what the old one added */
+	int ds = (!forget && cls == BAYES_SPAM) - (had && was_cls == BAYES_SPAM);
+	int dh = (!forget && cls == BAYES_HAM) - (had && was_cls == BAYES_HAM);
+	int gs = (now_global && cls == BAYES_SPAM) - (was_global && was_cls == BAYES_SPAM);
+	int gh = (now_global && cls == BAYES_HAM) - (was_global && was_cls == BAYES_HAM);
+
+	if (apply(b, uid, fv, ds, dh) < 0 || (uid != 0 && apply(b, 0, fv, gs, gh) < 0))
+		return -1;
 	if (forget) {
-		if (rc == 0) {
-			*out_r = BAYES_NOT_LEARNED;
-			return 0;
-		}
-		if (store_add(b->store, uid, fv->hash, fv->n, was ? -1 : 0, was ? 0 : -1,
-			      was ? -1 : 0, was ? 0 : -1) < 0 ||
-		    store_learned_del(b->store, uid, digest) < 0)
+		if (store_learned_del(b->store, uid, digest) < 0)
 			return -1;
 		*out_r = BAYES_FORGOTTEN;
 		return 0;
 	}
-	if (rc == 1 && was == (int)cls) {
-		*out_r = BAYES_ALREADY;
-		return 0;
-	}
-	int ds = cls == BAYES_SPAM ? 1 : 0, dh = cls == BAYES_HAM ? 1 : 0;
-	if (rc == 1) {
-		/* learned as the other class before: move the counts */
-		ds = cls == BAYES_SPAM ? 1 : -1;
-		dh = -ds;
-	}
-	if (store_add(b->store, uid, fv->hash, fv->n, ds, dh, ds, dh) < 0 ||
-	    store_learned_put(b->store, uid, digest, (int)cls) < 0)
+	if (store_learned_put(b->store, uid, digest, (int)cls | (now_global ? STORE_LEARNED_GLOBAL : 0)) < 0)
 		return -1;
-	*out_r = rc == 1 ? BAYES_RELEARNED : BAYES_LEARNED;
+	*out_r = had ? BAYES_RELEARNED : BAYES_LEARNED;
 	return 0;
 }
 
@@ -394,5 +465,154 @@ int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)
 	snprintf(params, sizeof(params), "%s", pb.data ? pb.data : "");
 	buf_free(&pb);
 	st->tok_params = params;
+	return 0;
+}
+
+/* bayes_expire_rules_default - the documented BAYES_EXPIRE_* rules. */
+void bayes_expire_rules_default(struct bayes_expire_rules *r)
+{
+	r->hapax_days = BAYES_EXPIRE_HAPAX_DAYS;
+	r->neutral_days = BAYES_EXPIRE_NEUTRAL_DAYS;
+	r->any_days = BAYES_EXPIRE_ANY_DAYS;
+	r->learned_days = BAYES_EXPIRE_LEARNED_DAYS;
+	r->batch_rows = BAYES_EXPIRE_BATCH;
+}
+
+/* The phases of an expiry run. */
+enum {
+	EXPIRE_TOKENS,
+	EXPIRE_LEARNED,
+	EXPIRE_RECORD,
+	EXPIRE_DONE,
+};
+
+/* bayes_expire_begin - a fresh run at now. */
+void bayes_expire_begin(struct bayes_expire_state *st, const struct bayes_expire_rules *r, int64_t now)
+{
+	memset(st, 0, sizeof(*st));
+	if (r)
+		st->rules = *r;
+	else
+		bayes_expire_rules_default(&st->rules);
+	if (st->rules.batch_rows == 0)
+		st->rules.batch_rows = BAYES_EXPIRE_BATCH;
+	st->now = now;
+	st->phase = EXPIRE_TOKENS;
+	st->cur_user = -1;	/* before every user id: the scan starts at the beginning */
+	st->cur_hash = 0;
+}
+
+/* bayes_expire_step - one transaction of the run. */
+int bayes_expire_step(struct bayes *b, struct bayes_expire_state *st)
+{
+	size_t limit = st->rules.batch_rows;
+	long n = 0;
+
+	b->errkind = BAYES_ERR_NONE;
+	if (st->phase == EXPIRE_DONE)
+		return 0;
+	if (store_begin(b->store) < 0)
+		return store_err(b);
+	switch (st->phase) {
+	case EXPIRE_TOKENS:
+		/* a failed step leaves the cursor past rows it did not delete: rescan next run */
+		n = store_expire_tokens(b->store, st, limit);
+		break;
+	case EXPIRE_LEARNED:
+		n = st->rules.learned_days == 0 ? 0 :
+			store_expire_learned(b->store, st->now - (int64_t)st->rules.learned_days * 86400, limit);
+		if (n > 0)
+			st->learned += (uint64_t)n;
+		break;
+	case EXPIRE_RECORD: {
+		char v[32];
+		snprintf(v, sizeof(v), "%lld", (long long)st->now);
+		n = store_meta_put(b->store, "last_expire", v);
+		break;
+	}
+	}
+	if (n < 0)
+		goto failed;
+	if (store_commit(b->store) < 0)
+		return store_err(b);
+	if (st->phase == EXPIRE_RECORD || (size_t)n < limit)
+		st->phase++;
+	return st->phase == EXPIRE_DONE ? 0 : 1;
+
+failed:
+	store_err(b);
+	store_rollback(b->store);
+	return -1;
+}
+
+/* bayes_expire - a whole run. */
+int bayes_expire(struct bayes *b, const struct bayes_expire_rules *r, int64_t now,
+		 struct bayes_expire_state *st_r)
+{
+	struct bayes_expire_state st;
+	int rc;
+
+	bayes_expire_begin(&st, r, now);
+	while ((rc = bayes_expire_step(b, &st)) > 0)
+		;
+	if (st_r)
+		*st_r = st;
+	return rc;
+}
+
+/* tok_string - this handle's canonical tokenizer string into out. */
+static void tok_string(const struct bayes *b, char *out, size_t outlen)
+{
+	struct buf pb = { 0 };
+
+	tok_params_string(&b->opt.tok, &pb);
+	snprintf(out, outlen, "%s", pb.data ? pb.data : "");
+	buf_free(&pb);
+}
+
+/* bayes_dump - the statistics as text, from one snapshot. */
+int bayes_dump(struct bayes *b, FILE *out)
+{
+	char params[512], err[600];
+	int rc;
+
+	b->errkind = BAYES_ERR_NONE;
+	tok_string(b, params, sizeof(params));
+	if (store_read_begin(b->store) < 0)
+		return store_err(b);
+	rc = dump_write(b->store, params, out, err, sizeof(err));
+	store_read_end(b->store);
+	if (rc < 0)
+		return set_err(b, BAYES_ERR_DB, err);
+	return 0;
+}
+
+/* bayes_restore - a dump into an empty database, in one transaction. */
+int bayes_restore(struct bayes *b, FILE *in)
+{
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	char params[512], err[600];
+	int empty;
+
+	b->errkind = BAYES_ERR_NONE;
+	tok_string(b, params, sizeof(params));
+	if (store_begin(b->store) < 0)
+		return store_err(b);
+	if ((empty = store_is_empty(b->store)) < 0) {
+		store_err(b);
+		store_rollback(b->store);
+		return -1;
+	}
+	if (!empty) {
+		store_rollback(b->store);
+		return set_err(b, BAYES_ERR_INPUT,
+			       "the database is not empty: restore only into a new database");
+	}
+	if (dump_read(b->store, params, in, err, sizeof(err), &kind) < 0) {
+		store_rollback(b->store);
+		return set_err(b, kind ? kind : BAYES_ERR_DB, err);
+	}
+	if (store_commit(b->store) < 0)
+		return store_err(b);
 	return 0;
 }

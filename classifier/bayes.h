@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mime.h"
 #include "tokenize.h"
@@ -61,6 +62,14 @@ const char *bayes_outcome_name(enum bayes_learn_outcome o);
 
 #define BAYES_OPEN_RDONLY	0x01	/* never write (the milter's handles) */
 #define BAYES_OPEN_CREATE	0x02	/* create the database if it is missing */
+/*
+ * BAYES_OPEN_BULK: keep a user's whole token table in memory once it is
+ * first read, for long runs of checks and learns (bayesc on directories,
+ * evaluation). The copy follows this handle's own learns and is dropped
+ * and re-read whenever another connection commits, so it is never stale;
+ * it costs about 32 bytes per token.
+ */
+#define BAYES_OPEN_BULK		0x04
 
 struct bayes_options {
 	struct tok_params tok;		/* used when creating; checked on open */
@@ -70,7 +79,24 @@ struct bayes_options {
 	bool keep_text;			/* tokenizer keeps text: needed for explain */
 	bool sync_full;			/* PRAGMA synchronous=FULL (survive power loss) */
 	int busy_timeout_ms;
+	/*
+	 * Per-user statistics. learn_global_too: a learn (forget, relearn)
+	 * for a user also moves the global statistics, in the same
+	 * transaction (default true). user_mature_msgs: messages of a class
+	 * a user must have learned before scoring stops leaning on the global
+	 * statistics for that class (default BAYES_USER_MATURE_MSGS; 0 = a
+	 * known user is scored on their own statistics alone). See
+	 * bayes_check().
+	 */
+	bool learn_global_too;
+	unsigned user_mature_msgs;
 };
+
+/*
+ * A user's weight of the global statistics of a class falls linearly from
+ * 1 (nothing learned) to 0 at this many learned messages of that class.
+ */
+#define BAYES_USER_MATURE_MSGS	1000
 
 /* bayes_options_default - the embedded defaults. */
 void bayes_options_default(struct bayes_options *o);
@@ -124,6 +150,14 @@ struct bayes_msg_meta {
 /*
  * bayes_check - score the message data[0..size) with the statistics of
  * user (NULL or "" = global). meta may be NULL. Fills *r.
+ *
+ * A user's statistics are blended with the global ones, class by class:
+ * with wS = max(0, 1 - user_spam_msgs / user_mature_msgs) (and wH alike),
+ * a token's spam count is user_spam + round(wS * global_spam) and the spam
+ * message total user_msgs + round(wS * global_msgs); the same for ham. A
+ * user with nothing learned (or unknown) scores exactly as global; a
+ * mature user on their own statistics alone. r->learned_* are the blended
+ * totals.
  */
 int bayes_check(struct bayes *b, const char *user, const unsigned char *data, size_t size,
 		const struct bayes_msg_meta *meta, struct bayes_result *r);
@@ -157,10 +191,85 @@ struct bayes_stats {
 	int64_t db_bytes;
 	const char *tok_params;			/* canonical tokenizer parameters */
 	int schema_version;
+	int64_t last_expire;			/* Unix time of the last expiry, 0 = never */
 };
 
 /* bayes_stats - statistics of user (NULL = global) into *st. */
 int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st);
+
+/*
+ * Expiry, in the spirit of dspam's purge. A token row (of any user) is
+ * removed when it was last learned (its "seen" day) before:
+ *   hapax_days ago and it was seen once (spam + ham == 1),
+ *   neutral_days ago and it is rare (spam + ham < BAYES_EXPIRE_RARE) and
+ *     neutral (its per-class frequency ratio within BAYES_EXPIRE_NEUTRAL
+ *     of 0.5), or
+ *   any_days ago, whatever its counts;
+ * and a learned-message digest is forgotten learned_days after it was
+ * learned (the message can then be learned again as new). 0 disables a
+ * rule. The time of a finished expiry is kept in the meta table
+ * (bayes_stats().last_expire).
+ */
+#define BAYES_EXPIRE_HAPAX_DAYS		15
+#define BAYES_EXPIRE_NEUTRAL_DAYS	60
+#define BAYES_EXPIRE_ANY_DAYS		180
+#define BAYES_EXPIRE_LEARNED_DAYS	365
+#define BAYES_EXPIRE_RARE		5	/* "rare": fewer messages than this */
+#define BAYES_EXPIRE_NEUTRAL		0.1	/* "neutral": |p - 0.5| below this */
+#define BAYES_EXPIRE_BATCH		10000	/* rows per transaction */
+
+struct bayes_expire_rules {
+	unsigned hapax_days, neutral_days, any_days, learned_days;
+	unsigned batch_rows;	/* rows examined per transaction (0 = default) */
+};
+
+/* bayes_expire_rules_default - the BAYES_EXPIRE_* defaults. */
+void bayes_expire_rules_default(struct bayes_expire_rules *r);
+
+/*
+ * struct bayes_expire_state - one expiry run, done in steps. Fill it with
+ * bayes_expire_begin(); the counters say what was removed so far.
+ */
+struct bayes_expire_state {
+	struct bayes_expire_rules rules;
+	int64_t now;				/* Unix time the ages count from */
+	uint64_t hapaxes, neutral, stale;	/* token rows removed, by rule */
+	uint64_t learned;			/* learned-message digests forgotten */
+	/* private */
+	int phase;
+	int64_t cur_user;
+	uint64_t cur_hash;
+};
+
+/* bayes_expire_begin - start a run with rules r (NULL = defaults) at time now. */
+void bayes_expire_begin(struct bayes_expire_state *st, const struct bayes_expire_rules *r, int64_t now);
+
+/*
+ * bayes_expire_step - one transaction of at most rules.batch_rows rows.
+ * Returns 1 when there is more to do, 0 when the run is finished (and
+ * recorded as last_expire), -1 on error (the run may be resumed with
+ * another step). Writers elsewhere wait for one step at most.
+ */
+int bayes_expire_step(struct bayes *b, struct bayes_expire_state *st);
+
+/* bayes_expire - a whole run: begin, then steps until done. 0 or -1. */
+int bayes_expire(struct bayes *b, const struct bayes_expire_rules *r, int64_t now,
+		 struct bayes_expire_state *st_r);
+
+/*
+ * bayes_dump - write every user's statistics to out in the portable text
+ * format (README, "Statistics: per-user, expiry, backup"). One read
+ * transaction: a consistent snapshot. 0, or -1 (errmsg says why).
+ */
+int bayes_dump(struct bayes *b, FILE *out);
+
+/*
+ * bayes_restore - read a dump from in into b, which must be empty (no
+ * statistics, no users): BAYES_ERR_INPUT otherwise, and for a malformed
+ * or truncated dump; BAYES_ERR_INCOMPATIBLE for a dump written with other
+ * tokenizer parameters. One transaction: on error nothing is written.
+ */
+int bayes_restore(struct bayes *b, FILE *in);
 
 /*
  * bayes_digest - the learned-message key of a message: a hash of its

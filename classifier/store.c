@@ -16,6 +16,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +41,23 @@ enum stmt_id {
 	STMT_PUT_LEARNED,
 	STMT_DEL_LEARNED,
 	STMT_COUNT_TOKENS,
+	STMT_ALL_TOKENS,
+	STMT_DATA_VERSION,
 	STMT_COUNT_LEARNED,
 	STMT_COUNT_USERS,
+	STMT_ROWS_META,
+	STMT_ROWS_USERS,
+	STMT_ROWS_TOTALS,
+	STMT_ROWS_TOKENS,
+	STMT_ROWS_LEARNED,
+	STMT_INS_USER,
+	STMT_INS_TOTALS,
+	STMT_INS_TOKEN,
+	STMT_INS_LEARNED,
+	STMT_IS_EMPTY,
+	STMT_SCAN_TOKENS,
+	STMT_DEL_TOKEN,
+	STMT_EXPIRE_LEARNED,
 	STMT_BEGIN,
 	STMT_BEGIN_READ,
 	STMT_COMMIT,
@@ -66,8 +82,30 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_PUT_LEARNED] = "INSERT OR REPLACE INTO learned(user_id, digest, class, at) VALUES (?1, ?2, ?3, ?4)",
 	[STMT_DEL_LEARNED] = "DELETE FROM learned WHERE user_id = ?1 AND digest = ?2",
 	[STMT_COUNT_TOKENS] = "SELECT count(*) FROM tokens WHERE user_id = ?1",
+	[STMT_ALL_TOKENS] = "SELECT hash, spam, ham FROM tokens WHERE user_id = ?1",
+	[STMT_DATA_VERSION] = "PRAGMA data_version",
 	[STMT_COUNT_LEARNED] = "SELECT count(*) FROM learned WHERE user_id = ?1",
 	[STMT_COUNT_USERS] = "SELECT count(*) FROM users WHERE id <> 0",
+	/* dump: whole tables in key order */
+	[STMT_ROWS_META] = "SELECT key, value FROM meta ORDER BY key",
+	[STMT_ROWS_USERS] = "SELECT id, name FROM users WHERE id <> 0 ORDER BY id",
+	[STMT_ROWS_TOTALS] = "SELECT user_id, spam, ham FROM totals ORDER BY user_id",
+	[STMT_ROWS_TOKENS] = "SELECT user_id, hash, spam, ham, seen FROM tokens ORDER BY user_id, hash",
+	[STMT_ROWS_LEARNED] = "SELECT user_id, digest, class, at FROM learned ORDER BY user_id, digest",
+	/* restore: rows as they come */
+	[STMT_INS_USER] = "INSERT INTO users(id, name) VALUES (?1, ?2)",
+	[STMT_INS_TOTALS] = "INSERT OR REPLACE INTO totals(user_id, spam, ham) VALUES (?1, ?2, ?3)",
+	[STMT_INS_TOKEN] = "INSERT INTO tokens(user_id, hash, spam, ham, seen) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_INS_LEARNED] = "INSERT INTO learned(user_id, digest, class, at) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_IS_EMPTY] = "SELECT EXISTS(SELECT 1 FROM tokens) OR EXISTS(SELECT 1 FROM learned) "
+			  "OR EXISTS(SELECT 1 FROM users WHERE id <> 0) "
+			  "OR EXISTS(SELECT 1 FROM totals WHERE spam <> 0 OR ham <> 0)",
+	/* expiry: a chunk of the key space after a cursor (a row value uses the primary key) */
+	[STMT_SCAN_TOKENS] = "SELECT user_id, hash, spam, ham, seen FROM tokens WHERE (user_id, hash) > (?1, ?2) "
+			     "ORDER BY user_id, hash LIMIT ?3",
+	[STMT_DEL_TOKEN] = "DELETE FROM tokens WHERE user_id = ?1 AND hash = ?2",
+	[STMT_EXPIRE_LEARNED] = "DELETE FROM learned WHERE (user_id, digest) IN "
+				"(SELECT user_id, digest FROM learned WHERE at < ?1 LIMIT ?2)",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
 	[STMT_COMMIT] = "COMMIT",
@@ -87,12 +125,32 @@ static const char schema_sql[] =
 	" at INTEGER NOT NULL, PRIMARY KEY(user_id, digest)) WITHOUT ROWID;"
 	"PRAGMA user_version = 1;";
 
+/*
+ * struct tcache - a user's token table in memory (BAYES_OPEN_BULK): open
+ * addressing, linear probing, key 0 = empty (the tokenizer never makes
+ * hash 0). Valid while PRAGMA data_version is unchanged, i.e. while no
+ * other connection has committed; this handle's own changes are applied to
+ * it as they are made, and a rollback drops it.
+ */
+struct tcache {
+	uint64_t *key;
+	struct store_counts *val;
+	size_t cap;		/* power of two, or 0 when not loaded */
+	size_t n;
+	int64_t user;
+	int64_t data_version;
+};
+
 struct store {
 	sqlite3 *db;
+	bool bulk;
+	struct tcache cache;
 	char *path;
 	sqlite3_stmt *stmt[STMT_MAX];
 	bool readonly;
 	bool in_txn;
+	bool writing;		/* the open transaction is a write (BEGIN IMMEDIATE) */
+	sqlite3_stmt *rows;	/* store_rows_begin's iteration, or NULL */
 	enum bayes_errkind errkind;
 	char errmsg[1024];
 };
@@ -223,6 +281,117 @@ static bool looks_like_sqlite(const char *path, struct stat *sb)
 	return ok;
 }
 
+/* tcache_drop - forget the in-memory copy. */
+static void tcache_drop(struct tcache *c)
+{
+	free(c->key);
+	free(c->val);
+	memset(c, 0, sizeof(*c));
+}
+
+/* tcache_slot - the slot of key: where it is, or the empty one it would go in. */
+static size_t tcache_slot(const struct tcache *c, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 20) & (c->cap - 1);
+
+	while (c->key[i] != 0 && c->key[i] != key)
+		i = (i + 1) & (c->cap - 1);
+	return i;
+}
+
+/* tcache_put - set key's counts, growing at half full. */
+static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t ham)
+{
+	if (key == 0)
+		return;
+	if ((c->n + 1) * 2 > c->cap) {
+		struct tcache old = *c;
+		c->cap = old.cap ? old.cap * 2 : 1u << 16;
+		c->key = xcalloc(c->cap, sizeof(*c->key));
+		c->val = xmalloc(c->cap * sizeof(*c->val));
+		c->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.key[i]) {
+				size_t j = tcache_slot(c, old.key[i]);
+				c->key[j] = old.key[i];
+				c->val[j] = old.val[i];
+				c->n++;
+			}
+		free(old.key);
+		free(old.val);
+	}
+	size_t i = tcache_slot(c, key);
+	if (c->key[i] == 0) {
+		c->key[i] = key;
+		c->n++;
+	}
+	c->val[i].spam = spam;
+	c->val[i].ham = ham;
+}
+
+/* data_version - PRAGMA data_version: changes when another connection commits. */
+static int data_version(struct store *s, int64_t *v_r)
+{
+	sqlite3_stmt *st = stmt(s, STMT_DATA_VERSION);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*v_r = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : fail(s, rc, "reading data version");
+}
+
+/*
+ * tcache_ready - make sure the cache holds user's current table: 1 ready,
+ * 0 not used (not bulk), -1 error. Called inside a read transaction.
+ */
+static int tcache_ready(struct store *s, int64_t user)
+{
+	struct tcache *c = &s->cache;
+	int64_t v = 0;
+	int rc;
+
+	if (!s->bulk)
+		return 0;
+	if (data_version(s, &v) < 0)
+		return -1;
+	if (c->cap && c->user == user && c->data_version == v)
+		return 1;
+	/*
+	 * Blended scoring reads a user's and the global table for each
+	 * message: keep the table that is loaded and read the other one with
+	 * SQL, instead of reloading in turn.
+	 */
+	if (c->cap && c->data_version == v)
+		return 0;
+	tcache_drop(c);
+	/* size the table once: rehashing millions of rows costs more than counting */
+	uint64_t rows = 0;
+	sqlite3_stmt *st = stmt(s, STMT_COUNT_TOKENS);
+	sqlite3_bind_int64(st, 1, user);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rows = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	c->cap = 1u << 16;
+	while (c->cap < 2 * (rows + 1))
+		c->cap *= 2;
+	c->key = xcalloc(c->cap, sizeof(*c->key));
+	c->val = xmalloc(c->cap * sizeof(*c->val));
+	st = stmt(s, STMT_ALL_TOKENS);
+	sqlite3_bind_int64(st, 1, user);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		tcache_put(c, (uint64_t)sqlite3_column_int64(st, 0), (uint32_t)sqlite3_column_int64(st, 1),
+			   (uint32_t)sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		tcache_drop(c);
+		return fail(s, rc, "loading tokens");
+	}
+	c->user = user;
+	c->data_version = v;
+	return 1;
+}
+
 struct store *store_open(const char *path, unsigned flags, const char *tok_params, bool sync_full,
 			 int busy_timeout_ms, char *err, size_t errlen, enum bayes_errkind *kind_r)
 {
@@ -233,6 +402,7 @@ struct store *store_open(const char *path, unsigned flags, const char *tok_param
 
 	s->path = xstrdup(path);
 	s->readonly = (flags & BAYES_OPEN_RDONLY) != 0;
+	s->bulk = (flags & BAYES_OPEN_BULK) != 0;
 	exists = stat(path, &sb) == 0;
 	if (!exists && (!(flags & BAYES_OPEN_CREATE) || s->readonly)) {
 		snprintf(s->errmsg, sizeof(s->errmsg), "database %s does not exist", path);
@@ -322,6 +492,8 @@ struct store *store_open(const char *path, unsigned flags, const char *tok_param
 		     NULL, NULL, NULL);
 	sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);	/* 64 MB page cache */
 	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+	/* reads from the mapped file skip a copy and a system call per page */
+	sqlite3_exec(s->db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);
 
 	if (version == 0) {
 		if (create_schema(s) < 0)
@@ -370,6 +542,7 @@ void store_close(struct store **sp)
 		return;
 	if (s->in_txn)
 		store_rollback(s);
+	tcache_drop(&s->cache);
 	for (int i = 0; i < STMT_MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
 	if (s->db)
@@ -430,9 +603,26 @@ int store_totals(struct store *s, int64_t user, uint64_t *spam_r, uint64_t *ham_
 long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 		  struct store_counts *out)
 {
-	sqlite3_stmt *st = stmt(s, STMT_GET_TOKEN);
+	sqlite3_stmt *st;
 	long found = 0;
+	int cached = tcache_ready(s, user);
 
+	if (cached < 0)
+		return -1;
+	if (cached) {
+		const struct tcache *c = &s->cache;
+		for (size_t i = 0; i < n; i++) {
+			size_t j = tcache_slot(c, hash[i]);
+			if (c->key[j] == hash[i] && hash[i] != 0) {
+				out[i] = c->val[j];
+				found += out[i].spam || out[i].ham;
+			} else {
+				out[i].spam = out[i].ham = 0;
+			}
+		}
+		return found;
+	}
+	st = stmt(s, STMT_GET_TOKEN);
 	sqlite3_bind_int64(st, 1, user);
 	for (size_t i = 0; i < n; i++) {
 		int rc;
@@ -464,6 +654,7 @@ int store_begin(struct store *s)
 	if (exec_step(s, stmt(s, STMT_BEGIN), "begin") < 0)
 		return -1;
 	s->in_txn = true;
+	s->writing = true;
 	return 0;
 }
 
@@ -491,11 +682,16 @@ int store_commit(struct store *s)
 		return -1;
 	}
 	s->in_txn = false;
+	s->writing = false;
 	return 0;
 }
 
 void store_rollback(struct store *s)
 {
+	/* the cache may hold changes that are now undone */
+	if (s->writing && s->cache.cap)
+		tcache_drop(&s->cache);
+	s->writing = false;
 	if (sqlite3_get_autocommit(s->db) == 0) {
 		sqlite3_step(stmt(s, STMT_ROLLBACK));
 		sqlite3_reset(s->stmt[STMT_ROLLBACK]);
@@ -521,6 +717,19 @@ int store_add(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
 			return fail(s, rc, "updating tokens");
+	}
+	/* keep the in-memory copy in step, clamping at zero as the SQL does */
+	if (s->cache.cap && s->cache.user == user) {
+		struct tcache *c = &s->cache;
+		for (size_t i = 0; i < n; i++) {
+			size_t j = tcache_slot(c, hash[i]);
+			int64_t sp = (int64_t)dspam, hm = (int64_t)dham;
+			if (c->key[j] == hash[i]) {
+				sp += c->val[j].spam;
+				hm += c->val[j].ham;
+			}
+			tcache_put(c, hash[i], sp > 0 ? (uint32_t)sp : 0, hm > 0 ? (uint32_t)hm : 0);
+		}
 	}
 	/* Counts that fell to zero: drop the rows so the table holds only evidence. */
 	if (dspam < 0 || dham < 0) {
@@ -601,5 +810,242 @@ int store_stats(struct store *s, int64_t user, struct bayes_stats *st)
 		return -1;
 	st->db_bytes = stat(s->path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	st->schema_version = STORE_SCHEMA_VERSION;
+	char last[32];
+	int rc = get_meta(s, "last_expire", last, sizeof(last));
+	if (rc < 0)
+		return -1;
+	st->last_expire = rc ? strtoll(last, NULL, 10) : 0;
 	return 0;
+}
+
+/* store_meta_get - see store.h. */
+int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
+{
+	return get_meta(s, key, out, outlen);
+}
+
+/* store_meta_put - see store.h. */
+int store_meta_put(struct store *s, const char *key, const char *value)
+{
+	return put_meta(s, key, value);
+}
+
+/* rows_stmt - the statement that lists each table, for store_rows_begin. */
+static const enum stmt_id rows_stmt[] = {
+	[STORE_META] = STMT_ROWS_META,
+	[STORE_USERS] = STMT_ROWS_USERS,
+	[STORE_TOTALS] = STMT_ROWS_TOTALS,
+	[STORE_TOKENS] = STMT_ROWS_TOKENS,
+	[STORE_LEARNED] = STMT_ROWS_LEARNED,
+};
+
+/* store_rows_begin - start listing table t. */
+int store_rows_begin(struct store *s, enum store_table t)
+{
+	s->rows = stmt(s, rows_stmt[t]);
+	return 0;
+}
+
+/* store_rows_next - the next row of the listing. */
+int store_rows_next(struct store *s, struct store_row *r)
+{
+	sqlite3_stmt *st = s->rows;
+	int rc;
+
+	if (st == NULL)
+		return 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "reading rows");
+	memset(r, 0, sizeof(*r));
+	if (st == s->stmt[STMT_ROWS_META]) {
+		r->name = (const char *)sqlite3_column_text(st, 0);
+		r->value = (const char *)sqlite3_column_text(st, 1);
+	} else if (st == s->stmt[STMT_ROWS_USERS]) {
+		r->user = sqlite3_column_int64(st, 0);
+		r->name = (const char *)sqlite3_column_text(st, 1);
+	} else if (st == s->stmt[STMT_ROWS_TOTALS]) {
+		r->user = sqlite3_column_int64(st, 0);
+		r->spam = (uint64_t)sqlite3_column_int64(st, 1);
+		r->ham = (uint64_t)sqlite3_column_int64(st, 2);
+	} else if (st == s->stmt[STMT_ROWS_TOKENS]) {
+		r->user = sqlite3_column_int64(st, 0);
+		r->hash = (uint64_t)sqlite3_column_int64(st, 1);
+		r->spam = (uint64_t)sqlite3_column_int64(st, 2);
+		r->ham = (uint64_t)sqlite3_column_int64(st, 3);
+		r->seen = sqlite3_column_int64(st, 4);
+	} else {
+		r->user = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == 16)
+			memcpy(r->digest, sqlite3_column_blob(st, 1), 16);
+		r->cls = sqlite3_column_int(st, 2);
+		r->at = sqlite3_column_int64(st, 3);
+	}
+	return 1;
+}
+
+/* store_rows_end - finish the listing. */
+void store_rows_end(struct store *s)
+{
+	if (s->rows)
+		sqlite3_reset(s->rows);
+	s->rows = NULL;
+}
+
+/* store_row_put - insert one restored row. */
+int store_row_put(struct store *s, enum store_table t, const struct store_row *r)
+{
+	sqlite3_stmt *st;
+
+	/* the in-memory copy does not follow restores */
+	if (s->cache.cap)
+		tcache_drop(&s->cache);
+	switch (t) {
+	case STORE_META:
+		return put_meta(s, r->name, r->value);
+	case STORE_USERS:
+		st = stmt(s, STMT_INS_USER);
+		sqlite3_bind_int64(st, 1, r->user);
+		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+		return exec_step(s, st, "restoring users");
+	case STORE_TOTALS:
+		st = stmt(s, STMT_INS_TOTALS);
+		sqlite3_bind_int64(st, 1, r->user);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->spam);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->ham);
+		return exec_step(s, st, "restoring totals");
+	case STORE_TOKENS:
+		st = stmt(s, STMT_INS_TOKEN);
+		sqlite3_bind_int64(st, 1, r->user);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->hash);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->spam);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->ham);
+		sqlite3_bind_int64(st, 5, r->seen);
+		return exec_step(s, st, "restoring tokens");
+	case STORE_LEARNED:
+		st = stmt(s, STMT_INS_LEARNED);
+		sqlite3_bind_int64(st, 1, r->user);
+		sqlite3_bind_blob(st, 2, r->digest, 16, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, r->cls);
+		sqlite3_bind_int64(st, 4, r->at);
+		return exec_step(s, st, "restoring learned messages");
+	}
+	return fail(s, SQLITE_MISUSE, "restoring: unknown table");
+}
+
+/* store_is_empty - has nothing been learned into s? */
+int store_is_empty(struct store *s)
+{
+	sqlite3_stmt *st = stmt(s, STMT_IS_EMPTY);
+	int rc = sqlite3_step(st), full = 0;
+
+	if (rc == SQLITE_ROW)
+		full = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "checking for statistics");
+	return !full;
+}
+
+/* expire_neutral - is a rare token's evidence neutral, given its user's totals? */
+static bool expire_neutral(uint64_t spam, uint64_t ham, uint64_t nspam, uint64_t nham)
+{
+	double fs = (double)spam / (double)(nspam ? nspam : 1);
+	double fh = (double)ham / (double)(nham ? nham : 1);
+
+	if (fs + fh <= 0.0)
+		return true;
+	return fabs(fs / (fs + fh) - 0.5) < BAYES_EXPIRE_NEUTRAL;
+}
+
+/* expire_older - was day seen more than days ago at now? (days 0: rule off) */
+static bool expire_older(int64_t seen, unsigned days, int64_t now)
+{
+	return days > 0 && now / 86400 - seen > (int64_t)days;
+}
+
+/* store_expire_tokens - one chunk of the token expiry scan. */
+long store_expire_tokens(struct store *s, struct bayes_expire_state *e, size_t limit)
+{
+	struct { int64_t user; uint64_t hash; } *doomed = xmalloc((limit ? limit : 1) * sizeof(*doomed));
+	sqlite3_stmt *st = stmt(s, STMT_SCAN_TOKENS);
+	size_t ndoomed = 0;
+	long seen_rows = 0;
+	int64_t tuser = -1;
+	uint64_t ns = 0, nh = 0;
+	int rc;
+
+	/* the in-memory copy does not follow deletions */
+	if (s->cache.cap)
+		tcache_drop(&s->cache);
+	sqlite3_bind_int64(st, 1, e->cur_user);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->cur_hash);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t user = sqlite3_column_int64(st, 0);
+		uint64_t hash = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t spam = (uint64_t)sqlite3_column_int64(st, 2);
+		uint64_t ham = (uint64_t)sqlite3_column_int64(st, 3);
+		int64_t seen = sqlite3_column_int64(st, 4);
+		uint64_t *counter = NULL;
+
+		seen_rows++;
+		e->cur_user = user;
+		e->cur_hash = hash;
+		if (spam + ham == 1 && expire_older(seen, e->rules.hapax_days, e->now)) {
+			counter = &e->hapaxes;
+		} else if (spam + ham < BAYES_EXPIRE_RARE &&
+			   expire_older(seen, e->rules.neutral_days, e->now)) {
+			if (user != tuser) {
+				/* a second statement inside the scan: totals are another table */
+				if (store_totals(s, user, &ns, &nh) < 0) {
+					sqlite3_reset(st);
+					free(doomed);
+					return -1;
+				}
+				tuser = user;
+			}
+			if (expire_neutral(spam, ham, ns, nh))
+				counter = &e->neutral;
+		}
+		if (counter == NULL && expire_older(seen, e->rules.any_days, e->now))
+			counter = &e->stale;
+		if (counter) {
+			(*counter)++;
+			doomed[ndoomed].user = user;
+			doomed[ndoomed].hash = hash;
+			ndoomed++;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(doomed);
+		return fail(s, rc, "scanning tokens");
+	}
+	/* delete after the scan: never change a table under a running SELECT on it */
+	st = stmt(s, STMT_DEL_TOKEN);
+	for (size_t i = 0; i < ndoomed; i++) {
+		sqlite3_bind_int64(st, 1, doomed[i].user);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)doomed[i].hash);
+		if (exec_step(s, st, "expiring tokens") < 0) {
+			free(doomed);
+			return -1;
+		}
+	}
+	free(doomed);
+	return seen_rows;
+}
+
+/* store_expire_learned - forget up to limit old learned digests. */
+long store_expire_learned(struct store *s, int64_t before, size_t limit)
+{
+	sqlite3_stmt *st = stmt(s, STMT_EXPIRE_LEARNED);
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	if (exec_step(s, st, "expiring learned messages") < 0)
+		return -1;
+	return (long)sqlite3_changes(s->db);
 }

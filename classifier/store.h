@@ -90,4 +90,77 @@ int store_learned_del(struct store *s, int64_t user, const uint8_t digest[16]);
 /* store_stats - row counts for bayes_stats(). */
 int store_stats(struct store *s, int64_t user, struct bayes_stats *st);
 
+/*
+ * A learned-message row's class is the message's class (BAYES_HAM or
+ * BAYES_SPAM), plus STORE_LEARNED_GLOBAL when that learn also added the
+ * message to the global statistics (a user's learn with
+ * learn_global_too), so a forget or relearn takes back exactly that.
+ */
+#define STORE_LEARNED_GLOBAL	2
+
+/* store_meta_get - value of key into out: 1 found, 0 missing, -1 error. */
+int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);
+/* store_meta_put - set key to value (inside a transaction, or on its own). */
+int store_meta_put(struct store *s, const char *key, const char *value);
+
+/*
+ * Whole tables, for dump and restore. struct store_row carries the
+ * columns of one row of any table; which fields are used depends on it:
+ *   STORE_META     name (key), value
+ *   STORE_USERS    user (id), name         (user 0, the global one, is not listed)
+ *   STORE_TOTALS   user, spam, ham
+ *   STORE_TOKENS   user, hash, spam, ham, seen
+ *   STORE_LEARNED  user, digest, cls, at
+ */
+enum store_table {
+	STORE_META,
+	STORE_USERS,
+	STORE_TOTALS,
+	STORE_TOKENS,
+	STORE_LEARNED,
+};
+
+struct store_row {
+	int64_t user;
+	const char *name, *value;
+	uint64_t hash;
+	uint64_t spam, ham;
+	int64_t seen;
+	uint8_t digest[16];
+	int cls;
+	int64_t at;
+};
+
+/*
+ * store_rows_begin/next/end - every row of table t in key order, inside a
+ * transaction the caller holds. next returns 1 (row in *r; its strings are
+ * valid until the next call), 0 at the end, -1 on error. One iteration at
+ * a time per store.
+ */
+int store_rows_begin(struct store *s, enum store_table t);
+int store_rows_next(struct store *s, struct store_row *r);
+void store_rows_end(struct store *s);
+
+/* store_row_put - insert one row of table t (restore; inside store_begin/commit). */
+int store_row_put(struct store *s, enum store_table t, const struct store_row *r);
+
+/* store_is_empty - 1 when nothing was ever learned into s, 0 if something was, -1 error. */
+int store_is_empty(struct store *s);
+
+/*
+ * store_expire_tokens - inside a write transaction: examine up to limit
+ * token rows following the cursor (st->cur_user, st->cur_hash) in key
+ * order, delete those st->rules condemn at st->now, add them to st's
+ * counters and advance the cursor. Returns the rows examined (fewer than
+ * limit: the table is done), -1 on error.
+ */
+long store_expire_tokens(struct store *s, struct bayes_expire_state *st, size_t limit);
+
+/*
+ * store_expire_learned - inside a write transaction: delete up to limit
+ * learned-message rows learned before Unix time before. Returns the rows
+ * deleted, -1 on error.
+ */
+long store_expire_learned(struct store *s, int64_t before, size_t limit);
+
 #endif

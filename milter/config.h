@@ -85,6 +85,7 @@ struct bayesd_config {
 	enum bayes_train_mode train_mode;
 	bool sync_full;
 	unsigned milter_threads_hint;	/* read handles kept in the pool */
+	bool per_user_global;		/* a user's learns also go into the global statistics */
 
 	/* logging */
 	bool foreground;		/* -f: log to stderr */

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "bayes.h"
+#include "charset.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -171,6 +172,7 @@ static void ctl_options(struct bayes_options *opt, const struct bayesd_config *c
 	opt->spam_threshold = cfg->spam_threshold;
 	opt->train_mode = cfg->train_mode;
 	opt->sync_full = cfg->sync_full;
+	opt->learn_global_too = cfg->per_user_global;
 }
 
 /*
@@ -732,6 +734,7 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		      "db_bytes", (json_int_t)st.db_bytes,
 		      "schema_version", st.schema_version,
 		      "tok_params", st.tok_params);
+	json_object_set_new(o, "last_expire", json_integer((json_int_t)st.last_expire));
 	if (user)
 		json_object_set_new(o, "user", json_string(user));
 	ctl_pool_put(c, false, h, false);
@@ -1048,6 +1051,9 @@ static void ctl_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 		log_info("controller: %s: client timed out", l->name);
 	free(req->body);
 	free(req);
+	/* libmicrohttpd ends this connection's thread without telling us:
+	 * release the ICU converters the request cached in it. */
+	charset_thread_done();
 	atomic_fetch_sub(&l->c->inflight, 1);
 }
 

@@ -193,6 +193,7 @@ static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_
 	o->spam_threshold = cfg->spam_threshold;
 	o->train_mode = cfg->train_mode;
 	o->sync_full = cfg->sync_full;
+	o->learn_global_too = cfg->per_user_global;
 }
 
 /*

@@ -7,6 +7,10 @@
  * per learn here, and writer_stop() drains the queue before joining so no
  * submitter is left waiting on a job that will never run.
  *
+ * Expiry runs between jobs: the thread sleeps until a job comes or the
+ * next run is due, and a run in progress takes one step per turn of the
+ * loop when the queue is empty.
+ *
  * When the engine reports a database error (file gone, corrupt, disk full)
  * the handle is closed and reopened for the next job, so an operator who
  * restores the file does not have to restart the daemon.
@@ -18,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "util.h"
 
 struct writer {
@@ -33,6 +39,11 @@ struct writer {
 	struct bayes *db;		/* only the writer thread touches it after start */
 	char *path;
 	struct bayes_options opt;
+
+	/* background expiry: only the writer thread touches these after start */
+	time_t next_expire;		/* when the next run is due */
+	bool expiring;			/* a run is in progress */
+	struct bayes_expire_state exp;
 };
 
 /* writer_reopen - (re)open the read-write handle; false with err set. */
@@ -65,6 +76,10 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 	case WRITER_FORGET:
 		job->rc = bayes_forget(w->db, job->user, job->data, job->size, &job->outcome);
 		break;
+	case WRITER_EXPIRE:
+		w->next_expire = time(NULL);
+		job->rc = 0;
+		break;
 	}
 	if (job->rc != 0) {
 		job->kind = bayes_errkind(w->db);
@@ -72,6 +87,42 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 		if (job->kind == BAYES_ERR_DB)	/* reopen before the next job */
 			bayes_close(&w->db);
 	}
+}
+
+/* writer_expire_step - one step of the background expiry run (unlocked). */
+static void writer_expire_step(struct writer *w)
+{
+	char err[256];
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	struct bayes_expire_state *e = &w->exp;
+	int rc;
+
+	if (w->db == NULL && !writer_reopen(w, err, sizeof(err), &kind)) {
+		log_warning("expire: %s", err);
+		w->expiring = false;
+		w->next_expire = time(NULL) + WRITER_EXPIRE_INTERVAL;
+		return;
+	}
+	if (!w->expiring) {
+		bayes_expire_begin(e, NULL, (int64_t)time(NULL));
+		w->expiring = true;
+	}
+	rc = bayes_expire_step(w->db, e);
+	if (rc > 0)
+		return;
+	w->expiring = false;
+	w->next_expire = time(NULL) + WRITER_EXPIRE_INTERVAL;
+	if (rc < 0) {
+		log_warning("expire: %s; next try in %d s", bayes_errmsg(w->db), WRITER_EXPIRE_INTERVAL);
+		if (bayes_errkind(w->db) == BAYES_ERR_DB)
+			bayes_close(&w->db);
+		return;
+	}
+	log_info("expire: removed %llu tokens (%llu hapaxes, %llu rare neutral, %llu stale), "
+		 "%llu learned messages",
+		 (unsigned long long)(e->hapaxes + e->neutral + e->stale), (unsigned long long)e->hapaxes,
+		 (unsigned long long)e->neutral, (unsigned long long)e->stale,
+		 (unsigned long long)e->learned);
 }
 
 /* writer_main - the thread: take jobs in order until stopped and drained. */
@@ -82,10 +133,19 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->work, &w->lock);
-		if (w->head == NULL)	/* stopping and drained */
+		while (w->head == NULL && !w->stopping && !w->expiring && time(NULL) < w->next_expire) {
+			struct timespec until = { .tv_sec = w->next_expire };
+			pthread_cond_timedwait(&w->work, &w->lock, &until);
+		}
+		if (w->head == NULL && w->stopping)	/* stopping and drained */
 			break;
+		if (w->head == NULL) {
+			/* idle, and an expiry run is due or under way: one step */
+			pthread_mutex_unlock(&w->lock);
+			writer_expire_step(w);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
 		job = w->head;
 		w->head = job->next;
 		if (w->head == NULL)
@@ -122,6 +182,12 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
 
 	if (!writer_reopen(w, err, errlen, NULL))
 		goto fail;
+	/* the next expiry: a day after the last one, but not in the first minutes */
+	struct bayes_stats st;
+	time_t now = time(NULL);
+	w->next_expire = now + WRITER_EXPIRE_DELAY;
+	if (bayes_stats(w->db, NULL, &st) == 0 && st.last_expire + WRITER_EXPIRE_INTERVAL > w->next_expire)
+		w->next_expire = (time_t)st.last_expire + WRITER_EXPIRE_INTERVAL;
 	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));
 		goto fail;

@@ -12,6 +12,12 @@
  *
  * Readers (milter threads, controller checks) never use this module and
  * never wait on it; SQLite's WAL mode keeps them going during a commit.
+ *
+ * Expiry (bayes_expire_step) also runs here, in the background: once every
+ * WRITER_EXPIRE_INTERVAL seconds after the last run recorded in the
+ * database, one step (at most BAYES_EXPIRE_BATCH rows, one transaction)
+ * at a time and only while no job is queued, so a learn waits for one
+ * step at most.
  */
 #ifndef BAYESD_WRITER_H
 #define BAYESD_WRITER_H
@@ -22,11 +28,14 @@
 #include "bayes.h"
 
 #define WRITER_DEFAULT_QUEUE	64	/* jobs waiting; more are refused (busy) */
+#define WRITER_EXPIRE_INTERVAL	86400	/* seconds between expiry runs */
+#define WRITER_EXPIRE_DELAY	300	/* seconds after start before a due run */
 
 enum writer_op {
 	WRITER_LEARN_SPAM,
 	WRITER_LEARN_HAM,
 	WRITER_FORGET,
+	WRITER_EXPIRE,		/* start an expiry run now; answered at once (rc 0) */
 };
 
 /*

@@ -24,6 +24,9 @@ static const struct {
 	{ "forget", VERB_FORGET, false },
 	{ "stat", VERB_STAT, false },
 	{ "eval", VERB_EVAL, true },
+	{ "dump", VERB_DUMP, true },
+	{ "restore", VERB_RESTORE, true },
+	{ "expire", VERB_EXPIRE, true },
 };
 
 static void usage(FILE *out)
@@ -43,6 +46,12 @@ static void usage(FILE *out)
 "  stat             print the statistics\n"
 "  eval INDEX       (with --db) TREC immediate-feedback evaluation over a\n"
 "                   TREC index of 'spam PATH' / 'ham PATH' lines\n"
+"  dump             (with --db) write the statistics as portable text to\n"
+"                   standard output (format: README)\n"
+"  restore          (with --db) read a dump from standard input into a new,\n"
+"                   empty database\n"
+"  expire           (with --db) remove rare tokens not seen for long, old\n"
+"                   learned-message memory; prints what it removed\n"
 "\n"
 "A message learned twice as the same class is 'already learned' and changes\n"
 "nothing; learned as the other class it is 'relearned' and its counts move.\n"
@@ -67,6 +76,8 @@ static void usage(FILE *out)
 "  -e, --explain    check: also the words that weighed most\n"
 "  -q, --quiet      check: no output, exit status only\n"
 "  --results FILE   eval: write the per-message TREC results to FILE\n"
+"  --max-age-days N expire: remove any token not seen for N days (default\n"
+"                   180); the hapax (15) and neutral (60) ages are capped at N\n"
 "  -h, --help       this text;  -V, --version  the version\n"
 "\n"
 "Exit status: 0 success (check: all ham), 1 check found spam, 64 usage,\n"
@@ -88,6 +99,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "results", required_argument, NULL, 'r' },
 		{ "train-mode", required_argument, NULL, 'm' },
+		{ "max-age-days", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -108,6 +120,16 @@ int main(int argc, char **argv)
 		case 'q': o.quiet = true; break;
 		case 'r': o.results = optarg; break;
 		case 'm': o.train_mode = optarg; break;
+		case 'A': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
+				fprintf(stderr, "bayesc: --max-age-days wants a number of days from 1 to 100000\n");
+				return BAYESC_EXIT_USAGE;
+			}
+			o.max_age_days = (int)v;
+			break;
+		}
 		case 'h': usage(stdout); return BAYESC_EXIT_OK;
 		case 'V': puts("bayesc " BAYESD_VERSION); return BAYESC_EXIT_OK;
 		default:
@@ -116,7 +138,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fputs("bayesc: no command given (check, learn_spam, learn_ham, forget, stat, eval); "
+		fputs("bayesc: no command given (check, learn_spam, learn_ham, forget, stat, eval, dump, restore, expire); "
 		      "try 'bayesc --help'\n", stderr);
 		return BAYESC_EXIT_USAGE;
 	}

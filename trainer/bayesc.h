@@ -38,6 +38,9 @@ enum bayesc_verb {
 	VERB_FORGET,
 	VERB_STAT,
 	VERB_EVAL,		/* offline only */
+	VERB_DUMP,		/* offline only: statistics to stdout as text */
+	VERB_RESTORE,		/* offline only: a dump from stdin into a new database */
+	VERB_EXPIRE,		/* offline only: remove old, rare statistics */
 };
 
 struct bayesc_opts {
@@ -50,6 +53,7 @@ struct bayesc_opts {
 	const char *user;	/* -u USER or NULL */
 	const char *results;	/* eval --results FILE */
 	const char *train_mode;	/* --train-mode: learn only where the mode says (offline) */
+	int max_age_days;	/* expire --max-age-days N (0 = the defaults) */
 	bool json;		/* --json */
 	bool explain;		/* --explain */
 	bool quiet;		/* -q */

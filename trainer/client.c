@@ -270,6 +270,7 @@ static void client_stat(struct client *cl)
 		{ "users", "  users:              " },
 		{ "db_bytes", "  database bytes:     " },
 		{ "schema_version", "  schema version:     " },
+		{ "last_expire", "  last expiry:        " },
 	};
 	const char *tp, *user;
 	long code;

@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bayes.h"
 #include "bayesc.h"
@@ -76,6 +79,18 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 	return true;
 }
 
+/* format_time - Unix time t as "YYYY-MM-DD HH:MM:SS UTC", or "never" for 0. */
+static const char *format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL)
+		return "never";
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
 /* print_stats - the stat verb. */
 static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 {
@@ -87,11 +102,12 @@ static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 	}
 	if (o->json) {
 		printf("{\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,\"remembered\":%llu,"
-		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\"}\n",
+		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\","
+		       "\"last_expire\":%lld}\n",
 		       (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham,
 		       (unsigned long long)st.tokens, (unsigned long long)st.remembered,
 		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
-		       st.tok_params);
+		       st.tok_params, (long long)st.last_expire);
 	} else {
 		printf("Statistics%s%s:\n", o->user ? " of user " : "", o->user ? o->user : "");
 		printf("  learned spam:       %llu\n", (unsigned long long)st.learned_spam);
@@ -102,8 +118,67 @@ static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 		printf("  database bytes:     %lld\n", (long long)st.db_bytes);
 		printf("  schema version:     %d\n", st.schema_version);
 		printf("  tokenizer:          %s\n", st.tok_params);
+		char when[64];
+		printf("  last expiry:        %s\n", format_time(st.last_expire, when, sizeof(when)));
 	}
 	return BAYESC_EXIT_OK;
+}
+
+/* run_expire - the expire verb: the default rules, or --max-age-days N. */
+static int run_expire(const struct bayesc_opts *o, struct bayes *b)
+{
+	struct bayes_expire_rules rules;
+	struct bayes_expire_state st;
+
+	bayes_expire_rules_default(&rules);
+	if (o->max_age_days > 0) {
+		unsigned n = (unsigned)o->max_age_days;
+		rules.any_days = n;
+		if (rules.hapax_days > n)
+			rules.hapax_days = n;
+		if (rules.neutral_days > n)
+			rules.neutral_days = n;
+	}
+	if (bayes_expire(b, &rules, (int64_t)time(NULL), &st) < 0) {
+		fprintf(stderr, "bayesc: expire: %s\n", bayes_errmsg(b));
+		return exit_for(bayes_errkind(b));
+	}
+	if (o->json)
+		printf("{\"hapaxes\":%llu,\"neutral\":%llu,\"stale\":%llu,\"learned\":%llu}\n",
+		       (unsigned long long)st.hapaxes, (unsigned long long)st.neutral,
+		       (unsigned long long)st.stale, (unsigned long long)st.learned);
+	else if (!o->quiet)
+		printf("expired %llu tokens (%llu hapaxes not seen for %u days, %llu rare neutral "
+		       "for %u days, %llu any for %u days), %llu learned messages older than %u days\n",
+		       (unsigned long long)(st.hapaxes + st.neutral + st.stale),
+		       (unsigned long long)st.hapaxes, rules.hapax_days,
+		       (unsigned long long)st.neutral, rules.neutral_days,
+		       (unsigned long long)st.stale, rules.any_days,
+		       (unsigned long long)st.learned, rules.learned_days);
+	return BAYESC_EXIT_OK;
+}
+
+/*
+ * run_restore - the restore verb: stdin into the database just opened.
+ * A database file this run created is removed again when restoring fails,
+ * so a failed restore can simply be retried.
+ */
+static int run_restore(const struct bayesc_opts *o, struct bayes **bp, bool created)
+{
+	if (bayes_restore(*bp, stdin) == 0)
+		return BAYESC_EXIT_OK;
+	fprintf(stderr, "bayesc: restore: %s\n", bayes_errmsg(*bp));
+	int rc = bayes_errkind(*bp) == BAYES_ERR_INPUT ? BAYESC_EXIT_DATAERR : exit_for(bayes_errkind(*bp));
+	bayes_close(bp);
+	if (created) {
+		char p[4200];
+		unlink(o->db);
+		snprintf(p, sizeof(p), "%s-wal", o->db);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s-shm", o->db);
+		unlink(p);
+	}
+	return rc;
 }
 
 int offline_main(const struct bayesc_opts *o)
@@ -111,7 +186,10 @@ int offline_main(const struct bayesc_opts *o)
 	struct bayes_options opt;
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	char err[600];
-	bool writes = o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET;
+	bool writes = o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET ||
+		o->verb == VERB_RESTORE || o->verb == VERB_EXPIRE;
+	struct stat dbst;
+	bool created = o->verb == VERB_RESTORE && stat(o->db, &dbst) != 0;
 	struct run r = { .o = o, .exit_code = BAYESC_EXIT_OK };
 	unsigned input_errors = 0;
 
@@ -130,15 +208,39 @@ int offline_main(const struct bayesc_opts *o)
 			return BAYESC_EXIT_USAGE;
 		}
 	}
-	r.b = bayes_open(o->db, writes ? BAYES_OPEN_CREATE : BAYES_OPEN_RDONLY, &opt, err, sizeof(err), &kind);
+	/*
+	 * Bulk mode (the token table in memory) pays off over many messages,
+	 * and costs a table scan for one: use it when reading a directory or
+	 * several files, or when learns are decided by scores.
+	 */
+	unsigned flags = writes ? BAYES_OPEN_CREATE : BAYES_OPEN_RDONLY;
+	if (o->verb == VERB_EXPIRE)
+		flags = 0;	/* read-write, but never create */
+	if (o->verb == VERB_CHECK || o->train_mode) {
+		struct stat sb;
+		if (o->nargs > 8 || (o->nargs >= 1 && stat(o->args[0], &sb) == 0 && S_ISDIR(sb.st_mode)))
+			flags |= BAYES_OPEN_BULK;
+	}
+	r.b = bayes_open(o->db, flags, &opt, err, sizeof(err), &kind);
 	if (r.b == NULL) {
 		fprintf(stderr, "bayesc: %s\n", err);
 		if (kind == BAYES_ERR_DB && strstr(err, "does not exist"))
 			return BAYESC_EXIT_NOINPUT;
 		return exit_for(kind);
 	}
-	if (o->verb == VERB_STAT) {
-		int rc = print_stats(o, r.b);
+	if (o->verb == VERB_STAT || o->verb == VERB_DUMP || o->verb == VERB_RESTORE ||
+	    o->verb == VERB_EXPIRE) {
+		int rc = BAYESC_EXIT_OK;
+		if (o->verb == VERB_STAT)
+			rc = print_stats(o, r.b);
+		else if (o->verb == VERB_EXPIRE)
+			rc = run_expire(o, r.b);
+		else if (o->verb == VERB_RESTORE)
+			rc = run_restore(o, &r.b, created);
+		else if (bayes_dump(r.b, stdout) < 0) {
+			fprintf(stderr, "bayesc: dump: %s\n", bayes_errmsg(r.b));
+			rc = exit_for(bayes_errkind(r.b));
+		}
 		bayes_close(&r.b);
 		return rc;
 	}
