@@ -238,7 +238,7 @@ static bool ew_parse(const char *p, const char *end, struct ew *w, bool *no_more
 	const char *q = p + 2, *cs = q;
 	size_t cslen;
 
-	while (q < end && *q != '?' && q - cs < EW_MAX_CHARSET
+	while (q < end && *q != '?' && q - cs < EW_MAX_CHARSET - 1
 	       && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n')
 		q++;
 	if (q >= end || *q != '?' || q == cs)

@@ -144,6 +144,8 @@ static const char *body_end(const char *body, const char *e, const char *end)
 /*
  * first_token - lower-cased first token of a header value into out. v may
  * be NULL: an empty struct buf (a parameter given as "charset=") has no data.
+ * Types, charsets and encodings are ASCII tokens (RFC 2045): the token ends
+ * at the first 8-bit byte, so what the sink gets is always valid UTF-8.
  */
 static void first_token(const char *v, char *out, size_t size)
 {
@@ -155,7 +157,8 @@ static void first_token(const char *v, char *out, size_t size)
 	}
 	while (is_blank(*v) || *v == '"')
 		v++;
-	while (*v && !is_blank(*v) && *v != ';' && *v != '"' && *v != '(' && n + 1 < size)
+	while (*v && !is_blank(*v) && *v != ';' && *v != '"' && *v != '(' && n + 1 < size
+	       && (unsigned char)*v < 0x80)
 		out[n++] = ascii_lower(*v++);
 	out[n] = '\0';
 }
@@ -221,6 +224,7 @@ static void finish_field(struct walk *w, unsigned depth, const char *name, size_
 		rfc2047_decode(val, len, &w->val, NULL);
 	else
 		buf_append(&w->val, val, len);
+	buf_reserve(&w->val, 0);	/* decoding may append nothing: data still NULL */
 	/* A decoded word may carry a NUL or blanks at the ends. */
 	for (size_t i = 0; i < w->val.len; i++)
 		if (w->val.data[i] == '\0')
