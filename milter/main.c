@@ -210,6 +210,89 @@ static void main_pidfile_remove(void)
 	main_pidfd = -1;
 }
 
+/*
+ * main_mkdir - create dir and its missing parents, like a package's
+ * RuntimeDirectory= and StateDirectory=: parents get 0755, dir itself gets
+ * mode and, when uid is not -1, that owner. Directories that exist are left
+ * as they are. Failure is only a warning: what needs the directory (the
+ * controller, the pid file, the database) says what went wrong.
+ */
+static void main_mkdir(const char *dir, mode_t mode, uid_t uid, gid_t gid)
+{
+	char *path = strdup(dir), *p;
+	bool last;
+
+	if (!path)
+		abort();
+	for (p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		last = *p == '\0' || p[strspn(p, "/")] == '\0';
+		*p = '\0';
+		if (mkdir(path, last ? mode : 0755) == 0) {
+			/* the umask (027) must not take "x" from others on a parent */
+			if (chmod(path, last ? mode : 0755) != 0)
+				log_warning("chmod(%s) failed: %m", path);
+			if (last && uid != (uid_t)-1 && chown(path, uid, gid) != 0)
+				log_warning("chown(%s) failed: %m", path);
+			if (last)
+				log_info("created %s", path);
+		} else if (errno != EEXIST) {
+			log_warning("mkdir(%s) failed: %m", path);
+			break;
+		}
+		if (last)
+			break;
+		*p = '/';
+	}
+	free(path);
+}
+
+/* main_mkdir_of - main_mkdir on the directory part of file (if any) */
+static void main_mkdir_of(const char *file, mode_t mode, uid_t uid, gid_t gid)
+{
+	const char *slash;
+	char *dir;
+
+	if (!file || file[0] != '/' || !(slash = strrchr(file, '/')) || slash == file)
+		return;
+	if (!(dir = strndup(file, (size_t)(slash - file))))
+		abort();
+	main_mkdir(dir, mode, uid, gid);
+	free(dir);
+}
+
+/*
+ * main_make_dirs - the directories of the database (0750), and of the
+ * controller socket, pid file and a UNIX milter socket (0755), when
+ * missing; as root they belong to the configured user, who writes there
+ * after the privilege drop.
+ */
+static void main_make_dirs(const struct bayesd_config *cfg)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	const char *ms = cfg->milter_socket;
+
+	if (geteuid() == 0 && *cfg->user) {
+		struct passwd *pw = getpwnam(cfg->user);
+		struct group *gr = *cfg->group ? getgrnam(cfg->group) : NULL;
+
+		/* an unknown user or group is reported by main_drop_privileges */
+		if (pw) {
+			uid = pw->pw_uid;
+			gid = gr ? gr->gr_gid : pw->pw_gid;
+		}
+	}
+	main_mkdir_of(cfg->database, 0750, uid, gid);
+	if (*cfg->controller_socket)
+		main_mkdir_of(cfg->controller_socket, 0755, uid, gid);
+	if (*cfg->pidfile)
+		main_mkdir_of(cfg->pidfile, 0755, uid, gid);
+	if (strncmp(ms, "unix:", 5) == 0 || strncmp(ms, "local:", 6) == 0)
+		main_mkdir_of(strchr(ms, ':') + 1, 0755, uid, gid);
+}
+
 /* main_drop_privileges - become cfg->user (and group) when root */
 static bool main_drop_privileges(const struct bayesd_config *cfg)
 {
@@ -386,7 +469,8 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	}
 
-	/* as root: the sockets */
+	/* as root: the state and run directories, the sockets */
+	main_make_dirs(cfg);
 	err[0] = '\0';
 	ctl = controller_bind(cfg, err, sizeof(err));
 	if (!ctl) {
