@@ -17,6 +17,7 @@
 #include "dump.h"
 #include "score.h"
 #include "store.h"
+#include "tokcache.h"
 #include "util.h"
 
 /*
@@ -48,7 +49,19 @@ struct bayes {
 	struct store_counts *counts;
 	struct store_counts *gcounts;	/* the global counts, when blending */
 	double *fprob;
+	size_t *miss;			/* shared cache misses: indexes, */
+	uint64_t *mhash;		/* their hashes */
+	struct store_counts *mcounts;	/* and their counts from the store */
 	size_t cap;
+
+	/*
+	 * The shared cache (opt.cache). The owner (the read-write handle
+	 * given it) records the global deltas of a learn in its transaction
+	 * and applies them to the cache after the commit.
+	 */
+	bool cache_owner;
+	bool cache_follow;		/* the open transaction may be applied to the cache */
+	int cache_ds, cache_dh;		/* global deltas of the open transaction */
 };
 
 void bayes_options_default(struct bayes_options *o)
@@ -121,6 +134,7 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 		free(b);
 		return NULL;
 	}
+	b->cache_owner = b->opt.cache != NULL && !(flags & BAYES_OPEN_RDONLY);
 	b->tok = tokenizer_new(&b->opt.tok, b->opt.keep_text, err, errlen);
 	if (b->tok == NULL) {
 		if (kind_r)
@@ -138,11 +152,17 @@ void bayes_close(struct bayes **bp)
 
 	if (b == NULL)
 		return;
+	/* nobody follows this database's changes into the cache any more */
+	if (b->cache_owner)
+		tokcache_invalidate(b->opt.cache);
 	store_close(&b->store);
 	tokenizer_free(&b->tok);
 	free(b->counts);
 	free(b->gcounts);
 	free(b->fprob);
+	free(b->miss);
+	free(b->mhash);
+	free(b->mcounts);
 	free(b);
 	*bp = NULL;
 }
@@ -183,6 +203,9 @@ static void grow(struct bayes *b, size_t n)
 	b->counts = xrealloc(b->counts, b->cap * sizeof(*b->counts));
 	b->gcounts = xrealloc(b->gcounts, b->cap * sizeof(*b->gcounts));
 	b->fprob = xrealloc(b->fprob, b->cap * sizeof(*b->fprob));
+	b->miss = xrealloc(b->miss, b->cap * sizeof(*b->miss));
+	b->mhash = xrealloc(b->mhash, b->cap * sizeof(*b->mhash));
+	b->mcounts = xrealloc(b->mcounts, b->cap * sizeof(*b->mcounts));
 }
 
 /* by_strength - order the top features, strongest evidence first. */
@@ -279,6 +302,47 @@ static int blend(struct bayes *b, const struct featvec *fv, uint64_t *ns_r, uint
 	return 0;
 }
 
+/*
+ * cached_counts - the global counts of fv into b->counts and the totals
+ * into *ns_r, *nh_r from the shared cache, reading only its misses from
+ * the store. 1 done, 0 cache not loaded (nothing done), -1 store error.
+ */
+static int cached_counts(struct bayes *b, const struct featvec *fv, uint64_t *ns_r, uint64_t *nh_r)
+{
+	size_t nmiss = 0;
+
+	if (b->opt.cache == NULL || b->cache_owner)
+		return 0;
+	grow(b, fv->n);
+	if (tokcache_lookup(b->opt.cache, fv->hash, fv->n, b->counts, ns_r, nh_r, b->miss, &nmiss) == 0)
+		return 0;
+	if (nmiss == 0)
+		return 1;
+	for (size_t i = 0; i < nmiss; i++)
+		b->mhash[i] = fv->hash[b->miss[i]];
+	if (store_read_begin(b->store) < 0)
+		return -1;
+	if (store_lookup(b->store, 0, b->mhash, nmiss, b->mcounts) < 0) {
+		store_read_end(b->store);
+		return -1;
+	}
+	store_read_end(b->store);
+	for (size_t i = 0; i < nmiss; i++)
+		b->counts[b->miss[i]] = b->mcounts[i];
+	return 1;
+}
+
+/* finish_check - score the counts in b->counts into *r. */
+static void finish_check(struct bayes *b, const struct featvec *fv, uint64_t ns, uint64_t nh,
+			 struct bayes_result *r)
+{
+	r->learned_spam = ns;
+	r->learned_ham = nh;
+	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
+	r->spam = r->prob >= b->opt.spam_threshold;
+	top_features(b, fv, r);
+}
+
 int bayes_check(struct bayes *b, const char *user, const unsigned char *data, size_t size,
 		const struct bayes_msg_meta *meta, struct bayes_result *r)
 {
@@ -291,6 +355,15 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 	b->errkind = BAYES_ERR_NONE;
 	fv = features(b, data, size, meta, &r->mime_flags);
 	r->nfeatures = fv->n;
+	if (user == NULL || *user == '\0') {
+		int rc = cached_counts(b, fv, &ns, &nh);
+		if (rc < 0)
+			return store_err(b);
+		if (rc > 0) {
+			finish_check(b, fv, ns, nh, r);
+			return 0;
+		}
+	}
 	if (store_read_begin(b->store) < 0)
 		return store_err(b);
 	/* an unknown user has no statistics of their own: use the global ones */
@@ -303,12 +376,8 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 		goto failed;
 	if (uid != 0 && blend(b, fv, &ns, &nh) < 0)
 		goto failed;
-	r->learned_spam = ns;
-	r->learned_ham = nh;
 	store_read_end(b->store);
-	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
-	r->spam = r->prob >= b->opt.spam_threshold;
-	top_features(b, fv, r);
+	finish_check(b, fv, ns, nh, r);
 	return 0;
 
 failed:
@@ -361,6 +430,8 @@ static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], 
 
 	if (apply(b, uid, fv, ds, dh) < 0 || (uid != 0 && apply(b, 0, fv, gs, gh) < 0))
 		return -1;
+	b->cache_ds = uid == 0 ? ds : gs;
+	b->cache_dh = uid == 0 ? dh : gh;
 	if (forget) {
 		if (store_learned_del(b->store, uid, digest) < 0)
 			return -1;
@@ -371,6 +442,93 @@ static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], 
 		return -1;
 	*out_r = had ? BAYES_RELEARNED : BAYES_LEARNED;
 	return 0;
+}
+
+/*
+ * cache_follow_begin - inside a write transaction of the cache's owner:
+ * may this transaction's changes be applied to the cache after commit?
+ * Only when nobody else committed since the cache was loaded (the data
+ * version is unchanged; the write lock keeps it so until our commit);
+ * otherwise the cache is dropped for bayes_cache_refresh() to reload.
+ */
+static int cache_follow_begin(struct bayes *b)
+{
+	int64_t loaded_at, now;
+
+	b->cache_follow = false;
+	b->cache_ds = b->cache_dh = 0;
+	if (!b->cache_owner || !tokcache_loaded(b->opt.cache, &loaded_at))
+		return 0;
+	if (store_data_version(b->store, &now) < 0)
+		return -1;
+	if (now != loaded_at) {
+		tokcache_invalidate(b->opt.cache);
+		return 0;
+	}
+	b->cache_follow = true;
+	return 0;
+}
+
+/* bayes_cache_refresh - (re)load the owned cache when it is missing or stale. */
+int bayes_cache_refresh(struct bayes *b)
+{
+	struct tokcache *c = b->opt.cache;
+	struct tokcache_build *tb;
+	struct bayes_stats st;
+	struct store_row row;
+	int64_t loaded_at, v;
+	uint64_t ns, nh;
+	int rc = 0;
+
+	b->errkind = BAYES_ERR_NONE;
+	if (!b->cache_owner)
+		return 0;
+	/* read before the snapshot: a commit in between only makes us reload again */
+	if (store_data_version(b->store, &v) < 0)
+		return store_err(b);
+	if (tokcache_loaded(c, &loaded_at) && loaded_at == v)
+		return 0;
+	tokcache_invalidate(c);
+	if (store_read_begin(b->store) < 0)
+		return store_err(b);
+	memset(&st, 0, sizeof(st));
+	if (store_stats(b->store, 0, &st) < 0 || store_totals(b->store, 0, &ns, &nh) < 0)
+		goto failed;
+	tb = tokcache_build_begin(c, st.tokens);
+	/*
+	 * Two passes when it may not all fit: tokens seen more than once
+	 * first (they carry most of the evidence and recur in new mail),
+	 * then the others while there is room.
+	 */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		bool room = true;
+
+		store_rows_begin(b->store, STORE_TOKENS);
+		while ((rc = store_rows_next(b->store, &row)) > 0 && row.user == 0) {
+			bool common = row.spam + row.ham >= 2;
+			if (pass == 0 ? !common : common)
+				continue;
+			if (!(room = tokcache_build_add(tb, row.hash, row.spam, row.ham)))
+				break;
+		}
+		store_rows_end(b->store);
+		if (rc > 0)
+			rc = 0;
+		if (!room)
+			break;
+	}
+	if (rc < 0) {
+		tokcache_build_abort(&tb);
+		goto failed;
+	}
+	store_read_end(b->store);
+	tokcache_build_finish(c, &tb, ns, nh, v);
+	return 1;
+
+failed:
+	store_err(b);
+	store_read_end(b->store);
+	return -1;
 }
 
 /* change - learn or forget in one transaction. */
@@ -389,6 +547,8 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 	bayes_digest(data, size, digest);
 	if (store_begin(b->store) < 0)
 		return store_err(b);
+	if (cache_follow_begin(b) < 0)
+		goto failed;
 	int found = store_user_id(b->store, user, !forget, &uid);
 	if (found < 0)
 		goto failed;
@@ -400,8 +560,15 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 	}
 	if (learn_locked(b, uid, digest, fv, cls, forget, out_r) < 0)
 		goto failed;
-	if (store_commit(b->store) < 0)
+	if (store_commit(b->store) < 0) {
+		if (b->cache_owner)	/* did it commit or not? reload to be sure */
+			tokcache_invalidate(b->opt.cache);
 		return store_err(b);
+	}
+	/* readers see the learn in the cache before it is acknowledged */
+	if (b->cache_follow)
+		tokcache_apply(b->opt.cache, fv->hash, fv->n, b->cache_ds, b->cache_dh, b->cache_ds,
+			       b->cache_dh);
 	return 0;
 
 failed:
@@ -511,6 +678,9 @@ int bayes_expire_step(struct bayes *b, struct bayes_expire_state *st)
 	b->errkind = BAYES_ERR_NONE;
 	if (st->phase == EXPIRE_DONE)
 		return 0;
+	/* the cache does not follow deletions: drop it before they are visible */
+	if (b->cache_owner)
+		tokcache_invalidate(b->opt.cache);
 	if (store_begin(b->store) < 0)
 		return store_err(b);
 	switch (st->phase) {
@@ -596,6 +766,8 @@ int bayes_restore(struct bayes *b, FILE *in)
 
 	b->errkind = BAYES_ERR_NONE;
 	tok_string(b, params, sizeof(params));
+	if (b->cache_owner)
+		tokcache_invalidate(b->opt.cache);
 	if (store_begin(b->store) < 0)
 		return store_err(b);
 	if ((empty = store_is_empty(b->store)) < 0) {

@@ -71,6 +71,8 @@ const char *bayes_outcome_name(enum bayes_learn_outcome o);
  */
 #define BAYES_OPEN_BULK		0x04
 
+struct tokcache;
+
 struct bayes_options {
 	struct tok_params tok;		/* used when creating; checked on open */
 	struct mime_limits lim;
@@ -90,6 +92,16 @@ struct bayes_options {
 	 */
 	bool learn_global_too;
 	unsigned user_mature_msgs;
+	/*
+	 * cache: a shared in-memory copy of the global statistics
+	 * (tokcache.h), or NULL. A read-only handle scores global checks
+	 * from it (and reads only its misses from SQLite) while it is
+	 * loaded. The one read-write handle given it owns it: that handle's
+	 * learns and forgets update it after their commit, before returning,
+	 * and bayes_cache_refresh() loads it. The cache must outlive every
+	 * handle opened with it.
+	 */
+	struct tokcache *cache;
 };
 
 /*
@@ -113,6 +125,15 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 
 /* bayes_close - close b and set *b to NULL. NULL is fine. */
 void bayes_close(struct bayes **b);
+
+/*
+ * bayes_cache_refresh - on the handle that owns opt.cache: load the cache
+ * when it is not loaded or another connection has committed since it was
+ * (PRAGMA data_version). Returns 1 when it (re)loaded, 0 when nothing was
+ * to do (or the handle owns no cache), -1 on error (the cache stays
+ * unloaded; readers use SQLite).
+ */
+int bayes_cache_refresh(struct bayes *b);
 
 const char *bayes_errmsg(const struct bayes *b);
 enum bayes_errkind bayes_errkind(const struct bayes *b);

@@ -644,6 +644,12 @@ long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 	return found;
 }
 
+/* store_data_version - see store.h. */
+int store_data_version(struct store *s, int64_t *v_r)
+{
+	return data_version(s, v_r);
+}
+
 int store_begin(struct store *s)
 {
 	if (s->readonly) {

@@ -66,6 +66,12 @@ long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 int store_read_begin(struct store *s);
 void store_read_end(struct store *s);
 
+/*
+ * store_data_version - PRAGMA data_version of this connection: it changes
+ * when another connection commits, never for this one's own commits.
+ */
+int store_data_version(struct store *s, int64_t *v_r);
+
 /* Transactions: one per learn. begin is BEGIN IMMEDIATE with a bounded busy wait. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
