@@ -129,6 +129,8 @@ static const struct config_row config_table[] = {
 	{ "train_mode", CT_ENUM, F(train_mode), 0, 0, NULL, 0, 0, config_train_mode },
 	{ "sync", CT_ENUM, F(sync_full), 0, 0, NULL, 0, 0, config_sync },
 	{ "per_user_global", CT_BOOL, F(per_user_global), 0, 0, "yes", 0, 0, NULL },
+	{ "cache_max_tokens", CT_UINT, F(cache_max_tokens), 0, 100000000,
+	  NULL, BAYESD_DEFAULT_CACHE_MAX_TOKENS, 0, NULL },
 	{ "syslog_facility", CT_FACILITY, F(syslog_facility), 0, 0,
 	  BAYESD_DEFAULT_SYSLOG_FACILITY, 0, 0, NULL },
 	{ "log_level", CT_LEVEL, F(log_level), 0, 0, "info", 0, 0, NULL },

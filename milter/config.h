@@ -44,6 +44,7 @@
 #define BAYESD_DEFAULT_REJECT_MESSAGE		"5.7.1 Message classified as spam"
 #define BAYESD_DEFAULT_SCAN_LIMIT		(1024u * 1024)
 #define BAYESD_DEFAULT_READ_HANDLES		32
+#define BAYESD_DEFAULT_CACHE_MAX_TOKENS		2000000	/* TOKCACHE_DEFAULT_MAX_TOKENS */
 #define BAYESD_DEFAULT_SYSLOG_FACILITY		"mail"
 #define BAYESD_THRESHOLD_OFF			2.0	/* a threshold no probability reaches */
 
@@ -86,6 +87,7 @@ struct bayesd_config {
 	bool sync_full;
 	unsigned milter_threads_hint;	/* read handles kept in the pool */
 	bool per_user_global;		/* a user's learns also go into the global statistics */
+	unsigned cache_max_tokens;	/* shared token cache bound (0 = no cache; read at start) */
 
 	/* logging */
 	bool foreground;		/* -f: log to stderr */

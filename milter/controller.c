@@ -1121,6 +1121,12 @@ fail:
 	return NULL;
 }
 
+/* controller_cache_set - the shared token cache for the writer and the checks. */
+void controller_cache_set(struct controller *c, struct tokcache *cache)
+{
+	c->opt.cache = cache;
+}
+
 /* controller_start - open the database (writer) and serve. */
 int controller_start(struct controller *c, const struct bayesd_config *cfg, char *err, size_t errlen)
 {

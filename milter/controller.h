@@ -70,6 +70,14 @@ struct controller;
 struct controller *controller_bind(const struct bayesd_config *cfg, char *err, size_t errlen);
 
 /*
+ * controller_cache_set - before controller_start: the shared token cache
+ * (tokcache.h) that the writer keeps current and checks read; NULL = none.
+ * It must outlive the controller.
+ */
+struct tokcache;
+void controller_cache_set(struct controller *c, struct tokcache *cache);
+
+/*
  * controller_start - after the privilege drop: open the database through
  * the writer thread (creating it if missing, so the daemon's user must be
  * able to write it) and start serving. Returns 0, or -1 with a one-line

@@ -47,6 +47,7 @@
 #include "controller.h"
 #include "log.h"
 #include "milter.h"
+#include "tokcache.h"
 
 #define BAYESD_DRAIN_S	30	/* seconds messages in flight get at shutdown */
 
@@ -409,6 +410,7 @@ int main(int argc, char **argv)
 	bool foreground = false, check = false, verbose = false, stopping = false;
 	struct bayesd_config *cfg;
 	struct controller *ctl;
+	struct tokcache *cache = NULL;
 	pthread_t milter_tid;
 	int ch, status = EX_OK;
 
@@ -497,6 +499,16 @@ int main(int argc, char **argv)
 	log_info("bayesd %s starting: milter %s, database %s, config %s", BAYESD_VERSION,
 		 cfg->milter_socket, cfg->database, path ? path : "(embedded defaults)");
 	milter_probe(cfg);
+	/*
+	 * The global statistics in memory for every scoring thread; the
+	 * controller's writer loads it and keeps it current (without a
+	 * controller nobody does, and checks read the database).
+	 */
+	if (cfg->cache_max_tokens > 0) {
+		cache = tokcache_new(cfg->cache_max_tokens);
+		milter_cache_set(cache);
+		controller_cache_set(ctl, cache);
+	}
 	if (controller_start(ctl, cfg, err, sizeof(err)) != 0)
 		log_error("controller: %s; learning and the HTTP endpoints are unavailable, "
 			  "the milter goes on", err);
@@ -555,6 +567,8 @@ int main(int argc, char **argv)
 	controller_stop(&ctl);
 	log_debug("stop: controller stopped");
 	milter_shutdown();
+	milter_cache_set(NULL);
+	tokcache_free(&cache);
 	main_pidfile_remove();
 	config_current_set(NULL);
 	config_unref(&cfg);

@@ -118,6 +118,7 @@ static const struct milter_io milter_smfi = {
 static const struct milter_io *mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
+static struct tokcache *milter_cache;	/* shared token cache, or NULL */
 
 /* Messages in flight, for a graceful stop. */
 static pthread_mutex_t milter_flight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -186,6 +187,12 @@ bool milter_drain(unsigned timeout_s)
 	return done;
 }
 
+/* milter_cache_set - the shared token cache the handles read */
+void milter_cache_set(struct tokcache *cache)
+{
+	milter_cache = cache;
+}
+
 /* milter_engine_options - the engine options a config asks for */
 static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_options *o)
 {
@@ -194,6 +201,7 @@ static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_
 	o->train_mode = cfg->train_mode;
 	o->sync_full = cfg->sync_full;
 	o->learn_global_too = cfg->per_user_global;
+	o->cache = milter_cache;
 }
 
 /*

@@ -50,6 +50,13 @@ void milter_reload(void);
 /* milter_probe - open a handle on cfg's database now; log why not (startup check). */
 void milter_probe(const struct bayesd_config *cfg);
 
+/*
+ * milter_cache_set - before milter_run: the shared token cache (tokcache.h)
+ * the milter's handles score from; NULL = none. It must outlive them.
+ */
+struct tokcache;
+void milter_cache_set(struct tokcache *cache);
+
 /* milter_shutdown - close every pooled engine handle. */
 void milter_shutdown(void);
 

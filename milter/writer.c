@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "tokcache.h"
 #include "util.h"
 
 struct writer {
@@ -125,6 +126,39 @@ static void writer_expire_step(struct writer *w)
 		 (unsigned long long)e->learned);
 }
 
+/*
+ * writer_cache_refresh - (unlocked) load the shared token cache when it is
+ * not loaded or another process committed. Not while an expiry run is
+ * under way: each step drops the cache again, and readers do without.
+ */
+static void writer_cache_refresh(struct writer *w)
+{
+	char err[256];
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	struct timespec t0, t1;
+	int rc;
+
+	if (w->opt.cache == NULL || w->expiring)
+		return;
+	if (w->db == NULL && !writer_reopen(w, err, sizeof(err), &kind))
+		return;		/* the next job says why */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = bayes_cache_refresh(w->db);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0) {
+		log_warning("token cache: %s; checks read the database", bayes_errmsg(w->db));
+		if (bayes_errkind(w->db) == BAYES_ERR_DB)
+			bayes_close(&w->db);
+	} else if (rc > 0) {
+		struct tokcache_info ti;
+		tokcache_info(w->opt.cache, &ti);
+		log_info("token cache: loaded %zu tokens (%s, %zu MB) in %.0f ms", ti.tokens,
+			 ti.complete ? "all of them" : "partial: the rest from the database",
+			 ti.bytes >> 20,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+}
+
 /* writer_main - the thread: take jobs in order until stopped and drained. */
 static void *writer_main(void *arg)
 {
@@ -135,7 +169,18 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (w->head == NULL && !w->stopping && !w->expiring && time(NULL) < w->next_expire) {
 			struct timespec until = { .tv_sec = w->next_expire };
+			/* with a token cache: look for other writers' commits every few seconds */
+			if (w->opt.cache) {
+				time_t soon = time(NULL) + WRITER_CACHE_CHECK;
+				if (soon < until.tv_sec)
+					until.tv_sec = soon;
+			}
 			pthread_cond_timedwait(&w->work, &w->lock, &until);
+			if (w->head == NULL && !w->stopping && w->opt.cache) {
+				pthread_mutex_unlock(&w->lock);
+				writer_cache_refresh(w);
+				pthread_mutex_lock(&w->lock);
+			}
 		}
 		if (w->head == NULL && w->stopping)	/* stopping and drained */
 			break;

@@ -13,6 +13,13 @@
  * Readers (milter threads, controller checks) never use this module and
  * never wait on it; SQLite's WAL mode keeps them going during a commit.
  *
+ * The token cache. When the options carry a shared cache (opt.cache, see
+ * tokcache.h), the writer's handle owns it: each learn is applied to it
+ * after the commit and before the submitter is woken, so the next check
+ * sees the learn. While idle the writer loads it (at start, and again
+ * when another process committed or an expiry run ended), looking every
+ * WRITER_CACHE_CHECK seconds.
+ *
  * Expiry (bayes_expire_step) also runs here, in the background: once every
  * WRITER_EXPIRE_INTERVAL seconds after the last run recorded in the
  * database, one step (at most BAYES_EXPIRE_BATCH rows, one transaction)
@@ -30,6 +37,7 @@
 #define WRITER_DEFAULT_QUEUE	64	/* jobs waiting; more are refused (busy) */
 #define WRITER_EXPIRE_INTERVAL	86400	/* seconds between expiry runs */
 #define WRITER_EXPIRE_DELAY	300	/* seconds after start before a due run */
+#define WRITER_CACHE_CHECK	1	/* seconds between looks at the token cache */
 
 enum writer_op {
 	WRITER_LEARN_SPAM,
