@@ -26,7 +26,7 @@
  * threshold", as CRM114 and OSBF-Lua train). Measured on trec06p and the
  * SpamAssassin corpus with bayesc eval; see README.
  */
-#define TRAIN_THICK_LOW		0.10	/* a ham scored above this is learned */
+#define TRAIN_THICK_LOW		0.03	/* a ham scored above this is learned */
 #define TRAIN_THICK_HIGH	0.99	/* a spam scored below this is learned */
 #define TRAIN_MATURE_MSGS	2000	/* train-until-mature: each class */
 

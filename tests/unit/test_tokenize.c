@@ -18,13 +18,18 @@
 
 #include "tokenize.h"
 
-/* new_tok - a tokenizer with default parameters, keeping text. */
+/*
+ * new_tok - a tokenizer with default parameters but an OSB window of 5,
+ * keeping text: the tests exercise pairs at every distance, which the
+ * default window (2: adjacent pairs only) would not show.
+ */
 static struct tokenizer *new_tok(bool keep_text)
 {
 	struct tok_params p;
 	char err[256];
 
 	tok_params_default(&p);
+	p.osb_window = 5;
 	return tokenizer_new(&p, keep_text, err, sizeof(err));
 }
 
@@ -84,7 +89,7 @@ TEST(tokenize_params_string)
 
 	tok_params_default(&p);
 	tok_params_string(&p, &b);
-	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=5 maxword=40 maxfeat=20000");
+	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000");
 	buf_free(&b);
 }
 
