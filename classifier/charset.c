@@ -9,6 +9,7 @@
  */
 #include "charset.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,38 @@ struct cnv_slot {
 static __thread struct cnv_slot cnv_cache[CNV_CACHE_SIZE];
 static __thread unsigned long cnv_clock;
 static __thread UCharsetDetector *detector;
+
+/*
+ * The converters are cached per thread. A thread that ends without calling
+ * charset_thread_done() (a libmicrohttpd or libmilter worker) would leak
+ * them, so the first converter a thread opens also arms a thread-specific
+ * key whose destructor releases them when the thread exits.
+ */
+static pthread_key_t cleanup_key;
+static pthread_once_t cleanup_once = PTHREAD_ONCE_INIT;
+static __thread bool cleanup_armed;
+
+/* cleanup_at_exit - the key's destructor: runs in the exiting thread. */
+static void cleanup_at_exit(void *unused)
+{
+	(void)unused;
+	charset_thread_done();
+}
+
+static void cleanup_make_key(void)
+{
+	pthread_key_create(&cleanup_key, cleanup_at_exit);
+}
+
+/* arm_cleanup - make sure this thread's converters are freed at its exit. */
+static void arm_cleanup(void)
+{
+	if (cleanup_armed)
+		return;
+	pthread_once(&cleanup_once, cleanup_make_key);
+	pthread_setspecific(cleanup_key, (void *)1);
+	cleanup_armed = true;
+}
 
 /* charset_utf8_valid - see charset.h. */
 size_t charset_utf8_valid(const char *s, size_t n)
@@ -234,6 +267,7 @@ static UConverter *cnv_get(const char *name)
 	if (victim->cnv)
 		ucnv_close(victim->cnv);
 	UErrorCode err = U_ZERO_ERROR;
+	arm_cleanup();
 	victim->cnv = ucnv_open(name, &err);
 	if (U_FAILURE(err)) {
 		if (victim->cnv)
@@ -329,6 +363,7 @@ static bool detect(const char *in, size_t n, char *name, size_t size)
 	size_t len = n;
 
 	if (detector == NULL) {
+		arm_cleanup();
 		detector = ucsdet_open(&err);
 		if (U_FAILURE(err)) {
 			detector = NULL;
@@ -438,4 +473,8 @@ void charset_thread_done(void)
 	if (detector)
 		ucsdet_close(detector);
 	detector = NULL;
+	if (cleanup_armed) {
+		pthread_setspecific(cleanup_key, NULL);
+		cleanup_armed = false;
+	}
 }
