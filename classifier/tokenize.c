@@ -780,6 +780,18 @@ static void address_features(struct tokenizer *t, const char *pfx, const char *s
  * before lo: start and end in *b_r, *e_r. It must have a non-empty local
  * part and a dotted domain.
  */
+/*
+ * utf8_cut_end - move a cut at s[e] (e < n: text continues) back to a
+ * character boundary, not below lo: a length cap must not split a UTF-8
+ * sequence, or a feature's readable text would not be UTF-8.
+ */
+static size_t utf8_cut_end(const unsigned char *s, size_t lo, size_t e, size_t n)
+{
+	while (e > lo && e < n && (s[e] & 0xC0) == 0x80)
+		e--;
+	return e;
+}
+
 static bool find_address(const char *text, size_t n, size_t lo, size_t at,
 			 size_t *b_r, size_t *e_r)
 {
@@ -788,10 +800,11 @@ static bool find_address(const char *text, size_t n, size_t lo, size_t at,
 
 	while (b > lo && at - b < 64 && is_local_byte(s[b - 1]))
 		b--;
-	while (b < at && s[b] == '.')
+	while (b < at && ((s[b] & 0xC0) == 0x80 || s[b] == '.'))	/* capped mid-character */
 		b++;
 	while (e < n && e - at < TOK_MAX_URL_HOST && is_host_byte(s[e]))
 		e++;
+	e = utf8_cut_end(s, at + 1, e, n);
 	while (e > at + 1 && (s[e - 1] == '.' || s[e - 1] == '-'))
 		e--;
 	if (b == at || e <= at + 1 || memchr(s + at + 1, '.', e - at - 1) == NULL)
@@ -816,6 +829,7 @@ static size_t url_at(struct tokenizer *t, const char *text, size_t n, size_t h)
 	       s[e] > ' ' && s[e] != '"' && s[e] != '<' && s[e] != '>' && s[e] != '\'' &&
 	       s[e] != '\\')
 		e++;
+	e = utf8_cut_end(s, h, e, n);
 	for (size_t i = h; i < e; i++)	/* user info */
 		if (s[i] == '@')
 			hs = i + 1;
