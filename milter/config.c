@@ -78,6 +78,10 @@ static const struct config_enum config_train_mode[] = {
 	{ "all", BAYES_TRAIN_ALL }, { "error", BAYES_TRAIN_ERROR },
 	{ "mature", BAYES_TRAIN_MATURE }, { NULL, 0 },
 };
+static const struct config_enum config_user_map[] = {
+	{ "none", USER_MAP_NONE }, { "localpart", USER_MAP_LOCALPART },
+	{ "address", USER_MAP_ADDRESS }, { NULL, 0 },
+};
 static const struct config_enum config_sync[] = {
 	{ "normal", 0 }, { "full", 1 }, { NULL, 0 },
 };
@@ -131,6 +135,16 @@ static const struct config_row config_table[] = {
 	{ "per_user_global", CT_BOOL, F(per_user_global), 0, 0, "yes", 0, 0, NULL },
 	{ "cache_max_tokens", CT_UINT, F(cache_max_tokens), 0, 100000000,
 	  NULL, BAYESD_DEFAULT_CACHE_MAX_TOKENS, 0, NULL },
+	{ "per_user", CT_BOOL, F(per_user), 0, 0, "no", 0, 0, NULL },
+	{ "user_map", CT_ENUM, F(user_map), 0, 0, "address", 0, 0, config_user_map },
+	{ "recipient_delimiter", CT_STRING, F(recipient_delimiter), 0, 0,
+	  BAYESD_DEFAULT_RECIPIENT_DELIMITER, 0, CF_ONELINE, NULL },
+	{ "user_aliases", CT_STRING, F(user_aliases), 0, 0, "", 0, CF_ONELINE, NULL },
+	{ "autolearn", CT_BOOL, F(autolearn), 0, 0, "no", 0, 0, NULL },
+	{ "autolearn_spam_threshold", CT_PROB, F(autolearn_spam_threshold), 0.5, 1,
+	  NULL, BAYESD_DEFAULT_AUTOLEARN_SPAM, 0, NULL },
+	{ "autolearn_ham_threshold", CT_PROB, F(autolearn_ham_threshold), 0, 0.5,
+	  NULL, BAYESD_DEFAULT_AUTOLEARN_HAM, 0, NULL },
 	{ "syslog_facility", CT_FACILITY, F(syslog_facility), 0, 0,
 	  BAYESD_DEFAULT_SYSLOG_FACILITY, 0, 0, NULL },
 	{ "log_level", CT_LEVEL, F(log_level), 0, 0, "info", 0, 0, NULL },
@@ -651,8 +665,116 @@ static void config_free(struct bayesd_config *c)
 		}
 	}
 	free(c->trusted);
+	for (size_t i = 0; i < c->naliases; i++) {
+		free(c->aliases[i].address);
+		free(c->aliases[i].user);
+	}
+	free(c->aliases);
 	free(c->path);
 	free(c);
+}
+
+/* config_alias_cmp - qsort/bsearch order of aliases: by address */
+static int config_alias_cmp(const void *x, const void *y)
+{
+	const struct config_alias *a = x, *b = y;
+	int d = strcmp(a->address, b->address);
+
+	if (d != 0)
+		return d;
+	return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* config_lower - ASCII lower-case s in place */
+static void config_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/*
+ * config_load_aliases - read c->user_aliases: "address user" lines, '#'
+ * comments and blank lines; a later line for the same address wins.
+ * Returns false with "FILE:LINE: reason" in err.
+ */
+static bool config_load_aliases(struct bayesd_config *c, char *err, size_t errlen)
+{
+	const char *path = c->user_aliases;
+	char line[CONFIG_LINE_MAX + 2];
+	unsigned lineno = 0;
+	size_t cap = 0, w;
+	FILE *f;
+
+	if (*path == '\0')
+		return true;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "user_aliases: open(%s) failed: %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *addr, *user, *extra, *save = NULL;
+
+		lineno++;
+		if (strlen(line) > CONFIG_LINE_MAX && !strchr(line, '\n')) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+				 CONFIG_LINE_MAX);
+			goto fail;
+		}
+		addr = strtok_r(line, " \t\r\n", &save);
+		if (addr == NULL || *addr == '#')
+			continue;
+		user = strtok_r(NULL, " \t\r\n", &save);
+		extra = user ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+		if (user == NULL || (extra && *extra != '#')) {
+			snprintf(err, errlen, "%s:%u: expected 'address user'", path, lineno);
+			goto fail;
+		}
+		if (strlen(user) >= BAYESD_USER_MAX) {
+			snprintf(err, errlen, "%s:%u: user name longer than %d bytes", path, lineno,
+				 BAYESD_USER_MAX - 1);
+			goto fail;
+		}
+		if (c->naliases == BAYESD_ALIASES_MAX) {
+			snprintf(err, errlen, "%s:%u: more than %d aliases", path, lineno,
+				 BAYESD_ALIASES_MAX);
+			goto fail;
+		}
+		if (c->naliases == cap) {
+			cap = cap ? 2 * cap : 64;
+			c->aliases = xrealloc(c->aliases, cap * sizeof(*c->aliases));
+		}
+		if (addr[0] == '<' && addr[strlen(addr) - 1] == '>' && strlen(addr) >= 2) {
+			addr[strlen(addr) - 1] = '\0';
+			addr++;
+		}
+		c->aliases[c->naliases].address = xstrdup(addr);
+		config_lower(c->aliases[c->naliases].address);
+		c->aliases[c->naliases].user = xstrdup(user);
+		c->aliases[c->naliases].line = lineno;
+		c->naliases++;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "read(%s) failed: %s", path, strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	/* sorted by address, then line: of several lines for one, the last wins */
+	qsort(c->aliases, c->naliases, sizeof(*c->aliases), config_alias_cmp);
+	for (size_t i = w = 0; i < c->naliases; i++) {
+		if (w > 0 && strcmp(c->aliases[w - 1].address, c->aliases[i].address) == 0) {
+			free(c->aliases[w - 1].address);
+			free(c->aliases[w - 1].user);
+			w--;
+		}
+		c->aliases[w++] = c->aliases[i];
+	}
+	c->naliases = w;
+	return true;
+
+fail:
+	fclose(f);
+	return false;
 }
 
 /* config_load - defaults, then the file */
@@ -692,6 +814,10 @@ struct bayesd_config *config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	fclose(f);
+	if (!config_load_aliases(c, err, errlen)) {
+		config_free(c);
+		return NULL;
+	}
 	return c;
 
 fail:
@@ -818,6 +944,86 @@ bool config_trusted(const struct bayesd_config *c, int family, const void *addr)
 			return true;
 	}
 	return false;
+}
+
+/* config_alias_find - the user of lower-cased address, or NULL */
+static const char *config_alias_find(const struct bayesd_config *c, const char *address)
+{
+	size_t lo = 0, hi = c->naliases;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(address, c->aliases[mid].address);
+
+		if (d == 0)
+			return c->aliases[mid].user;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* config_rcpt_user - envelope recipient to per-user statistics name */
+bool config_rcpt_user(const struct bayesd_config *c, const char *rcpt, char *user, size_t userlen)
+{
+	char addr[BAYESD_USER_MAX * 2], lower[BAYESD_USER_MAX * 2];
+	const char *alias, *delim = c->recipient_delimiter ? c->recipient_delimiter : "";
+	size_t len = strlen(rcpt);
+	char *at;
+
+	if (len >= 2 && rcpt[0] == '<' && rcpt[len - 1] == '>') {
+		rcpt++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(addr))
+		return false;
+	memcpy(addr, rcpt, len);
+	addr[len] = '\0';
+
+	/* an alias of the address as given, then of it without its extension */
+	memcpy(lower, addr, len + 1);
+	config_lower(lower);
+	if ((alias = config_alias_find(c, lower)) != NULL)
+		goto found;
+	at = strrchr(addr, '@');
+	if (*delim) {
+		size_t local = at ? (size_t)(at - addr) : len;
+		size_t ext = strcspn(addr, delim);
+
+		/* "+foo@": a local part that is all extension keeps it (Postfix does too) */
+		if (ext > 0 && ext < local) {
+			memmove(addr + ext, addr + local, len - local + 1);
+			len -= local - ext;
+			at = strrchr(addr, '@');
+		}
+	}
+	memcpy(lower, addr, len + 1);
+	config_lower(lower);
+	if ((alias = config_alias_find(c, lower)) != NULL)
+		goto found;
+
+	switch (c->user_map) {
+	case USER_MAP_NONE:
+		alias = addr;
+		break;
+	case USER_MAP_LOCALPART:
+		if (at)
+			lower[at - addr] = '\0';
+		alias = lower;
+		break;
+	case USER_MAP_ADDRESS:
+	default:
+		alias = lower;
+		break;
+	}
+
+found:
+	if (*alias == '\0' || strlen(alias) >= userlen)
+		return false;
+	strcpy(user, alias);
+	return true;
 }
 
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;

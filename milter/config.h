@@ -47,6 +47,18 @@
 #define BAYESD_DEFAULT_CACHE_MAX_TOKENS		2000000	/* TOKCACHE_DEFAULT_MAX_TOKENS */
 #define BAYESD_DEFAULT_SYSLOG_FACILITY		"mail"
 #define BAYESD_THRESHOLD_OFF			2.0	/* a threshold no probability reaches */
+#define BAYESD_DEFAULT_RECIPIENT_DELIMITER	"+"
+#define BAYESD_DEFAULT_AUTOLEARN_SPAM		0.999
+#define BAYESD_DEFAULT_AUTOLEARN_HAM		0.001
+#define BAYESD_USER_MAX				256	/* bytes of a mapped user name */
+#define BAYESD_ALIASES_MAX			100000	/* lines of user_aliases */
+
+/* user_map: how an envelope recipient becomes a per-user statistics name */
+enum user_map {
+	USER_MAP_NONE,		/* the address as given */
+	USER_MAP_LOCALPART,	/* the local part, lower-cased */
+	USER_MAP_ADDRESS,	/* the whole address, lower-cased */
+};
 
 enum on_error_policy {
 	ON_ERROR_ACCEPT,	/* accept, X-Spam-Status says the score is unknown */
@@ -89,6 +101,17 @@ struct bayesd_config {
 	bool per_user_global;		/* a user's learns also go into the global statistics */
 	unsigned cache_max_tokens;	/* shared token cache bound (0 = no cache; read at start) */
 
+	/* per-user scoring at SMTP time (config_rcpt_user) */
+	bool per_user;			/* one recipient: score with that user's statistics */
+	enum user_map user_map;
+	char *recipient_delimiter;	/* characters that start an +extension ("" = none) */
+	char *user_aliases;		/* "address user" file ("" = none), read at load */
+
+	/* autolearn: the milter learns confident verdicts through the writer */
+	bool autolearn;
+	double autolearn_spam_threshold;	/* prob >= this: learned as spam */
+	double autolearn_ham_threshold;		/* prob <= this: learned as ham */
+
 	/* logging */
 	bool foreground;		/* -f: log to stderr */
 	char *syslog_facility;		/* "mail" */
@@ -97,6 +120,17 @@ struct bayesd_config {
 	/* trusted_networks, parsed */
 	struct config_net *trusted;
 	size_t ntrusted;
+
+	/* user_aliases, read: sorted by address (lower-cased) */
+	struct config_alias *aliases;
+	size_t naliases;
+};
+
+/* One line of user_aliases. */
+struct config_alias {
+	char *address;			/* lower-cased */
+	char *user;
+	unsigned line;			/* in the file: the last line of an address wins */
 };
 
 /* One CIDR block of trusted_networks; IPv4 is kept as IPv4-mapped IPv6. */
@@ -124,6 +158,21 @@ void config_print(const struct bayesd_config *c, FILE *out);
  * bytes, IPv4-mapped IPv6 counts as IPv4) is in trusted_networks.
  */
 bool config_trusted(const struct bayesd_config *c, int family, const void *addr);
+
+/*
+ * config_rcpt_user - the per-user statistics name of envelope recipient
+ * rcpt ("<Joe+Lists@Example.ORG>" or without brackets). The angle
+ * brackets go; the address is looked up in user_aliases (case-insensitive,
+ * first as given, then with its +extension removed), and an alias wins;
+ * otherwise the +extension (from the first recipient_delimiter character
+ * of the local part to the '@') is removed and user_map applied: none
+ * keeps it as it is, localpart keeps the part before the last '@',
+ * address the whole; both lower-cased. Returns true with the name in
+ * user (NUL-terminated), false when there is none to use: an empty
+ * address (the null recipient "<>") or a name longer than userlen - 1
+ * (the message is then scored with the global statistics).
+ */
+bool config_rcpt_user(const struct bayesd_config *c, const char *rcpt, char *user, size_t userlen);
 
 /*
  * config_current_set - publish c as the daemon's current configuration (takes

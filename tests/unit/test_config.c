@@ -362,3 +362,118 @@ TEST(config_example_documents_every_key)
 	}
 	free(text);
 }
+
+/* rcpt_user - config_rcpt_user into a static buffer; "" when it says none */
+static const char *rcpt_user(const struct bayesd_config *c, const char *rcpt)
+{
+	static char user[BAYESD_USER_MAX];
+
+	if (!config_rcpt_user(c, rcpt, user, sizeof(user)))
+		return "";
+	return user;
+}
+
+TEST(config_rcpt_user_map)
+{
+	static const struct {
+		const char *conf, *rcpt, *user;
+	} cases[] = {
+		/* the default: user_map = address, recipient_delimiter = + */
+		{ "", "<Joe@Example.ORG>", "joe@example.org" },
+		{ "", "joe+lists@example.org", "joe@example.org" },
+		{ "", "<JOE+Lists+x@example.org>", "joe@example.org" },
+		{ "", "<+only@example.org>", "+only@example.org" },	/* all extension: kept */
+		{ "", "<postmaster>", "postmaster" },
+		{ "", "<>", "" },					/* the null recipient */
+		{ "", "", "" },
+		{ "user_map = localpart\n", "<Joe+x@Example.ORG>", "joe" },
+		{ "user_map = localpart\n", "<@example.org>", "" },
+		{ "user_map = localpart\n", "<\"a@b\"@example.org>", "\"a@b\"" },
+		{ "user_map = none\n", "<Joe+x@Example.ORG>", "Joe@Example.ORG" },
+		{ "recipient_delimiter =\n", "<joe+x@example.org>", "joe+x@example.org" },
+		{ "recipient_delimiter = +-\n", "<joe-x@example.org>", "joe@example.org" },
+		{ "recipient_delimiter = +-\n", "<joe+a-b@example.org>", "joe@example.org" },
+	};
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bayesd_config *c = load_text(cases[i].conf, err, sizeof(err));
+
+		REQUIRE(c != NULL);
+		CHECK_STR(rcpt_user(c, cases[i].rcpt), cases[i].user);
+		config_unref(&c);
+	}
+}
+
+TEST(config_rcpt_user_long)
+{
+	char err[512], rcpt[BAYESD_USER_MAX + 64], user[8];
+	struct bayesd_config *c = load_text("", err, sizeof(err));
+
+	REQUIRE(c != NULL);
+	memset(rcpt, 'a', sizeof(rcpt) - 1);
+	rcpt[sizeof(rcpt) - 1] = '\0';
+	CHECK_STR(rcpt_user(c, rcpt), "");		/* too long: global */
+	CHECK(!config_rcpt_user(c, "joe@example.org", user, sizeof(user)));
+	CHECK(config_rcpt_user(c, "a@b.org", user, sizeof(user)));
+	config_unref(&c);
+}
+
+TEST(config_rcpt_user_aliases)
+{
+	char err[512], conf[600];
+	const char *path = write_conf("aliases", "# comment\n\n"
+				      "Sales@Example.org  alice\n"
+				      "<info@example.org> bob   # trailing comment\n"
+				      "joe+lists@example.org lists\n"
+				      "info@example.org carol\n");
+	struct bayesd_config *c;
+
+	REQUIRE(path != NULL);
+	snprintf(conf, sizeof(conf), "user_aliases = %s\nuser_map = localpart\n", path);
+	c = load_text(conf, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	REQUIRE(c != NULL);
+	CHECK(c->naliases == 3);
+	CHECK_STR(rcpt_user(c, "<sales@EXAMPLE.org>"), "alice");
+	CHECK_STR(rcpt_user(c, "<sales+q@example.org>"), "alice");	/* after stripping */
+	CHECK_STR(rcpt_user(c, "<info@example.org>"), "carol");	/* the last line wins */
+	CHECK_STR(rcpt_user(c, "<joe+lists@example.org>"), "lists");	/* as given first */
+	CHECK_STR(rcpt_user(c, "<joe+other@example.org>"), "joe");	/* then user_map */
+	config_unref(&c);
+
+	/* a bad line and a missing file are errors that name them */
+	path = write_conf("aliases.bad", "ok@example.org ok\njust-one-field\n");
+	snprintf(conf, sizeof(conf), "user_aliases = %s\n", path);
+	c = load_text(conf, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "aliases.bad:2: expected 'address user'") != NULL);
+	c = load_text("user_aliases = /nonexistent/aliases\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "/nonexistent/aliases") != NULL);
+}
+
+TEST(config_per_user_autolearn_defaults)
+{
+	char err[512];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err));
+
+	REQUIRE(c != NULL);
+	CHECK(!c->per_user);
+	CHECK(c->user_map == USER_MAP_ADDRESS);
+	CHECK_STR(c->recipient_delimiter, "+");
+	CHECK_STR(c->user_aliases, "");
+	CHECK(!c->autolearn);
+	CHECK_NEAR(c->autolearn_spam_threshold, 0.999, 1e-12);
+	CHECK_NEAR(c->autolearn_ham_threshold, 0.001, 1e-12);
+	config_unref(&c);
+	c = load_text("autolearn_spam_threshold = 0.4\n", err, sizeof(err));
+	CHECK(c == NULL);
+	c = load_text("per_user = yes\nautolearn = yes\nautolearn_ham_threshold = 0.01\n", err,
+		      sizeof(err));
+	REQUIRE(c != NULL);
+	CHECK(c->per_user && c->autolearn);
+	CHECK_NEAR(c->autolearn_ham_threshold, 0.01, 1e-12);
+	config_unref(&c);
+}
