@@ -87,6 +87,7 @@ const char *bayes_outcome_name(enum bayes_learn_outcome o)
 	case BAYES_FORGOTTEN: return "forgotten";
 	case BAYES_NOT_LEARNED: return "not learned";
 	case BAYES_SKIPPED: return "skipped";
+	case BAYES_KEPT_MANUAL: return "kept manual learn";
 	}
 	return "?";
 }
@@ -403,7 +404,7 @@ static int apply(struct bayes *b, int64_t uid, const struct featvec *fv, int ds,
  * learn_global_too says now.
  */
 static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], const struct featvec *fv,
-			enum bayes_class cls, bool forget, enum bayes_learn_outcome *out_r)
+			enum bayes_class cls, bool forget, bool autolearn, enum bayes_learn_outcome *out_r)
 {
 	int was = 0, rc;
 
@@ -413,11 +414,21 @@ static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], 
 	bool had = rc == 1;
 	int was_cls = was & 1;
 	bool was_global = uid != 0 && (was & STORE_LEARNED_GLOBAL);
+	bool was_auto = (was & STORE_LEARNED_AUTO) != 0;
 	if (forget && !had) {
 		*out_r = BAYES_NOT_LEARNED;
 		return 0;
 	}
+	/* a learn by hand always wins over an autolearn, never the other way */
+	if (autolearn && had && !was_auto) {
+		*out_r = BAYES_KEPT_MANUAL;
+		return 0;
+	}
 	if (!forget && had && was_cls == (int)cls) {
+		/* a learn by hand confirming an autolearn: the same counts, now manual */
+		if (was_auto && !autolearn &&
+		    store_learned_put(b->store, uid, digest, was & ~STORE_LEARNED_AUTO) < 0)
+			return -1;
 		*out_r = BAYES_ALREADY;
 		return 0;
 	}
@@ -438,7 +449,8 @@ static int learn_locked(struct bayes *b, int64_t uid, const uint8_t digest[16], 
 		*out_r = BAYES_FORGOTTEN;
 		return 0;
 	}
-	if (store_learned_put(b->store, uid, digest, (int)cls | (now_global ? STORE_LEARNED_GLOBAL : 0)) < 0)
+	if (store_learned_put(b->store, uid, digest, (int)cls | (now_global ? STORE_LEARNED_GLOBAL : 0) |
+			      (autolearn ? STORE_LEARNED_AUTO : 0)) < 0)
 		return -1;
 	*out_r = had ? BAYES_RELEARNED : BAYES_LEARNED;
 	return 0;
@@ -531,8 +543,8 @@ failed:
 	return -1;
 }
 
-/* change - learn or forget in one transaction. */
-static int change(struct bayes *b, const char *user, enum bayes_class cls, bool forget,
+/* change - learn, autolearn or forget in one transaction. */
+static int change(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
 		  const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
 {
 	const struct featvec *fv;
@@ -558,7 +570,7 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 		*out_r = BAYES_NOT_LEARNED;
 		return 0;
 	}
-	if (learn_locked(b, uid, digest, fv, cls, forget, out_r) < 0)
+	if (learn_locked(b, uid, digest, fv, cls, forget, autolearn, out_r) < 0)
 		goto failed;
 	if (store_commit(b->store) < 0) {
 		if (b->cache_owner)	/* did it commit or not? reload to be sure */
@@ -580,13 +592,32 @@ failed:
 int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,
 		const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
 {
-	return change(b, user, cls, false, data, size, out_r);
+	return change(b, user, cls, false, false, data, size, out_r);
 }
 
 int bayes_forget(struct bayes *b, const char *user, const unsigned char *data, size_t size,
 		 enum bayes_learn_outcome *out_r)
 {
-	return change(b, user, BAYES_HAM, true, data, size, out_r);
+	return change(b, user, BAYES_HAM, true, false, data, size, out_r);
+}
+
+/*
+ * mature_enough - has user (global for NULL) learned TRAIN_MATURE_MSGS
+ * of each class? 1 yes, 0 no, -1 error.
+ */
+static int mature_enough(struct bayes *b, const char *user)
+{
+	int64_t uid = 0;
+	uint64_t ns, nh;
+	int rc = store_user_id(b->store, user, false, &uid);
+
+	if (rc == 0)
+		return 0;	/* a user who never learned anything */
+	if (rc < 0 || store_totals(b->store, uid, &ns, &nh) < 0) {
+		store_err(b);
+		return -1;
+	}
+	return ns >= TRAIN_MATURE_MSGS && nh >= TRAIN_MATURE_MSGS;
 }
 
 int bayes_train(struct bayes *b, const char *user, enum bayes_class cls, double scored_prob,
@@ -599,12 +630,10 @@ int bayes_train(struct bayes *b, const char *user, enum bayes_class cls, double 
 							 : scored_prob > TRAIN_THICK_LOW;
 		learn = wrong_or_unsure;
 		if (b->opt.train_mode == BAYES_TRAIN_MATURE && !learn) {
-			int64_t uid = 0;
-			uint64_t ns, nh;
-			if (store_user_id(b->store, user, false, &uid) < 0 ||
-			    store_totals(b->store, uid, &ns, &nh) < 0)
-				return store_err(b);
-			learn = ns < TRAIN_MATURE_MSGS || nh < TRAIN_MATURE_MSGS;
+			int m = mature_enough(b, user);
+			if (m < 0)
+				return -1;
+			learn = m == 0;
 		}
 	}
 	if (!learn) {
@@ -612,6 +641,27 @@ int bayes_train(struct bayes *b, const char *user, enum bayes_class cls, double 
 		return 0;
 	}
 	return bayes_learn(b, user, cls, data, size, out_r);
+}
+
+/*
+ * bayes_autolearn - the training mode's rule where it has a meaning
+ * without a true label (mature), then a learn marked automatic.
+ */
+int bayes_autolearn(struct bayes *b, const char *user, enum bayes_class cls, double scored_prob,
+		    const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
+{
+	(void)scored_prob;	/* the caller's thresholds judged it; kept for the log and later rules */
+	b->errkind = BAYES_ERR_NONE;
+	if (b->opt.train_mode == BAYES_TRAIN_MATURE) {
+		int m = mature_enough(b, user);
+		if (m < 0)
+			return -1;
+		if (m > 0) {
+			*out_r = BAYES_SKIPPED;
+			return 0;
+		}
+	}
+	return change(b, user, cls, false, true, data, size, out_r);
 }
 
 int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)

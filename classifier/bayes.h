@@ -55,6 +55,7 @@ enum bayes_learn_outcome {
 	BAYES_FORGOTTEN,	/* forget removed its counts */
 	BAYES_NOT_LEARNED,	/* forget: message was never learned */
 	BAYES_SKIPPED,		/* bayes_train(): the training mode said no */
+	BAYES_KEPT_MANUAL,	/* bayes_autolearn(): learned by hand before: left alone */
 };
 
 /* bayes_outcome_name - "learned", "already learned", "relearned", ... */
@@ -199,6 +200,27 @@ int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,
  */
 int bayes_train(struct bayes *b, const char *user, enum bayes_class cls, double scored_prob,
 		const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r);
+
+/*
+ * bayes_autolearn - learn the message as cls for user because it was
+ * scored scored_prob, beyond an autolearn threshold (the caller's
+ * choice), with no one's confirmation. The learned-message memory
+ * records it as automatic (STORE_LEARNED_AUTO), and a learn by hand
+ * always wins:
+ *   - a message already learned by hand (bayes_learn) is left alone:
+ *     *out_r is BAYES_KEPT_MANUAL, whatever class it was learned as;
+ *   - a later bayes_learn of an autolearned message makes it a manual
+ *     learn: counts moved as for any relearn (BAYES_RELEARNED) when the
+ *     class differs, and the automatic mark cleared in any case
+ *     (BAYES_ALREADY when the class was the same).
+ * The training mode decides as for bayes_train(), except that "error"
+ * presupposes a true label, which an autolearn does not have: under all
+ * and error every call learns; under mature only while user (global
+ * for NULL) has learned fewer than the mature count of either class
+ * (*out_r BAYES_SKIPPED afterwards). One transaction.
+ */
+int bayes_autolearn(struct bayes *b, const char *user, enum bayes_class cls, double scored_prob,
+		    const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r);
 
 /* bayes_forget - remove the message's contribution, if it was learned. */
 int bayes_forget(struct bayes *b, const char *user, const unsigned char *data, size_t size,

@@ -275,7 +275,7 @@ static int dump_record(struct dump_reader *d, char **f, int nf)
 	case 'l': {
 		uint64_t at;
 		if (nf != 5 || !dump_user(d, f[1], &r.user) || !dump_hex(f[2], r.digest, 16) ||
-		    !dump_u64(f[3], 3, &v) || !dump_u64(f[4], INT64_MAX, &at))
+		    !dump_u64(f[3], 7, &v) || !dump_u64(f[4], INT64_MAX, &at))
 			return dump_bad(d, "expected 'l ID DIGEST CLASS AT' with a known user");
 		r.cls = (int)v;
 		r.at = (int64_t)at;

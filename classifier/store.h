@@ -98,11 +98,18 @@ int store_stats(struct store *s, int64_t user, struct bayes_stats *st);
 
 /*
  * A learned-message row's class is the message's class (BAYES_HAM or
- * BAYES_SPAM), plus STORE_LEARNED_GLOBAL when that learn also added the
+ * BAYES_SPAM), plus STORE_LEARNED_AUTO (below) for an autolearn, plus
+ * STORE_LEARNED_GLOBAL when that learn also added the
  * message to the global statistics (a user's learn with
  * learn_global_too), so a forget or relearn takes back exactly that.
  */
 #define STORE_LEARNED_GLOBAL	2
+/*
+ * STORE_LEARNED_AUTO: the learn was an autolearn (bayes_autolearn), not
+ * a user's: a learn by hand replaces it, an autolearn never replaces a
+ * learn by hand. The class is always (class & 1).
+ */
+#define STORE_LEARNED_AUTO	4
 
 /* store_meta_get - value of key into out: 1 found, 0 missing, -1 error. */
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);

@@ -1165,6 +1165,12 @@ int controller_start(struct controller *c, const struct bayesd_config *cfg, char
 	return 0;
 }
 
+/* controller_writer - the writer, or NULL. */
+struct writer *controller_writer(const struct controller *c)
+{
+	return c ? c->writer : NULL;
+}
+
 /* controller_reload - take the reloadable settings. */
 void controller_reload(struct controller *c, const struct bayesd_config *cfg)
 {

@@ -87,6 +87,14 @@ void controller_cache_set(struct controller *c, struct tokcache *cache);
 int controller_start(struct controller *c, const struct bayesd_config *cfg, char *err, size_t errlen);
 
 /*
+ * controller_writer - the writer thread controller_start() started, or
+ * NULL (no controller socket, or it failed). Owned by the controller:
+ * valid until controller_stop().
+ */
+struct writer;
+struct writer *controller_writer(const struct controller *c);
+
+/*
  * controller_reload - take the settings of a reloaded config: password,
  * request size limit, timeout, thresholds, scan limit. Requests already
  * running finish with the old ones. Sockets and the database path are not

@@ -512,6 +512,9 @@ int main(int argc, char **argv)
 	if (controller_start(ctl, cfg, err, sizeof(err)) != 0)
 		log_error("controller: %s; learning and the HTTP endpoints are unavailable, "
 			  "the milter goes on", err);
+	milter_writer_set(controller_writer(ctl));
+	if (cfg->autolearn && controller_writer(ctl) == NULL)
+		log_warning("autolearn = yes needs the controller (its writer learns): autolearn is off");
 
 	if ((errno = pthread_create(&milter_tid, NULL, main_milter_thread, NULL)) != 0) {
 		log_error("cannot start the milter thread: %m");
@@ -564,6 +567,7 @@ int main(int argc, char **argv)
 	log_debug("stop: milter listener closed");
 	milter_drain(BAYESD_DRAIN_S);
 	log_debug("stop: messages in flight done");
+	milter_writer_set(NULL);
 	controller_stop(&ctl);
 	log_debug("stop: controller stopped");
 	milter_shutdown();

@@ -67,6 +67,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "writer.h"
 
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
@@ -87,6 +88,7 @@ struct milter_msg {
 	char qid[32];
 	char *auth;			/* {auth_authen} or NULL */
 	unsigned nrcpt;
+	char user[BAYESD_USER_MAX];	/* per_user: the first recipient's user, "" = none */
 	struct buf data;		/* headers + body, at most scan_limit bytes */
 	bool truncated;			/* more than scan_limit arrived */
 	char *subject;			/* first Subject value, or NULL */
@@ -119,6 +121,7 @@ static const struct milter_io *mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
 static struct tokcache *milter_cache;	/* shared token cache, or NULL */
+static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
 /* Messages in flight, for a graceful stop. */
 static pthread_mutex_t milter_flight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -191,6 +194,42 @@ bool milter_drain(unsigned timeout_s)
 void milter_cache_set(struct tokcache *cache)
 {
 	milter_cache = cache;
+}
+
+/* milter_writer_set - where autolearns go */
+void milter_writer_set(struct writer *w)
+{
+	milter_writer = w;
+}
+
+/*
+ * milter_autolearn - after a score: post a learn of a confident verdict
+ * to the writer, never waiting. Not for trusted or authenticated senders
+ * (scored anyway with score_authenticated), nor for a message cut at
+ * scan_limit: its digest would not match the whole message a user may
+ * later correct by hand, and the correction must find the autolearn.
+ */
+static void milter_autolearn(struct milter_conn *conn, const char *qid, const char *user, double prob)
+{
+	const struct bayesd_config *cfg = conn->cfg;
+	struct milter_msg *m = &conn->msg;
+	struct writer *w;
+	enum writer_op op;
+
+	if (!cfg->autolearn || conn->trusted || m->auth || m->truncated)
+		return;
+	if (prob >= cfg->autolearn_spam_threshold)
+		op = WRITER_AUTOLEARN_SPAM;
+	else if (prob <= cfg->autolearn_ham_threshold)
+		op = WRITER_AUTOLEARN_HAM;
+	else
+		return;
+	if ((w = milter_writer) == NULL) {
+		log_debug("%s: autolearn skipped: no controller writer", qid);
+		return;
+	}
+	if (writer_post(w, op, user, (const unsigned char *)m->data.data, m->data.len, prob, qid) != 0)
+		log_info("%s: autolearn dropped: the writer is busy", qid);
 }
 
 /* milter_engine_options - the engine options a config asks for */
@@ -333,6 +372,7 @@ static void milter_msg_reset(struct milter_msg *m)
 	free(m->auth);
 	m->auth = NULL;
 	m->nrcpt = 0;
+	m->user[0] = '\0';
 	/* a huge message's buffer is not kept for the rest of the session */
 	if (m->data.cap > 256 * 1024)
 		buf_free(&m->data);
@@ -510,13 +550,21 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* milter_envrcpt - count recipients */
+/*
+ * milter_envrcpt - count recipients; with per_user, map the first one to
+ * its user (used only if it stays the only one)
+ */
 static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct milter_conn *conn = milter_conn_get(ctx);
+	struct milter_msg *m;
 
-	if (conn)
-		conn->msg.nrcpt++;
+	if (!conn)
+		return milter_continue(conn, SMFIP_NR_RCPT);
+	m = &conn->msg;
+	if (m->nrcpt++ == 0 && conn->cfg->per_user && argv && argv[0] &&
+	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
+		m->user[0] = '\0';
 	return milter_continue(conn, SMFIP_NR_RCPT);
 }
 
@@ -705,7 +753,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	char err[512] = "";
 	char hdr[256], req[32];
-	const char *qid, *action;
+	const char *qid, *action, *user;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
 	int rc = -1;
@@ -727,11 +775,13 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	}
 
+	/* per_user: one recipient is scored as that user; several, as global */
+	user = cfg->per_user && m->nrcpt == 1 && m->user[0] ? m->user : NULL;
 	memset(&r, 0, sizeof(r));
 	meta.client_ip = conn->client[0] ? conn->client : NULL;
 	meta.helo = conn->helo;
 	if (milter_handle_get(cfg, &h, err, sizeof(err), &kind)) {
-		rc = bayes_check(h.b, NULL, (const unsigned char *)m->data.data, m->data.len, &meta, &r);
+		rc = bayes_check(h.b, user, (const unsigned char *)m->data.data, m->data.len, &meta, &r);
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
 			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
@@ -799,8 +849,10 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		ms = milter_now_ms() - start;
 		metrics_scored(spam ? METRICS_SPAM : METRICS_HAM, ms);
 	}
-	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f", qid,
-		 milter_client(conn), r.prob, action, r.nfeatures, ms);
+	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f%s%s", qid,
+		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
+		 user ? user : "");
+	milter_autolearn(conn, qid, user, r.prob);
 	milter_msg_reset(m);
 	return ret;
 }

@@ -13,7 +13,8 @@
  *
  * The configuration comes from config_current(); each SMTP connection
  * pins the one it started with. The milter opens the database read-only
- * (a small pool of handles, one per busy thread) and never writes.
+ * (a small pool of handles, one per busy thread) and never writes; with
+ * autolearn it posts learns to the controller's writer and does not wait.
  */
 #ifndef BAYESD_MILTER_H
 #define BAYESD_MILTER_H
@@ -56,6 +57,14 @@ void milter_probe(const struct bayesd_config *cfg);
  */
 struct tokcache;
 void milter_cache_set(struct tokcache *cache);
+
+/*
+ * milter_writer_set - the writer (writer.h) autolearns are posted to, or
+ * NULL (autolearn is then off). Set before milter_run(); set NULL before
+ * the writer is stopped, after milter_drain().
+ */
+struct writer;
+void milter_writer_set(struct writer *w);
 
 /* milter_shutdown - close every pooled engine handle. */
 void milter_shutdown(void);

@@ -7,6 +7,10 @@
  * per learn here, and writer_stop() drains the queue before joining so no
  * submitter is left waiting on a job that will never run.
  *
+ * Posted jobs (writer_post, the milter's autolearns) are allocated with
+ * their copy of the message, queued like the others, and freed by the
+ * writer after they ran; their submitter has long gone on.
+ *
  * Expiry runs between jobs: the thread sleeps until a job comes or the
  * next run is due, and a run in progress takes one step per turn of the
  * loop when the queue is empty.
@@ -76,6 +80,12 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 		break;
 	case WRITER_FORGET:
 		job->rc = bayes_forget(w->db, job->user, job->data, job->size, &job->outcome);
+		break;
+	case WRITER_AUTOLEARN_SPAM:
+	case WRITER_AUTOLEARN_HAM:
+		job->rc = bayes_autolearn(w->db, job->user,
+					  job->op == WRITER_AUTOLEARN_SPAM ? BAYES_SPAM : BAYES_HAM,
+					  job->prob, job->data, job->size, &job->outcome);
 		break;
 	case WRITER_EXPIRE:
 		w->next_expire = time(NULL);
@@ -159,6 +169,21 @@ static void writer_cache_refresh(struct writer *w)
 	}
 }
 
+/* writer_posted_done - log a posted job's outcome and free it (unlocked). */
+static void writer_posted_done(struct writer_job *job)
+{
+	const char *cls = job->op == WRITER_AUTOLEARN_SPAM ? "spam" : "ham";
+	const char *u = job->user ? job->user : "";
+
+	if (job->rc != 0)
+		log_warning("%s: autolearn %s%s%s failed: %s", job->tag, cls, *u ? " for " : "", u,
+			    job->err);
+	else
+		log_info("%s: autolearn %s%s%s, score=%.5f: %s", job->tag, cls, *u ? " for " : "", u,
+			 job->prob, bayes_outcome_name(job->outcome));
+	free(job);
+}
+
 /* writer_main - the thread: take jobs in order until stopped and drained. */
 static void *writer_main(void *arg)
 {
@@ -199,6 +224,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		writer_run_job(w, job);	/* the commit happens here, unlocked */
+		if (job->posted) {
+			writer_posted_done(job);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
 
 		pthread_mutex_lock(&w->lock);
 		job->done = true;
@@ -273,6 +303,46 @@ int writer_submit(struct writer *w, struct writer_job *job)
 	pthread_cond_signal(&w->work);
 	while (!job->done)
 		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* writer_post - queue a copy, return at once. */
+int writer_post(struct writer *w, enum writer_op op, const char *user, const unsigned char *data,
+		size_t size, double prob, const char *tag)
+{
+	size_t ulen = user ? strlen(user) + 1 : 0;
+	struct writer_job *job;
+	char *p;
+
+	/* one block: the job, then the message, then the user name */
+	job = xcalloc(1, sizeof(*job) + size + ulen);
+	p = (char *)(job + 1);
+	memcpy(p, data, size);
+	job->data = (const unsigned char *)p;
+	job->size = size;
+	if (user) {
+		memcpy(p + size, user, ulen);
+		job->user = p + size;
+	}
+	job->op = op;
+	job->prob = prob;
+	snprintf(job->tag, sizeof(job->tag), "%s", tag ? tag : "NOQUEUE");
+	job->posted = true;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping || w->queued >= w->queue_max) {
+		pthread_mutex_unlock(&w->lock);
+		free(job);
+		return -1;
+	}
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	w->queued++;
+	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
 }

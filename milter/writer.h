@@ -44,6 +44,8 @@ enum writer_op {
 	WRITER_LEARN_HAM,
 	WRITER_FORGET,
 	WRITER_EXPIRE,		/* start an expiry run now; answered at once (rc 0) */
+	WRITER_AUTOLEARN_SPAM,	/* bayes_autolearn; only through writer_post() */
+	WRITER_AUTOLEARN_HAM,
 };
 
 /*
@@ -63,7 +65,11 @@ struct writer_job {
 	enum bayes_errkind kind;	/* when rc == -1 */
 	char err[256];			/* when rc == -1: one line */
 
+	double prob;			/* autolearn: the score it was learned for */
+	char tag[32];			/* autolearn: the queue id, for the log line */
+
 	/* private to writer.c */
+	bool posted;			/* writer_post(): freed by the writer, nobody waits */
 	bool done;
 	struct writer_job *next;
 };
@@ -87,6 +93,18 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
  * which, job->kind is BAYES_ERR_BUSY). Thread-safe.
  */
 int writer_submit(struct writer *w, struct writer_job *job);
+
+/*
+ * writer_post - fire and forget: queue an autolearn (op
+ * WRITER_AUTOLEARN_SPAM or _HAM) of a copy of data[0..size) for user
+ * (NULL = global) and return at once; the writer runs it in its turn,
+ * logs its outcome with tag (the queue id) and frees it. prob is the
+ * score, for the log. Returns 0 when queued, -1 when dropped (the queue
+ * is full or the writer is stopping: an autolearn is never worth a
+ * wait). Thread-safe; never blocks on a commit.
+ */
+int writer_post(struct writer *w, enum writer_op op, const char *user, const unsigned char *data,
+		size_t size, double prob, const char *tag);
 
 /*
  * writer_stop - refuse new jobs, run every job already queued (each

@@ -263,3 +263,160 @@ TEST(engine_open_checks)
 	CHECK(b != NULL);
 	bayes_close(&b);
 }
+
+/* learned_totals - the message totals of user, as bayes_stats says */
+static void learned_totals(struct bayes *b, const char *user, uint64_t *ns, uint64_t *nh)
+{
+	struct bayes_stats st;
+
+	*ns = *nh = (uint64_t)-1;
+	if (bayes_stats(b, user, &st) == 0) {
+		*ns = st.learned_spam;
+		*nh = st.learned_ham;
+	}
+}
+
+TEST(engine_autolearn_never_overrides_manual)
+{
+	const unsigned char *msg = (const unsigned char *)spam_msg;
+	size_t len = strlen(spam_msg);
+	enum bayes_learn_outcome o;
+	uint64_t ns, nh;
+	struct bayes *b = open_db("auto1.db", BAYES_OPEN_CREATE);
+
+	REQUIRE(b);
+	/* a user says ham (a false positive corrected by hand) */
+	REQUIRE(bayes_learn(b, "u1", BAYES_HAM, msg, len, &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	/* the same message autolearned as spam later: left alone, counts unchanged */
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9999, msg, len, &o) == 0);
+	CHECK(o == BAYES_KEPT_MANUAL);
+	learned_totals(b, "u1", &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+	learned_totals(b, NULL, &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+	/* autolearned as the same class: also left alone (the record stays manual) */
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_HAM, 0.0001, msg, len, &o) == 0);
+	CHECK(o == BAYES_KEPT_MANUAL);
+	/* and a manual learn after that still counts as a manual record: ALREADY */
+	REQUIRE(bayes_learn(b, "u1", BAYES_HAM, msg, len, &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	/* another user's memory is theirs: an autolearn there goes ahead */
+	REQUIRE(bayes_autolearn(b, "u2", BAYES_SPAM, 0.9999, msg, len, &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	bayes_close(&b);
+}
+
+TEST(engine_manual_learn_replaces_autolearn)
+{
+	const unsigned char *msg = (const unsigned char *)spam_msg;
+	const unsigned char *hmsg = (const unsigned char *)ham_msg;
+	size_t len = strlen(spam_msg), hlen = strlen(ham_msg);
+	enum bayes_learn_outcome o;
+	uint64_t ns, nh;
+	struct bayes *b = open_db("auto2.db", BAYES_OPEN_CREATE);
+
+	REQUIRE(b);
+	/* autolearned as spam (wrongly, say), for a user and global */
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9995, msg, len, &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9995, msg, len, &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	/* an autolearn may flip an autolearn */
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_HAM, 0.0005, msg, len, &o) == 0);
+	CHECK(o == BAYES_RELEARNED);
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9995, msg, len, &o) == 0);
+	CHECK(o == BAYES_RELEARNED);
+	/* the user corrects it by hand: relearned, counts moved (user and global) */
+	REQUIRE(bayes_learn(b, "u1", BAYES_HAM, msg, len, &o) == 0);
+	CHECK(o == BAYES_RELEARNED);
+	learned_totals(b, "u1", &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+	learned_totals(b, NULL, &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+	/* the automatic mark is gone: a later autolearn cannot undo the correction */
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9999, msg, len, &o) == 0);
+	CHECK(o == BAYES_KEPT_MANUAL);
+	learned_totals(b, "u1", &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+
+	/* a manual learn confirming an autolearn (same class): same counts, mark cleared */
+	REQUIRE(bayes_autolearn(b, NULL, BAYES_HAM, 0.0001, hmsg, hlen, &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_learn(b, NULL, BAYES_HAM, hmsg, hlen, &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	learned_totals(b, NULL, &ns, &nh);
+	CHECK(ns == 0 && nh == 2);
+	REQUIRE(bayes_autolearn(b, NULL, BAYES_SPAM, 0.9999, hmsg, hlen, &o) == 0);
+	CHECK(o == BAYES_KEPT_MANUAL);
+	learned_totals(b, NULL, &ns, &nh);
+	CHECK(ns == 0 && nh == 2);
+
+	/* forget takes an autolearn back like any learn */
+	REQUIRE(bayes_autolearn(b, "u3", BAYES_SPAM, 0.9999, msg, len, &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_forget(b, "u3", msg, len, &o) == 0);
+	CHECK(o == BAYES_FORGOTTEN);
+	learned_totals(b, "u3", &ns, &nh);
+	CHECK(ns == 0 && nh == 0);
+	bayes_close(&b);
+}
+
+TEST(engine_autolearn_train_modes)
+{
+	struct bayes_options opt;
+	char err[600];
+	enum bayes_learn_outcome o;
+	struct bayes *b;
+
+	/* error mode: the thresholds decide (a confident score is never "unsure") */
+	bayes_options_default(&opt);
+	opt.train_mode = BAYES_TRAIN_ERROR;
+	b = bayes_open(db_path("auto3.db"), BAYES_OPEN_CREATE, &opt, err, sizeof(err), NULL);
+	REQUIRE(b);
+	REQUIRE(bayes_autolearn(b, NULL, BAYES_SPAM, 0.9999, (const unsigned char *)spam_msg,
+				strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	bayes_close(&b);
+	/* mature mode: learns while immature (an unknown user is immature) */
+	opt.train_mode = BAYES_TRAIN_MATURE;
+	b = bayes_open(db_path("auto4.db"), BAYES_OPEN_CREATE, &opt, err, sizeof(err), NULL);
+	REQUIRE(b);
+	REQUIRE(bayes_autolearn(b, "new", BAYES_HAM, 0.0001, (const unsigned char *)ham_msg,
+				strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	bayes_close(&b);
+}
+
+TEST(engine_autolearn_dump_round_trip)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum bayes_learn_outcome o;
+	struct bayes *b = open_db("auto5.db", BAYES_OPEN_CREATE), *r;
+	FILE *f;
+
+	REQUIRE(b);
+	REQUIRE(bayes_autolearn(b, "u1", BAYES_SPAM, 0.9999, (const unsigned char *)spam_msg,
+				strlen(spam_msg), &o) == 0);
+	f = open_memstream(&text, &len);
+	REQUIRE(f);
+	REQUIRE(bayes_dump(b, f) == 0);
+	fclose(f);
+	bayes_close(&b);
+	/* CLASS 1 + 2 (global) + 4 (auto) = 7 restores, and stays automatic */
+	CHECK(strstr(text, " 7 ") != NULL);
+	r = open_db("auto6.db", BAYES_OPEN_CREATE);
+	REQUIRE(r);
+	f = fmemopen(text, len, "r");
+	REQUIRE(f);
+	CHECK(bayes_restore(r, f) == 0);
+	fclose(f);
+	REQUIRE(bayes_learn(r, "u1", BAYES_HAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_RELEARNED);
+	REQUIRE(bayes_autolearn(r, "u1", BAYES_SPAM, 0.9999, (const unsigned char *)spam_msg,
+				strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_KEPT_MANUAL);
+	bayes_close(&r);
+	free(text);
+}

@@ -1,0 +1,127 @@
+/*
+ * test_milter.c - the milter callbacks driven without an MTA (milter_io):
+ * per-user scoring of a single recipient and autolearn through a real
+ * writer thread, on a database in the test directory.
+ *
+ * milter.c, writer.c and metrics.c are compiled into this file (the unit
+ * test binary links only libbayes and tests/unit; config.c and log.c come
+ * from test_config.c).
+ */
+#include "../../milter/milter.c"
+#include "../../milter/writer.c"
+#include "../../milter/metrics.c"
+
+#include "harness.h"
+
+static void *tm_priv;
+static const char *tm_auth;	/* {auth_authen}, or NULL */
+
+static void *tm_getpriv(SMFICTX *ctx) { return tm_priv; }
+static int tm_setpriv(SMFICTX *ctx, void *p) { tm_priv = p; return MI_SUCCESS; }
+static char *tm_getsymval(SMFICTX *ctx, char *name)
+{
+	if (strcmp(name, "{auth_authen}") == 0)
+		return (char *)tm_auth;
+	if (strcmp(name, "i") == 0)
+		return (char *)"TESTQID";
+	return NULL;
+}
+static int tm_addheader(SMFICTX *ctx, char *n, char *v) { return MI_SUCCESS; }
+static int tm_chgheader(SMFICTX *ctx, char *n, int i, char *v) { return MI_SUCCESS; }
+static int tm_setreply(SMFICTX *ctx, char *r, char *x, char *m) { return MI_SUCCESS; }
+static int tm_quarantine(SMFICTX *ctx, char *r) { return MI_SUCCESS; }
+
+static const struct milter_io tm_io = {
+	tm_getpriv, tm_setpriv, tm_getsymval, tm_addheader, tm_chgheader, tm_setreply, tm_quarantine,
+};
+
+/* tm_message - one SMTP transaction through the callbacks: rcpts NULL-terminated */
+static void tm_message(const char *const *rcpts, const char *subject, const char *body)
+{
+	const struct smfiDesc *d = milter_callbacks();
+	SMFICTX *ctx = (SMFICTX *)&tm_priv;	/* never dereferenced by our io */
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char *from[] = { (char *)"<sender@example.net>", NULL };
+
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	d->xxfi_connect(ctx, (char *)"client.example.net", (struct sockaddr *)&sin);
+	d->xxfi_envfrom(ctx, from);
+	for (; *rcpts; rcpts++) {
+		char *rcpt[] = { (char *)*rcpts, NULL };
+		d->xxfi_envrcpt(ctx, rcpt);
+	}
+	d->xxfi_header(ctx, (char *)"From", (char *)"sender@example.net");
+	d->xxfi_header(ctx, (char *)"Subject", (char *)subject);
+	d->xxfi_eoh(ctx);
+	d->xxfi_body(ctx, (unsigned char *)body, strlen(body));
+	d->xxfi_eom(ctx);
+	d->xxfi_close(ctx);
+}
+
+/* tm_learned - messages user has learned as spam + ham (-1 on error) */
+static long tm_learned(const char *db, const char *user)
+{
+	char err[600];
+	struct bayes_stats st;
+	struct bayes *b = bayes_open(db, BAYES_OPEN_RDONLY, NULL, err, sizeof(err), NULL);
+	long n = -1;
+
+	if (b && bayes_stats(b, user, &st) == 0)
+		n = (long)(st.learned_spam + st.learned_ham);
+	bayes_close(&b);
+	return n;
+}
+
+TEST(milter_per_user_autolearn)
+{
+	static const char *const one[] = { "<Joe+lists@Example.ORG>", NULL };
+	static const char *const two[] = { "<joe@example.org>", "<ann@example.org>", NULL };
+	char db[400], path[400], err[600];
+	struct bayesd_config *cfg;
+	FILE *f;
+	struct writer *w;
+	struct bayes_options o;
+
+	snprintf(db, sizeof(db), "%s/milter.db", test_tmpdir());
+	/* autolearn everything the milter scores: spam at >= 0.5, ham at <= 0.5 */
+	snprintf(path, sizeof(path), "%s/milter.conf", test_tmpdir());
+	f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	fprintf(f, "database = %s\nper_user = yes\nautolearn = yes\n"
+		"autolearn_spam_threshold = 0.5\nautolearn_ham_threshold = 0.5\n"
+		"score_authenticated = yes\ncache_max_tokens = 0\n", db);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "  %s\n", err);
+	REQUIRE(cfg != NULL);
+	milter_engine_options(cfg, &o);
+	o.train_mode = BAYES_TRAIN_ALL;
+	w = writer_start(db, &o, 0, err, sizeof(err));
+	REQUIRE(w != NULL);
+	config_current_set(cfg);
+	milter_reload();
+	milter_io_set(&tm_io);
+	milter_writer_set(w);
+
+	/* one recipient: scored and autolearned as its user */
+	tm_message(one, "cheap pills", "Buy cheap pills now.\r\n");
+	/* two recipients: global */
+	tm_message(two, "meeting", "The meeting moves to Tuesday.\r\n");
+	/* an authenticated sender is scored (score_authenticated) but never autolearned */
+	tm_auth = "alice";
+	tm_message(one, "from alice", "Lunch tomorrow? Alice.\r\n");
+	tm_auth = NULL;
+
+	milter_writer_set(NULL);
+	writer_stop(&w);	/* runs every posted job first */
+	CHECK(tm_learned(db, "joe@example.org") == 1);
+	CHECK(tm_learned(db, "ann@example.org") == 0);
+	/* global: joe's learn (per_user_global) and the two-recipient message */
+	CHECK(tm_learned(db, NULL) == 2);
+
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
+	config_unref(&cfg);
+}
