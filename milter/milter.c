@@ -67,12 +67,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "verdict.h"
 #include "writer.h"
 
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
 #define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
-#define MILTER_REASON_MAX	120	/* bytes of an error reason in a header */
 #define MILTER_NOREPLY		(SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH)
 
 /* Incoming X-Spam-* headers of one name, to remove at end of message. */
@@ -670,19 +670,6 @@ static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char 
 		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
 }
 
-/* milter_fmt_threshold - "0.90", "0.955": at least two decimals, no noise */
-static void milter_fmt_threshold(char *buf, size_t len, double t)
-{
-	size_t n;
-	char *dot;
-
-	snprintf(buf, len, "%.5f", t);
-	n = strlen(buf);
-	dot = strchr(buf, '.');
-	while (dot && n > (size_t)(dot - buf) + 3 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-}
-
 /* milter_smtp_text - reply text for smfi_setreply: '%' doubled, no enhanced code */
 static void milter_smtp_text(const char *msg, char *xcode, size_t xlen, char *out, size_t outlen)
 {
@@ -752,7 +739,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	struct bayes_msg_meta meta;
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	char err[512] = "";
-	char hdr[256], req[32];
+	char hdr[256];
 	const char *qid, *action, *user;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
@@ -800,8 +787,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 			ret = SMFIS_TEMPFAIL;
 			action = "tempfail";
 		} else {
-			snprintf(hdr, sizeof(hdr), "Unknown, score=unknown (%.*s)", MILTER_REASON_MAX,
-				 reason);
+			verdict_unknown(reason, hdr, sizeof(hdr));
 			milter_addheader(ctx, conn, qid, "X-Spam-Status", hdr);
 			action = "accept";
 		}
@@ -825,17 +811,14 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		ms = milter_now_ms() - start;
 		metrics_scored(METRICS_REJECT, ms);
 	} else {
-		bool spam = r.prob >= cfg->spam_threshold;
+		struct verdict_headers vh;
 
-		milter_fmt_threshold(req, sizeof(req), cfg->spam_threshold);
-		snprintf(hdr, sizeof(hdr), "%s, score=%.5f required=%s", spam ? "Yes" : "No",
-			 r.prob, req);
-		milter_addheader(ctx, conn, qid, "X-Spam-Status", hdr);
+		verdict_format(cfg, r.prob, r.nfeatures, r.nused, m->truncated, &vh);
+		bool spam = vh.spam;
+		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
 		if (spam)
 			milter_addheader(ctx, conn, qid, "X-Spam-Flag", "YES");
-		snprintf(hdr, sizeof(hdr), "p=%.5f tokens=%zu used=%zu%s version=%s", r.prob,
-			 r.nfeatures, r.nused, m->truncated ? " truncated=yes" : "", BAYESD_VERSION);
-		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", hdr);
+		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", vh.detail);
 		action = spam ? "flag" : "accept";
 		if (spam)
 			milter_subject(ctx, conn, qid);

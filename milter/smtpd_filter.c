@@ -67,6 +67,7 @@
 #include "config.h"
 #include "log.h"
 #include "util.h"
+#include "verdict.h"
 
 #define SF_NAME			"bayesd-smtpd-filter"
 #define SF_LINE_MAX		(1024 * 1024)	/* bytes of one input line */
@@ -76,7 +77,6 @@
 #define SF_DEFAULT_TIMEOUT	5.0		/* seconds to wait for a verdict */
 #define SF_BACKOFF		10.0		/* seconds not asking after a timeout */
 #define SF_RESPONSE_MAX		(64 * 1024)	/* bytes of a controller answer */
-#define SF_REASON_MAX		120		/* bytes of an error reason in a header */
 #define SF_HELD_KEEP		(256 * 1024)	/* held buffer kept between messages */
 #define SF_TEMPFAIL_REPLY	"451 4.7.1 Spam filter temporarily unavailable, try again later"
 
@@ -537,19 +537,6 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 	return ok;
 }
 
-/* sf_fmt_threshold - "0.90", "0.955": at least two decimals, no noise */
-static void sf_fmt_threshold(char *buf, size_t len, double t)
-{
-	size_t n;
-	char *dot;
-
-	snprintf(buf, len, "%.5f", t);
-	n = strlen(buf);
-	dot = strchr(buf, '.');
-	while (dot && n > (size_t)(dot - buf) + 3 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-}
-
 /* sf_header - queue one added header line */
 static void sf_header(const char *version, const char *sid, const char *token,
 		      const char *name, const char *value)
@@ -610,7 +597,7 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 {
 	const struct bayesd_config *cfg = sf_cfg;
 	struct sf_result r = { 0 };
-	char why[512] = "", hdr[256], req[32];
+	char why[512] = "", hdr[256];
 	const char *action, *tag = NULL;
 	double start = sf_now();
 
@@ -638,8 +625,7 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 			s->verdict = SF_VERDICT_TEMPFAIL;
 			action = "tempfail";
 		} else {
-			snprintf(hdr, sizeof(hdr), "Unknown, score=unknown (%.*s)", SF_REASON_MAX,
-				 "controller unavailable");
+			verdict_unknown("controller unavailable", hdr, sizeof(hdr));
 			sf_header(version, s->sid, token, "X-Spam-Status", hdr);
 			s->verdict = SF_VERDICT_ACCEPT;
 			action = "accept";
@@ -653,17 +639,15 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		s->verdict = SF_VERDICT_REJECT;
 		action = "reject";
 	} else {
-		bool spam = r.prob >= cfg->spam_threshold;
+		struct verdict_headers vh;
 
-		sf_fmt_threshold(req, sizeof(req), cfg->spam_threshold);
-		snprintf(hdr, sizeof(hdr), "%s, score=%.5f required=%s", spam ? "Yes" : "No",
-			 r.prob, req);
-		sf_header(version, s->sid, token, "X-Spam-Status", hdr);
+		verdict_format(cfg, r.prob, r.tokens > 0 ? (size_t)r.tokens : 0,
+			       r.used > 0 ? (size_t)r.used : 0, s->truncated, &vh);
+		bool spam = vh.spam;
+		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
 		if (spam)
 			sf_header(version, s->sid, token, "X-Spam-Flag", "YES");
-		snprintf(hdr, sizeof(hdr), "p=%.5f tokens=%lld used=%lld%s version=%s", r.prob,
-			 r.tokens, r.used, s->truncated ? " truncated=yes" : "", BAYESD_VERSION);
-		sf_header(version, s->sid, token, "X-Spam-Bayesd", hdr);
+		sf_header(version, s->sid, token, "X-Spam-Bayesd", vh.detail);
 		if (spam && cfg->subject_tag[0])
 			tag = cfg->subject_tag;
 		s->verdict = SF_VERDICT_ACCEPT;

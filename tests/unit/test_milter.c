@@ -3,13 +3,14 @@
  * per-user scoring of a single recipient and autolearn through a real
  * writer thread, on a database in the test directory.
  *
- * milter.c, writer.c and metrics.c are compiled into this file (the unit
+ * milter.c, writer.c, metrics.c and verdict.c are compiled into this file (the unit
  * test binary links only libbayes and tests/unit; config.c and log.c come
  * from test_config.c).
  */
 #include "../../milter/milter.c"
 #include "../../milter/writer.c"
 #include "../../milter/metrics.c"
+#include "../../milter/verdict.c"
 
 #include "harness.h"
 

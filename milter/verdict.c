@@ -1,0 +1,38 @@
+/*
+ * verdict.c - the X-Spam-* header values. See verdict.h.
+ */
+#include "verdict.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* fmt_threshold - "0.90", "0.955": at least two decimals, no trailing noise */
+static void fmt_threshold(char *buf, size_t len, double t)
+{
+	size_t n;
+	char *dot;
+
+	snprintf(buf, len, "%.5f", t);
+	n = strlen(buf);
+	dot = strchr(buf, '.');
+	while (dot && n > (size_t)(dot - buf) + 3 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+}
+
+void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
+		    bool truncated, struct verdict_headers *out)
+{
+	char req[32];
+
+	out->spam = prob >= cfg->spam_threshold;
+	fmt_threshold(req, sizeof(req), cfg->spam_threshold);
+	snprintf(out->status, sizeof(out->status), "%s, score=%.5f required=%s",
+		 out->spam ? "Yes" : "No", prob, req);
+	snprintf(out->detail, sizeof(out->detail), "p=%.5f tokens=%zu used=%zu%s version=%s", prob,
+		 tokens, used, truncated ? " truncated=yes" : "", BAYESD_VERSION);
+}
+
+void verdict_unknown(const char *reason, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "Unknown, score=unknown (%.*s)", VERDICT_REASON_MAX, reason);
+}

@@ -1,0 +1,38 @@
+/*
+ * verdict.h - the X-Spam-* headers bayesd writes, the same whichever MTA
+ * asked: the milter (milter.c) and the OpenSMTPD filter (smtpd_filter.c)
+ * both format them here.
+ *
+ *	X-Spam-Status: Yes|No, score=P required=T
+ *	X-Spam-Flag: YES				(spam only)
+ *	X-Spam-Bayesd: p=P tokens=N used=M [truncated=yes] version=V
+ * and, when no score could be had,
+ *	X-Spam-Status: Unknown, score=unknown (reason)
+ */
+#ifndef BAYESD_VERDICT_H
+#define BAYESD_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define VERDICT_REASON_MAX	120	/* bytes of an error reason in a header */
+
+struct verdict_headers {
+	bool spam;		/* add X-Spam-Flag: YES */
+	char status[256];	/* X-Spam-Status value */
+	char detail[256];	/* X-Spam-Bayesd value */
+};
+
+/*
+ * verdict_format - the headers for probability prob under cfg's spam
+ * threshold; tokens/used/truncated describe the scan (for the detail).
+ */
+void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
+		    bool truncated, struct verdict_headers *out);
+
+/* verdict_unknown - the X-Spam-Status value when scoring failed for reason. */
+void verdict_unknown(const char *reason, char *out, size_t outlen);
+
+#endif
