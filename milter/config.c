@@ -33,6 +33,7 @@
 #include "util.h"
 
 #define CONFIG_LINE_MAX	4096
+#define CONFIG_VALUE_MAX	((CONFIG_LINE_MAX - 64) / 2)
 
 enum config_type {
 	CT_STRING,		/* any text */
@@ -409,6 +410,16 @@ static bool config_set(struct bayesd_config *c, const struct config_row *row, co
 	case CT_NETS:
 		if ((row->flags & CF_NONEMPTY) && *value == '\0') {
 			snprintf(why, whylen, "%s may not be empty", row->key);
+			return false;
+		}
+		/*
+		 * config_print() may double every byte when it quotes a value;
+		 * what it prints must load again, so a value may fill at most
+		 * half a line.
+		 */
+		if (strlen(value) > CONFIG_VALUE_MAX) {
+			snprintf(why, whylen, "%s: value longer than %d bytes", row->key,
+				 CONFIG_VALUE_MAX);
 			return false;
 		}
 		if ((row->flags & CF_ONELINE) && !config_oneline(value)) {
