@@ -314,6 +314,8 @@ static void flush_raw(struct buf *raw, const char *charset, struct buf *out)
 /* rfc2047_decode - see decode.h. */
 bool rfc2047_decode(const char *in, size_t n, struct buf *out, unsigned *errors_r)
 {
+	if (in == NULL)
+		in = "";	/* an empty struct buf has no data: no arithmetic on NULL */
 	const char *p = in, *end = in + n, *lit = in;
 	struct buf raw = { 0 };
 	char raw_cs[EW_MAX_CHARSET] = "";
@@ -549,7 +551,7 @@ bool mime_param_get(const char *value, const char *name, struct buf *out)
 		if (bytes.len)
 			charset_to_utf8(charset[0] ? charset : NULL, bytes.data, bytes.len, out, &cf);
 	} else if (have_plain) {
-		rfc2047_decode(scratch.data + plain_off, plain_len, out, NULL);
+		rfc2047_decode(scratch.data ? scratch.data + plain_off : "", plain_len, out, NULL);
 	} else {
 		found = false;
 	}

@@ -53,7 +53,6 @@ enum config_type {
 
 #define CF_NONEMPTY	0x01	/* a string that may not be empty */
 #define CF_OFF		0x02	/* a threshold that may be "off" */
-#define CF_ONELINE	0x04	/* printable text for an SMTP reply or header */
 
 struct config_enum {
 	const char *name;
@@ -122,8 +121,8 @@ static const struct config_row config_table[] = {
 	{ "quarantine_threshold", CT_PROB, F(quarantine_threshold), 0, 1,
 	  NULL, BAYESD_THRESHOLD_OFF, CF_OFF, NULL },
 	{ "reject_message", CT_STRING, F(reject_message), 0, 0,
-	  BAYESD_DEFAULT_REJECT_MESSAGE, 0, CF_NONEMPTY | CF_ONELINE, NULL },
-	{ "subject_tag", CT_STRING, F(subject_tag), 0, 0, "", 0, CF_ONELINE, NULL },
+	  BAYESD_DEFAULT_REJECT_MESSAGE, 0, CF_NONEMPTY, NULL },
+	{ "subject_tag", CT_STRING, F(subject_tag), 0, 0, "", 0, 0, NULL },
 	{ "on_error", CT_ENUM, F(on_error), 0, 0, "accept", 0, 0, config_on_error },
 	{ "score_authenticated", CT_BOOL, F(score_authenticated), 0, 0, "no", 0, 0, NULL },
 	{ "trusted_networks", CT_NETS, F(trusted_networks), 0, 0, "", 0, 0, NULL },
@@ -139,8 +138,8 @@ static const struct config_row config_table[] = {
 	{ "per_user", CT_BOOL, F(per_user), 0, 0, "no", 0, 0, NULL },
 	{ "user_map", CT_ENUM, F(user_map), 0, 0, "address", 0, 0, config_user_map },
 	{ "recipient_delimiter", CT_STRING, F(recipient_delimiter), 0, 0,
-	  BAYESD_DEFAULT_RECIPIENT_DELIMITER, 0, CF_ONELINE, NULL },
-	{ "user_aliases", CT_STRING, F(user_aliases), 0, 0, "", 0, CF_ONELINE, NULL },
+	  BAYESD_DEFAULT_RECIPIENT_DELIMITER, 0, 0, NULL },
+	{ "user_aliases", CT_STRING, F(user_aliases), 0, 0, "", 0, 0, NULL },
 	{ "autolearn", CT_BOOL, F(autolearn), 0, 0, "no", 0, 0, NULL },
 	{ "autolearn_spam_threshold", CT_PROB, F(autolearn_spam_threshold), 0.5, 1,
 	  NULL, BAYESD_DEFAULT_AUTOLEARN_SPAM, 0, NULL },
@@ -422,7 +421,8 @@ static bool config_set(struct bayesd_config *c, const struct config_row *row, co
 				 CONFIG_VALUE_MAX);
 			return false;
 		}
-		if ((row->flags & CF_ONELINE) && !config_oneline(value)) {
+		/* no setting needs a control character, and config_print() could not show one */
+		if (!config_oneline(value)) {
 			snprintf(why, whylen, "%s may not contain control characters", row->key);
 			return false;
 		}

@@ -251,3 +251,19 @@ TEST(decode_2231_extended)
 	/* koi8-r in 2231. */
 	CHECK_STR(param("attachment; filename*=koi8-r''%F0%D2%C9%D7%C5%D4", "filename"), "Привет");
 }
+
+/*
+ * Empty input from an empty struct buf arrives as (NULL, 0): no pointer
+ * arithmetic on NULL (UBSan: "applying zero offset to null pointer", found
+ * by fuzz_controller), and nothing comes out.
+ */
+TEST(decode_empty_null_input)
+{
+	struct buf out = { 0 };
+
+	rfc2047_decode(NULL, 0, &out, NULL);
+	CHECK(out.len == 0);
+	CHECK(mime_param_get("attachment; filename=", "filename", &out) || out.len == 0);
+	CHECK(out.len == 0);
+	buf_free(&out);
+}
