@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "util.h"
 
 #ifndef BAYESD_RUNDIR
@@ -191,29 +192,31 @@ static void client_print_json(json_t *o, const char *name)
 	}
 }
 
-/* client_show_check - rspamc-like text for a check result. */
-static void client_show_check(json_t *o, const char *name)
+/*
+ * client_show_check - a check result in the same text as offline mode
+ * (report_check), the controller's JSON turned into an engine result.
+ */
+static void client_show_check(const struct bayesc_opts *o, json_t *res, const char *name)
 {
-	json_t *feats = json_object_get(o, "features"), *f;
-	size_t i;
+	json_t *feats = json_object_get(res, "features"), *f;
+	struct bayes_feature top[BAYES_MAX_TOP];
+	size_t i, ntop = 0;
+	struct bayesc_opts show = *o;
 
-	printf("Results for file: %s\n", client_display(name));
-	printf("Probability: %.5f\n", json_number_value(json_object_get(o, "probability")));
-	printf("Verdict: %s\n", json_is_true(json_object_get(o, "spam")) ? "spam" : "ham");
-	printf("Action: %s\n", json_string_value(json_object_get(o, "action")) ?
-	       json_string_value(json_object_get(o, "action")) : "?");
-	printf("Spam: %s\n", json_is_true(json_object_get(o, "spam")) ? "true" : "false");
-	printf("Score: %.5f / %.5f\n", json_number_value(json_object_get(o, "score")),
-	       json_number_value(json_object_get(o, "required")));
-	printf("Tokens: %lld\n", (long long)json_integer_value(json_object_get(o, "tokens")));
 	json_array_foreach(feats, i, f) {
-		const char *t = json_string_value(json_object_get(f, "text"));
-
-		printf("Feature: %s (prob %.4f, spam %lld, ham %lld)\n", t ? t : "?",
-		       json_number_value(json_object_get(f, "prob")),
-		       (long long)json_integer_value(json_object_get(f, "spam")),
-		       (long long)json_integer_value(json_object_get(f, "ham")));
+		if (ntop == BAYES_MAX_TOP)
+			break;
+		top[ntop].text = json_string_value(json_object_get(f, "text"));
+		top[ntop].hash = 0;
+		top[ntop].prob = json_number_value(json_object_get(f, "prob"));
+		top[ntop].spam = (uint32_t)json_integer_value(json_object_get(f, "spam"));
+		top[ntop].ham = (uint32_t)json_integer_value(json_object_get(f, "ham"));
+		ntop++;
 	}
+	show.explain = ntop > 0;	/* symbols: the controller sent features */
+	const char *action = json_string_value(json_object_get(res, "action"));
+	report_check(&show, client_display(name), json_number_value(json_object_get(res, "probability")),
+		     json_is_true(json_object_get(res, "spam")), action ? action : "?", top, ntop);
 }
 
 /* client_message - inputs_each() callback: send one message, print the result. */
@@ -248,7 +251,7 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	} else if (cl->o->json) {
 		client_print_json(o, name);
 	} else if (cl->o->verb == VERB_CHECK) {
-		client_show_check(o, name);
+		client_show_check(cl->o, o, name);
 	} else {
 		const char *r = json_string_value(json_object_get(o, "result"));
 
@@ -262,17 +265,7 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 /* client_stat - GET /stat and print it (the same layout as offline mode). */
 static void client_stat(struct client *cl)
 {
-	static const char *const keys[][2] = {
-		{ "learned_spam", "  learned spam:       " },
-		{ "learned_ham", "  learned ham:        " },
-		{ "tokens", "  tokens:             " },
-		{ "remembered", "  messages remembered: " },
-		{ "users", "  users:              " },
-		{ "db_bytes", "  database bytes:     " },
-		{ "schema_version", "  schema version:     " },
-		{ "last_expire", "  last expiry:        " },
-	};
-	const char *tp, *user;
+	struct bayes_stats st = { 0 };
 	long code;
 	json_t *o;
 
@@ -287,14 +280,16 @@ static void client_stat(struct client *cl)
 	if (cl->o->json) {
 		client_print_json(o, NULL);
 	} else if (!cl->o->quiet) {
-		user = json_string_value(json_object_get(o, "user"));
-		printf("Statistics%s%s:\n", user ? " of user " : "", user ? user : "");
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			if (json_is_integer(json_object_get(o, keys[i][0])))
-				printf("%s%lld\n", keys[i][1],
-				       (long long)json_integer_value(json_object_get(o, keys[i][0])));
-		if ((tp = json_string_value(json_object_get(o, "tok_params"))) != NULL)
-			printf("  tokenizer:          %s\n", tp);
+		st.learned_spam = (uint64_t)json_integer_value(json_object_get(o, "learned_spam"));
+		st.learned_ham = (uint64_t)json_integer_value(json_object_get(o, "learned_ham"));
+		st.tokens = (uint64_t)json_integer_value(json_object_get(o, "tokens"));
+		st.remembered = (uint64_t)json_integer_value(json_object_get(o, "remembered"));
+		st.users = (uint64_t)json_integer_value(json_object_get(o, "users"));
+		st.db_bytes = (int64_t)json_integer_value(json_object_get(o, "db_bytes"));
+		st.schema_version = (int)json_integer_value(json_object_get(o, "schema_version"));
+		st.last_expire = (int64_t)json_integer_value(json_object_get(o, "last_expire"));
+		st.tok_params = json_string_value(json_object_get(o, "tok_params"));
+		report_stats(json_string_value(json_object_get(o, "user")), &st);
 	}
 	json_decref(o);
 }

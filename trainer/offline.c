@@ -79,18 +79,6 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 	return true;
 }
 
-/* format_time - Unix time t as "YYYY-MM-DD HH:MM:SS UTC", or "never" for 0. */
-static const char *format_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL)
-		return "never";
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
-	return buf;
-}
-
 /* print_stats - the stat verb. */
 static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 {
@@ -109,17 +97,7 @@ static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
 		       st.tok_params, (long long)st.last_expire);
 	} else {
-		printf("Statistics%s%s:\n", o->user ? " of user " : "", o->user ? o->user : "");
-		printf("  learned spam:       %llu\n", (unsigned long long)st.learned_spam);
-		printf("  learned ham:        %llu\n", (unsigned long long)st.learned_ham);
-		printf("  tokens:             %llu\n", (unsigned long long)st.tokens);
-		printf("  messages remembered: %llu\n", (unsigned long long)st.remembered);
-		printf("  users:              %llu\n", (unsigned long long)st.users);
-		printf("  database bytes:     %lld\n", (long long)st.db_bytes);
-		printf("  schema version:     %d\n", st.schema_version);
-		printf("  tokenizer:          %s\n", st.tok_params);
-		char when[64];
-		printf("  last expiry:        %s\n", format_time(st.last_expire, when, sizeof(when)));
+		report_stats(o->user, &st);
 	}
 	return BAYESC_EXIT_OK;
 }

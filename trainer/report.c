@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 
 const char *report_action(double prob, double spam_threshold, double reject_threshold)
 {
@@ -50,8 +51,8 @@ void report_check(const struct bayesc_opts *o, const char *name, double prob, bo
 	       spam ? "spam" : "ham", action);
 	if (o->explain) {
 		for (size_t i = 0; i < ntop; i++)
-			printf("  %.5f  spam=%u ham=%u  %s\n", top[i].prob, top[i].spam, top[i].ham,
-			       top[i].text ? top[i].text : "?");
+			printf("Feature: %s (prob %.4f, spam %u, ham %u)\n",
+			       top[i].text ? top[i].text : "?", top[i].prob, top[i].spam, top[i].ham);
 	}
 }
 
@@ -70,4 +71,24 @@ void report_error(const struct bayesc_opts *o, const char *name, const char *msg
 	fprintf(stderr, "bayesc: %s: %s\n", name, msg);
 	if (o->json)
 		print_json(json_pack("{s:s, s:s}", "file", name, "error", msg));
+}
+
+void report_stats(const char *user, const struct bayes_stats *st)
+{
+	char when[64] = "never";
+	time_t tt = (time_t)st->last_expire;
+	struct tm tm;
+
+	if (st->last_expire > 0 && gmtime_r(&tt, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	printf("Statistics%s%s:\n", user ? " of user " : "", user ? user : "");
+	printf("  learned spam:       %llu\n", (unsigned long long)st->learned_spam);
+	printf("  learned ham:        %llu\n", (unsigned long long)st->learned_ham);
+	printf("  tokens:             %llu\n", (unsigned long long)st->tokens);
+	printf("  messages remembered: %llu\n", (unsigned long long)st->remembered);
+	printf("  users:              %llu\n", (unsigned long long)st->users);
+	printf("  database bytes:     %lld\n", (long long)st->db_bytes);
+	printf("  schema version:     %d\n", st->schema_version);
+	printf("  tokenizer:          %s\n", st->tok_params ? st->tok_params : "?");
+	printf("  last expiry:        %s\n", when);
 }

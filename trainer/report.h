@@ -24,6 +24,12 @@ void report_check(const struct bayesc_opts *o, const char *name, double prob, bo
 /* report_learn - the outcome of learn_spam/learn_ham/forget ("learned", ...). */
 void report_learn(const struct bayesc_opts *o, const char *name, const char *outcome, bool changed);
 
+/*
+ * report_stats - the stat verb's text (offline and client mode alike):
+ * statistics of user (NULL = global).
+ */
+void report_stats(const char *user, const struct bayes_stats *st);
+
 /* report_error - a per-message failure, to stderr (and as JSON on stdout with --json). */
 void report_error(const struct bayesc_opts *o, const char *name, const char *msg);
 

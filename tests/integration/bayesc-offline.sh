@@ -34,7 +34,7 @@ expect 0 "check an unseen ham is ham" $BC --db "$t/db" --json check $S/ham-6.eml
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["verdict"]=="ham" and 0<=d["probability"]<0.5, d' "$t/out" &&
 	ok "json verdict ham" || no "json verdict ham: $(cat "$t/out")"
 expect 1 "check --explain" $BC --db "$t/db" --explain check $S/spam-1.eml
-grep -Eq '^  0\.[0-9]+  spam=[0-9]+ ham=[0-9]+  .+' "$t/out" && ok "explain lists words" || no "explain lists words: $(cat "$t/out")"
+grep -Eq '^Feature: .+ \(prob 0\.[0-9]+, spam [0-9]+, ham [0-9]+\)$' "$t/out" && ok "explain lists words" || no "explain lists words: $(cat "$t/out")"
 
 expect 0 "relearn a spam as ham" $BC --db "$t/db" learn_ham $S/spam-1.eml
 grep -q 'relearned' "$t/out" && ok "relearned" || no "relearned: $(cat "$t/out")"
