@@ -279,6 +279,18 @@ fail:
 	return NULL;
 }
 
+/* enqueue_locked - append job to the queue and wake the writer; w->lock held. */
+static void enqueue_locked(struct writer *w, struct writer_job *job)
+{
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	w->queued++;
+	pthread_cond_signal(&w->work);
+}
+
 /* writer_submit - queue a job and wait for its commit (or failure). */
 int writer_submit(struct writer *w, struct writer_job *job)
 {
@@ -294,13 +306,7 @@ int writer_submit(struct writer *w, struct writer_job *job)
 		pthread_mutex_unlock(&w->lock);
 		return -1;
 	}
-	if (w->tail)
-		w->tail->next = job;
-	else
-		w->head = job;
-	w->tail = job;
-	w->queued++;
-	pthread_cond_signal(&w->work);
+	enqueue_locked(w, job);
 	while (!job->done)
 		pthread_cond_wait(&w->done, &w->lock);
 	pthread_mutex_unlock(&w->lock);
@@ -336,13 +342,7 @@ int writer_post(struct writer *w, enum writer_op op, const char *user, const uns
 		free(job);
 		return -1;
 	}
-	if (w->tail)
-		w->tail->next = job;
-	else
-		w->head = job;
-	w->tail = job;
-	w->queued++;
-	pthread_cond_signal(&w->work);
+	enqueue_locked(w, job);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
 }
