@@ -521,22 +521,18 @@ static bool config_set(struct bayesd_config *c, const struct config_row *row, co
 		return true;
 
 	case CT_UINT:
-		if (*value < '0' || *value > '9')
-			goto bad_number;
-		errno = 0;
-		d = (double)strtoul(value, &end, 10);
-		if (*end != '\0' || errno != 0)
-			goto bad_number;
-		break;
+	case CT_MODE: {
+		/* decimal counts, octal file modes; no sign, no prefix */
+		int base = row->type == CT_MODE ? 8 : 10;
 
-	case CT_MODE:
-		if (*value < '0' || *value > '7')
+		if (*value < '0' || *value >= '0' + base)
 			goto bad_number;
 		errno = 0;
-		d = (double)strtoul(value, &end, 8);
+		d = (double)strtoul(value, &end, base);
 		if (*end != '\0' || errno != 0)
 			goto bad_number;
 		break;
+	}
 
 	case CT_SIZE:
 		if (!config_parse_size(value, &d))

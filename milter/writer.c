@@ -238,6 +238,18 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+
+/* writer_free - close the handle and release w; the thread is not running. */
+static void writer_free(struct writer *w)
+{
+	bayes_close(&w->db);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w);
+}
+
 /* writer_start - open the database, start the thread. */
 struct writer *writer_start(const char *path, const struct bayes_options *opt, size_t queue_max,
 			    char *err, size_t errlen)
@@ -270,12 +282,7 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
 	return w;
 
 fail:
-	bayes_close(&w->db);
-	pthread_cond_destroy(&w->done);
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->lock);
-	free(w->path);
-	free(w);
+	writer_free(w);
 	return NULL;
 }
 
@@ -360,11 +367,5 @@ void writer_stop(struct writer **wp)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-
-	bayes_close(&w->db);
-	pthread_cond_destroy(&w->done);
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->lock);
-	free(w->path);
-	free(w);
+	writer_free(w);
 }
