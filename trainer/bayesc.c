@@ -74,15 +74,18 @@ static void usage(FILE *out)
 "Output:\n"
 "  -j, --json       one JSON object per message\n"
 "  -e, --explain    check: also the words that weighed most\n"
-"  -q, --quiet      check: no output, exit status only\n"
+"  -c, --exit-code  check: exit 1 when any message is spam (spamc -c);\n"
+"                   without it check exits 0 for spam and ham alike\n"
+"  -q, --quiet      check: no output (with -c: the exit status only)\n"
 "  --results FILE   eval: write the per-message TREC results to FILE\n"
 "  --max-age-days N expire: remove any token not seen for N days (default\n"
 "                   180); the hapax (15) and neutral (60) ages are capped at N\n"
 "  -h, --help       this text;  -V, --version  the version\n"
 "\n"
-"Exit status: 0 success (check: all ham), 1 check found spam, 64 usage,\n"
-"65 unreadable input or no mail found, 66 database missing, 69 bayesd\n"
-"unavailable, 75 database busy, 76 database corrupt or incompatible.\n", out);
+"Exit status: 0 success (check: every message scored, spam or ham), 1 check\n"
+"-c found spam, 64 usage, 65 unreadable input or no mail found, 66 database\n"
+"missing, 69 bayesd unavailable, 75 database busy, 76 database corrupt or\n"
+"incompatible.\n", out);
 }
 
 int main(int argc, char **argv)
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "explain", no_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "exit-code", no_argument, NULL, 'c' },
 		{ "results", required_argument, NULL, 'r' },
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
@@ -107,7 +111,7 @@ int main(int argc, char **argv)
 	struct bayesc_opts o = { .timeout_s = 30 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:s:H:P:u:t:jeqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:H:P:u:t:jeqchV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.db = optarg; break;
 		case 's': o.socket = optarg; break;
@@ -118,6 +122,7 @@ int main(int argc, char **argv)
 		case 'j': o.json = true; break;
 		case 'e': o.explain = true; break;
 		case 'q': o.quiet = true; break;
+		case 'c': o.exit_code = true; break;
 		case 'r': o.results = optarg; break;
 		case 'm': o.train_mode = optarg; break;
 		case 'A': {

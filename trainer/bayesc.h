@@ -20,9 +20,14 @@
 #define BAYESD_VERSION "0.1"
 #endif
 
-/* Exit codes: check exits 0 when every message is ham, 1 when any is spam. */
+/*
+ * Exit codes. check exits 0 whenever every message was scored, spam or ham
+ * (rspamc style), so callers that time or wrap it can tell "scored" from
+ * "failed"; with -c (spamc -c style) it exits 1 when any message is spam.
+ * Errors have their own codes from 64 up, never 1.
+ */
 #define BAYESC_EXIT_OK		0
-#define BAYESC_EXIT_SPAM	1	/* check: a message is spam */
+#define BAYESC_EXIT_SPAM	1	/* check -c: a message is spam */
 #define BAYESC_EXIT_USAGE	64	/* EX_USAGE */
 #define BAYESC_EXIT_DATAERR	65	/* EX_DATAERR: unreadable input, no mail found */
 #define BAYESC_EXIT_NOINPUT	66	/* EX_NOINPUT: database missing */
@@ -57,6 +62,7 @@ struct bayesc_opts {
 	bool json;		/* --json */
 	bool explain;		/* --explain */
 	bool quiet;		/* -q */
+	bool exit_code;		/* -c: check exits 1 when a message is spam */
 	int timeout_s;		/* -t, client mode */
 	char **args;		/* files / dirs after the verb; none = stdin */
 	int nargs;

@@ -397,7 +397,7 @@ int client_main(const struct bayesc_opts *o)
 	if (cl.status != 0)
 		ret = cl.status;
 	else
-		ret = (o->verb == VERB_CHECK && cl.any_spam) ? BAYESC_EXIT_SPAM : BAYESC_EXIT_OK;
+		ret = (o->verb == VERB_CHECK && o->exit_code && cl.any_spam) ? BAYESC_EXIT_SPAM : BAYESC_EXIT_OK;
 
 out:
 	curl_slist_free_all(cl.headers);

@@ -232,7 +232,7 @@ int offline_main(const struct bayesc_opts *o)
 		fprintf(stderr, "bayesc: no messages\n");
 		return BAYESC_EXIT_DATAERR;
 	}
-	if (o->verb == VERB_CHECK && r.spam)
+	if (o->verb == VERB_CHECK && o->exit_code && r.spam)
 		return BAYESC_EXIT_SPAM;
 	return BAYESC_EXIT_OK;
 }

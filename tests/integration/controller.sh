@@ -103,7 +103,7 @@ grep -q ': already learned$' "$t/out" && ok "already learned" || no "already lea
 expect 0 "learn more spam and ham" $BC -s "$SOCK" learn_spam $SPAMS
 expect 0 "learn ham" $BC -s "$SOCK" learn_ham $HAMS
 
-expect 1 "check a learned spam: spam (exit 1)" $BC -s "$SOCK" --json check $SPAM
+expect 1 "check -c a learned spam: spam" $BC -s "$SOCK" -c --json check $SPAM
 before=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["spam"] is True and d["action"] in ("add header","reject") and d["probability"]>0.5, d' "$t/out" &&
 	ok "check JSON: spam, action, probability $before" || no "check JSON: $(cat "$t/out")"
@@ -116,6 +116,7 @@ after=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline());
 python3 -c "import sys; sys.exit(0 if float('$after') < float('$before') else 1)" &&
 	ok "check shows the change ($before -> $after)" || no "probability did not fall: $before -> $after"
 
+expect 0 "check a spam without -c: scored, exit 0" $BC -s "$SOCK" check $SPAMS
 expect 0 "check text output" $BC -s "$SOCK" check $HAM
 grep -q '^Results for file: ' "$t/out" && grep -q '^Probability: 0\.' "$t/out" && grep -q '^Action: ' "$t/out" &&
 	ok "rspamc-like lines" || no "text output: $(cat "$t/out")"

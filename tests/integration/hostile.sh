@@ -3,8 +3,9 @@
 # into a temporary folder, each checked with `bayesc --db DB check FILE`
 # against a database trained on corpus/samples.
 #
-# Each must be scored (a "Probability:" line; exit 0 for ham, 1 for spam)
-# or clearly refused (an exit status from 2 to 123 with a message on stderr): never killed by a signal,
+# Each must be scored (a "Probability:" line and exit 0, spam or ham) or
+# clearly refused (an exit status from 64 to 123 with a message on
+# stderr): never killed by a signal,
 # never a sanitizer report, within HOSTILE_MAX_S seconds and
 # HOSTILE_MAX_KB of peak RSS (GNU time %M).
 #
@@ -98,8 +99,9 @@ for m in "$t"/mail/*; do
 	why=
 	if [ "$rc" -ge 124 ]; then why="killed or timed out (exit $rc)"
 	elif grep -q 'Sanitizer\|runtime error' "$t/err"; then why="sanitizer: $(grep -m1 'ERROR\|runtime error' "$t/err")"
-	elif [ "$rc" -le 1 ] && ! grep -q '^Probability:' "$t/out"; then why="exit $rc without a score"
-	elif [ "$rc" -gt 1 ] && ! [ -s "$t/err" ]; then why="exit $rc without a reason"
+	elif [ "$rc" -ge 1 ] && [ "$rc" -lt 64 ]; then why="exit $rc: neither scored nor an error status"
+	elif [ "$rc" -eq 0 ] && ! grep -q '^Probability:' "$t/out"; then why="exit 0 without a score"
+	elif [ "$rc" -gt 0 ] && ! [ -s "$t/err" ]; then why="exit $rc without a reason"
 	elif [ "$kb" -gt "$HOSTILE_MAX_KB" ]; then why="peak RSS $kb kB > $HOSTILE_MAX_KB kB"
 	elif ! python3 -c "import sys; sys.exit(0 if float('$s') <= $HOSTILE_MAX_S else 1)"; then
 		why="took $s s > $HOSTILE_MAX_S s"
