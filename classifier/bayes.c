@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "dump.h"
@@ -62,6 +63,19 @@ struct bayes {
 	bool cache_owner;
 	bool cache_follow;		/* the open transaction may be applied to the cache */
 	int cache_ds, cache_dh;		/* global deltas of the open transaction */
+
+	/*
+	 * The file the handle opened. SQLite keeps reading and writing an
+	 * open file after it was unlinked or renamed over, so a daemon whose
+	 * database was deleted or replaced would go on acknowledging learns
+	 * into a file nobody will see again. Each call compares the path's
+	 * device and inode with these first and fails with a database error,
+	 * which makes the callers close the handle and reopen.
+	 */
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	bool file_known;		/* false: nothing to compare (not a file) */
 };
 
 void bayes_options_default(struct bayes_options *o)
@@ -106,6 +120,22 @@ static int store_err(struct bayes *b)
 	return set_err(b, store_errkind(b->store), store_errmsg(b->store));
 }
 
+/* file_moved - -1 with a database error when the path no longer names the open file. */
+static int file_moved(struct bayes *b)
+{
+	struct stat sb;
+	char msg[1100];
+
+	if (!b->file_known)
+		return 0;
+	bool gone = stat(b->path, &sb) != 0;
+	if (!gone && sb.st_dev == b->dev && sb.st_ino == b->ino)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: the database file was %s while in use", b->path,
+		 gone ? "removed" : "replaced");
+	return set_err(b, BAYES_ERR_DB, msg);
+}
+
 const char *bayes_errmsg(const struct bayes *b)
 {
 	return b->errmsg;
@@ -136,11 +166,19 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 		return NULL;
 	}
 	b->cache_owner = b->opt.cache != NULL && !(flags & BAYES_OPEN_RDONLY);
+	struct stat sb;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		b->path = xstrdup(path);
+		b->dev = sb.st_dev;
+		b->ino = sb.st_ino;
+		b->file_known = true;
+	}
 	b->tok = tokenizer_new(&b->opt.tok, b->opt.keep_text, err, errlen);
 	if (b->tok == NULL) {
 		if (kind_r)
 			*kind_r = BAYES_ERR_DB;
 		store_close(&b->store);
+		free(b->path);
 		free(b);
 		return NULL;
 	}
@@ -164,6 +202,7 @@ void bayes_close(struct bayes **bp)
 	free(b->miss);
 	free(b->mhash);
 	free(b->mcounts);
+	free(b->path);
 	free(b);
 	*bp = NULL;
 }
@@ -354,6 +393,8 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 
 	memset(r, 0, sizeof(*r));
 	b->errkind = BAYES_ERR_NONE;
+	if (file_moved(b) < 0)
+		return -1;
 	fv = features(b, data, size, meta, &r->mime_flags);
 	r->nfeatures = fv->n;
 	if (user == NULL || *user == '\0') {
@@ -495,6 +536,8 @@ int bayes_cache_refresh(struct bayes *b)
 	b->errkind = BAYES_ERR_NONE;
 	if (!b->cache_owner)
 		return 0;
+	if (file_moved(b) < 0)
+		return -1;
 	/* read before the snapshot: a commit in between only makes us reload again */
 	if (store_data_version(b->store, &v) < 0)
 		return store_err(b);
@@ -555,6 +598,8 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 	b->errkind = BAYES_ERR_NONE;
 	if (size == 0)
 		return set_err(b, BAYES_ERR_INPUT, "empty message");
+	if (file_moved(b) < 0)
+		return -1;
 	fv = features(b, data, size, NULL, &mflags);
 	bayes_digest(data, size, digest);
 	if (store_begin(b->store) < 0)
@@ -671,6 +716,9 @@ int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)
 	struct buf pb = { 0 };
 
 	memset(st, 0, sizeof(*st));
+	b->errkind = BAYES_ERR_NONE;
+	if (file_moved(b) < 0)
+		return -1;
 	int rc = store_user_id(b->store, user, false, &uid);
 	if (rc < 0)
 		return store_err(b);
@@ -728,6 +776,8 @@ int bayes_expire_step(struct bayes *b, struct bayes_expire_state *st)
 	b->errkind = BAYES_ERR_NONE;
 	if (st->phase == EXPIRE_DONE)
 		return 0;
+	if (file_moved(b) < 0)
+		return -1;
 	/* the cache does not follow deletions: drop it before they are visible */
 	if (b->cache_owner)
 		tokcache_invalidate(b->opt.cache);

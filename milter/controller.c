@@ -601,15 +601,20 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		size = s->scan_limit;	/* what the milter would have read */
 
 	err[0] = '\0';
-	if ((h = ctl_pool_get(c, explain, err, sizeof(err), &kind)) == NULL) {
-		metrics_error(ctl_errkind_name(kind ? kind : BAYES_ERR_DB));
-		log_warning("controller: check: %s", err);
-		return ctl_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
-	}
-	if (bayes_check(h, user, req->body, size, &meta, &r) < 0) {
+	/* as the milter: after a database error a fresh handle gets one try */
+	for (int attempt = 0;; attempt++) {
+		if ((h = ctl_pool_get(c, explain, err, sizeof(err), &kind)) == NULL) {
+			metrics_error(ctl_errkind_name(kind ? kind : BAYES_ERR_DB));
+			log_warning("controller: check: %s", err);
+			return ctl_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+		}
+		if (bayes_check(h, user, req->body, size, &meta, &r) == 0)
+			break;
 		kind = bayes_errkind(h);
 		snprintf(err, sizeof(err), "%s", bayes_errmsg(h));
 		ctl_pool_put(c, explain, h, kind == BAYES_ERR_DB || kind == BAYES_ERR_INCOMPATIBLE);
+		if (attempt == 0 && kind == BAYES_ERR_DB)
+			continue;
 		metrics_error(ctl_errkind_name(kind));
 		log_warning("controller: check%s%s: %s", user ? " user=" : "", user ? user : "", err);
 		return ctl_reply_error(conn, ctl_errkind_status(kind), err);

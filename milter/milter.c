@@ -767,7 +767,12 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	memset(&r, 0, sizeof(r));
 	meta.client_ip = conn->client[0] ? conn->client : NULL;
 	meta.helo = conn->helo;
-	if (milter_handle_get(cfg, &h, err, sizeof(err), &kind)) {
+	/*
+	 * A pooled handle may hold a file that was since replaced (a restore)
+	 * or be broken: after a database error one fresh handle gets a try,
+	 * so only a database that is really unusable costs the message.
+	 */
+	for (int attempt = 0; attempt < 2 && milter_handle_get(cfg, &h, err, sizeof(err), &kind); attempt++) {
 		rc = bayes_check(h.b, user, (const unsigned char *)m->data.data, m->data.len, &meta, &r);
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
@@ -775,6 +780,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
 		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
+		if (rc == 0 || kind != BAYES_ERR_DB)
+			break;
 	}
 
 	if (rc != 0) {

@@ -17,7 +17,11 @@
  *
  * When the engine reports a database error (file gone, corrupt, disk full)
  * the handle is closed and reopened for the next job, so an operator who
- * restores the file does not have to restart the daemon.
+ * restores the file does not have to restart the daemon. Only the first
+ * open creates a missing database: one removed under the running daemon
+ * is an accident or an operator's restore in progress, and an empty
+ * database made in its place would quietly score every message 0.5 and
+ * take learns that the restore then throws away.
  */
 #include "writer.h"
 
@@ -26,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tokcache.h"
@@ -43,6 +49,7 @@ struct writer {
 
 	struct bayes *db;		/* only the writer thread touches it after start */
 	char *path;
+	bool opened;			/* opened once: never create it again */
 	struct bayes_options opt;
 
 	/* background expiry: only the writer thread touches these after start */
@@ -54,8 +61,21 @@ struct writer {
 /* writer_reopen - (re)open the read-write handle; false with err set. */
 static bool writer_reopen(struct writer *w, char *err, size_t errlen, enum bayes_errkind *kind_r)
 {
+	struct stat sb;
+	bool missing;
+
 	bayes_close(&w->db);
+	missing = stat(w->path, &sb) != 0 && errno == ENOENT;
+	if (w->opened && missing) {
+		snprintf(err, errlen, "%s: the database was removed while bayesd ran; not creating an "
+			 "empty one (restore the file, or restart bayesd to start a new database)", w->path);
+		if (kind_r)
+			*kind_r = BAYES_ERR_DB;
+		return false;
+	}
 	w->db = bayes_open(w->path, BAYES_OPEN_CREATE, &w->opt, err, errlen, kind_r);
+	if (w->db != NULL)
+		w->opened = true;
 	return w->db != NULL;
 }
 
@@ -98,6 +118,19 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 		if (job->kind == BAYES_ERR_DB)	/* reopen before the next job */
 			bayes_close(&w->db);
 	}
+}
+
+/*
+ * writer_run_retry - run a job; after a database error once more on a
+ * reopened handle, so a database restored by replacing the file takes the
+ * learn instead of failing it. A learn that failed was rolled back, and a
+ * learn that did commit says "already learned" the second time.
+ */
+static void writer_run_retry(struct writer *w, struct writer_job *job)
+{
+	writer_run_job(w, job);
+	if (job->rc != 0 && job->kind == BAYES_ERR_DB)
+		writer_run_job(w, job);
 }
 
 /* writer_expire_step - one step of the background expiry run (unlocked). */
@@ -149,6 +182,15 @@ static void writer_cache_refresh(struct writer *w)
 	int rc;
 
 	if (w->opt.cache == NULL || w->expiring)
+		return;
+	/*
+	 * A database we may not write (file mode, read-only mount) is opened
+	 * with a private, read-only WAL index, and SQLite then reports a new
+	 * data_version for every transaction: the cache would be reloaded
+	 * every second. Nobody learns through us then; load it once.
+	 */
+	int64_t at;
+	if (tokcache_loaded(w->opt.cache, &at) && access(w->path, W_OK) != 0)
 		return;
 	if (w->db == NULL && !writer_reopen(w, err, sizeof(err), &kind))
 		return;		/* the next job says why */
@@ -223,7 +265,7 @@ static void *writer_main(void *arg)
 		w->queued--;
 		pthread_mutex_unlock(&w->lock);
 
-		writer_run_job(w, job);	/* the commit happens here, unlocked */
+		writer_run_retry(w, job);	/* the commit happens here, unlocked */
 		if (job->posted) {
 			writer_posted_done(job);
 			pthread_mutex_lock(&w->lock);
