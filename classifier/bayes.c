@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "dump.h"
@@ -129,8 +131,23 @@ static int file_moved(struct bayes *b)
 	if (!b->file_known)
 		return 0;
 	bool gone = stat(b->path, &sb) != 0;
-	if (!gone && sb.st_dev == b->dev && sb.st_ino == b->ino)
-		return 0;
+	if (!gone && sb.st_dev == b->dev && sb.st_ino == b->ino) {
+		/*
+		 * Overwritten in place (cat x > db): SQLite's cached pages would
+		 * go on taking learns. The header is cheap to look at.
+		 */
+		char head[16];
+		int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
+		if (fd >= 0)
+			close(fd);
+		/* unreadable or empty (not written yet): SQLite says what it makes of it */
+		if (n <= 0 || (n == (ssize_t)sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0))
+			return 0;
+		snprintf(msg, sizeof(msg), "%s: the database file was overwritten while in use "
+			 "(it is not SQLite any more)", b->path);
+		return set_err(b, BAYES_ERR_DB, msg);
+	}
 	snprintf(msg, sizeof(msg), "%s: the database file was %s while in use", b->path,
 		 gone ? "removed" : "replaced");
 	return set_err(b, BAYES_ERR_DB, msg);
