@@ -156,6 +156,46 @@ TEST(engine_learn_relearn_forget)
 	CHECK(b == NULL);
 }
 
+/* A batch: one transaction, seen by its own reads, by others only after commit. */
+TEST(engine_batch_commits_once)
+{
+	struct bayes *w = open_db("batch.db", BAYES_OPEN_CREATE);
+	struct bayes *r = open_db("batch.db", BAYES_OPEN_RDONLY);
+	enum bayes_learn_outcome o;
+	struct bayes_stats st;
+	struct bayes_result res;
+	REQUIRE(w && r);
+
+	REQUIRE(bayes_batch_begin(w) == 0);
+	CHECK(bayes_batch_begin(w) < 0);	/* no nesting */
+	REQUIRE(bayes_learn(w, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_learn(w, NULL, BAYES_HAM, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	/* the batch's own reads see its learns (train on error needs them) */
+	REQUIRE(bayes_check(w, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &res) == 0);
+	CHECK(res.learned_spam == 1 && res.learned_ham == 1);
+	CHECK(res.prob > 0.9);
+	REQUIRE(bayes_learn(w, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	/* another connection sees nothing before the commit */
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_spam == 0 && st.learned_ham == 0);
+	REQUIRE(bayes_batch_commit(w) == 0);
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_spam == 1 && st.learned_ham == 1);
+	/* after the batch, learns commit one by one again */
+	REQUIRE(bayes_forget(w, NULL, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_FORGOTTEN);
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_ham == 0);
+	/* an empty batch commits nothing and fails nothing */
+	REQUIRE(bayes_batch_begin(w) == 0);
+	CHECK(bayes_batch_commit(w) == 0);
+	bayes_close(&r);
+	bayes_close(&w);
+}
+
 TEST(engine_digest_ignores_transit)
 {
 	/* the same message after LMTP delivery and a Sieve pipe: CRLF, trace, our verdict */
