@@ -14,6 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "deltas.h"
 #include "dump.h"
 #include "score.h"
 #include "store.h"
@@ -67,6 +68,7 @@ struct bayes {
 	bool batch;			/* a batch is open */
 	bool batch_txn;			/* and its transaction has begun */
 	bool batch_lost;		/* a failed learn rolled the batch back */
+	struct deltas *pending;		/* the batch's count changes not yet written */
 };
 
 void bayes_options_default(struct bayes_options *o)
@@ -118,7 +120,10 @@ static int store_err(struct bayes *b)
  */
 static int read_begin(struct bayes *b)
 {
-	return b->batch_txn ? 0 : store_read_begin(b->store);
+	if (!b->batch_txn)
+		return store_read_begin(b->store);
+	/* the batch's reads see its learns: write what is pending first */
+	return deltas_empty(b->pending) ? 0 : deltas_flush(b->pending, b->store);
 }
 
 static void read_end(struct bayes *b)
@@ -186,6 +191,7 @@ void bayes_close(struct bayes **bp)
 	free(b->miss);
 	free(b->mhash);
 	free(b->mcounts);
+	deltas_free(&b->pending);
 	free(b);
 	*bp = NULL;
 }
@@ -414,6 +420,11 @@ static int apply(struct bayes *b, int64_t uid, const struct featvec *fv, int ds,
 {
 	if (ds == 0 && dh == 0)
 		return 0;
+	if (b->batch) {		/* summed per token, written at the batch's end */
+		deltas_add(b->pending, uid, fv->hash, fv->n, ds, dh);
+		deltas_add_totals(b->pending, uid, ds, dh);
+		return 0;
+	}
 	return store_add(b->store, uid, fv->hash, fv->n, ds, dh, ds, dh);
 }
 
@@ -619,6 +630,7 @@ failed:
 	if (b->batch) {
 		b->batch_txn = false;
 		b->batch_lost = true;
+		deltas_clear(b->pending);
 	}
 	return -1;
 }
@@ -632,6 +644,8 @@ int bayes_batch_begin(struct bayes *b)
 		return set_err(b, BAYES_ERR_DB, "a batch is already open");
 	b->batch = true;
 	b->batch_txn = b->batch_lost = false;
+	if (b->pending == NULL)
+		b->pending = deltas_new();
 	return 0;
 }
 
@@ -643,7 +657,7 @@ int bayes_batch_commit(struct bayes *b)
 	if (lost)
 		return set_err(b, BAYES_ERR_DB, "a learn failed: the batch was rolled back");
 	b->errkind = BAYES_ERR_NONE;
-	if (txn && store_commit(b->store) < 0) {
+	if (txn && (deltas_flush(b->pending, b->store) < 0 || store_commit(b->store) < 0)) {
 		store_err(b);
 		store_rollback(b->store);
 		return -1;
