@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "deltas.h"
 #include "dump.h"
 #include "score.h"
 #include "store.h"
@@ -78,6 +79,12 @@ struct bayes {
 	dev_t dev;
 	ino_t ino;
 	bool file_known;		/* false: nothing to compare (not a file) */
+
+	/* bayes_batch_begin: learns share one transaction until batch_commit */
+	bool batch;			/* a batch is open */
+	bool batch_txn;			/* and its transaction has begun */
+	bool batch_lost;		/* a failed learn rolled the batch back */
+	struct deltas *pending;		/* the batch's count changes not yet written */
 };
 
 void bayes_options_default(struct bayes_options *o)
@@ -153,6 +160,25 @@ static int file_moved(struct bayes *b)
 	return set_err(b, BAYES_ERR_DB, msg);
 }
 
+/*
+ * read_begin/end - a read snapshot around the lookups of one call; inside
+ * a batch's open write transaction the reads belong to it instead (they
+ * see the batch's own learns, and ending them must not roll it back).
+ */
+static int read_begin(struct bayes *b)
+{
+	if (!b->batch_txn)
+		return store_read_begin(b->store);
+	/* the batch's reads see its learns: write what is pending first */
+	return deltas_empty(b->pending) ? 0 : deltas_flush(b->pending, b->store);
+}
+
+static void read_end(struct bayes *b)
+{
+	if (!b->batch_txn)
+		store_read_end(b->store);
+}
+
 const char *bayes_errmsg(const struct bayes *b)
 {
 	return b->errmsg;
@@ -220,6 +246,7 @@ void bayes_close(struct bayes **bp)
 	free(b->mhash);
 	free(b->mcounts);
 	free(b->path);
+	deltas_free(&b->pending);
 	free(b);
 	*bp = NULL;
 }
@@ -377,13 +404,13 @@ static int cached_counts(struct bayes *b, const struct featvec *fv, uint64_t *ns
 		return 1;
 	for (size_t i = 0; i < nmiss; i++)
 		b->mhash[i] = fv->hash[b->miss[i]];
-	if (store_read_begin(b->store) < 0)
+	if (read_begin(b) < 0)
 		return -1;
 	if (store_lookup(b->store, 0, b->mhash, nmiss, b->mcounts) < 0) {
-		store_read_end(b->store);
+		read_end(b);
 		return -1;
 	}
-	store_read_end(b->store);
+	read_end(b);
 	for (size_t i = 0; i < nmiss; i++)
 		b->counts[b->miss[i]] = b->mcounts[i];
 	return 1;
@@ -423,7 +450,7 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 			return 0;
 		}
 	}
-	if (store_read_begin(b->store) < 0)
+	if (read_begin(b) < 0)
 		return store_err(b);
 	/* an unknown user has no statistics of their own: use the global ones */
 	if (store_user_id(b->store, user, false, &uid) < 0 ||
@@ -435,13 +462,13 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 		goto failed;
 	if (uid != 0 && blend(b, fv, &ns, &nh) < 0)
 		goto failed;
-	store_read_end(b->store);
+	read_end(b);
 	finish_check(b, fv, ns, nh, r);
 	return 0;
 
 failed:
 	store_err(b);
-	store_read_end(b->store);
+	read_end(b);
 	return -1;
 }
 
@@ -450,6 +477,11 @@ static int apply(struct bayes *b, int64_t uid, const struct featvec *fv, int ds,
 {
 	if (ds == 0 && dh == 0)
 		return 0;
+	if (b->batch) {		/* summed per token, written at the batch's end */
+		deltas_add(b->pending, uid, fv->hash, fv->n, ds, dh);
+		deltas_add_totals(b->pending, uid, ds, dh);
+		return 0;
+	}
 	return store_add(b->store, uid, fv->hash, fv->n, ds, dh, ds, dh);
 }
 
@@ -561,7 +593,7 @@ int bayes_cache_refresh(struct bayes *b)
 	if (tokcache_loaded(c, &loaded_at) && loaded_at == v)
 		return 0;
 	tokcache_invalidate(c);
-	if (store_read_begin(b->store) < 0)
+	if (read_begin(b) < 0)
 		return store_err(b);
 	memset(&st, 0, sizeof(st));
 	if (store_stats(b->store, 0, &st) < 0 || store_totals(b->store, 0, &ns, &nh) < 0)
@@ -593,13 +625,13 @@ int bayes_cache_refresh(struct bayes *b)
 		tokcache_build_abort(&tb);
 		goto failed;
 	}
-	store_read_end(b->store);
+	read_end(b);
 	tokcache_build_finish(c, &tb, ns, nh, v);
 	return 1;
 
 failed:
 	store_err(b);
-	store_read_end(b->store);
+	read_end(b);
 	return -1;
 }
 
@@ -619,21 +651,29 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 		return -1;
 	fv = features(b, data, size, NULL, &mflags);
 	bayes_digest(data, size, digest);
-	if (store_begin(b->store) < 0)
-		return store_err(b);
+	if (b->batch && b->batch_lost)
+		return set_err(b, BAYES_ERR_DB, "an earlier learn failed: the batch was rolled back");
+	if (!b->batch || !b->batch_txn) {
+		if (store_begin(b->store) < 0)
+			return store_err(b);
+		b->batch_txn = b->batch;
+	}
 	if (cache_follow_begin(b) < 0)
 		goto failed;
 	int found = store_user_id(b->store, user, !forget, &uid);
 	if (found < 0)
 		goto failed;
 	if (found == 0) {
-		/* forget for a user who never learned anything */
-		store_rollback(b->store);
+		/* forget for a user who never learned anything: nothing written */
+		if (!b->batch)
+			store_rollback(b->store);
 		*out_r = BAYES_NOT_LEARNED;
 		return 0;
 	}
 	if (learn_locked(b, uid, digest, fv, cls, forget, autolearn, out_r) < 0)
 		goto failed;
+	if (b->batch)
+		return 0;	/* bayes_batch_commit makes it durable */
 	if (store_commit(b->store) < 0) {
 		if (b->cache_owner)	/* did it commit or not? reload to be sure */
 			tokcache_invalidate(b->opt.cache);
@@ -648,7 +688,42 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 failed:
 	store_err(b);
 	store_rollback(b->store);
+	if (b->batch) {
+		b->batch_txn = false;
+		b->batch_lost = true;
+		deltas_clear(b->pending);
+	}
 	return -1;
+}
+
+int bayes_batch_begin(struct bayes *b)
+{
+	b->errkind = BAYES_ERR_NONE;
+	if (b->cache_owner)
+		return set_err(b, BAYES_ERR_DB, "batched learning is not for a handle owning a shared cache");
+	if (b->batch)
+		return set_err(b, BAYES_ERR_DB, "a batch is already open");
+	b->batch = true;
+	b->batch_txn = b->batch_lost = false;
+	if (b->pending == NULL)
+		b->pending = deltas_new();
+	return 0;
+}
+
+int bayes_batch_commit(struct bayes *b)
+{
+	bool txn = b->batch_txn, lost = b->batch_lost;
+
+	b->batch = b->batch_txn = b->batch_lost = false;
+	if (lost)
+		return set_err(b, BAYES_ERR_DB, "a learn failed: the batch was rolled back");
+	b->errkind = BAYES_ERR_NONE;
+	if (txn && (deltas_flush(b->pending, b->store) < 0 || store_commit(b->store) < 0)) {
+		store_err(b);
+		store_rollback(b->store);
+		return -1;
+	}
+	return 0;
 }
 
 int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,
@@ -865,10 +940,10 @@ int bayes_dump(struct bayes *b, FILE *out)
 
 	b->errkind = BAYES_ERR_NONE;
 	tok_string(b, params, sizeof(params));
-	if (store_read_begin(b->store) < 0)
+	if (read_begin(b) < 0)
 		return store_err(b);
 	rc = dump_write(b->store, params, out, err, sizeof(err));
-	store_read_end(b->store);
+	read_end(b);
 	if (rc < 0)
 		return set_err(b, BAYES_ERR_DB, err);
 	return 0;

@@ -194,6 +194,19 @@ int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,
 		const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r);
 
 /*
+ * bayes_batch_begin/commit - bulk training: the learns and forgets made
+ * between them share one transaction, so each database page they touch is
+ * written once per batch instead of once per message. Nothing learned in a
+ * batch is durable, nor may it be reported learned, before
+ * bayes_batch_commit returns 0. A learn that fails inside a batch rolls
+ * the whole batch back: it and every later learn of the batch return -1,
+ * and bayes_batch_commit returns -1. Not for a handle owning a shared
+ * cache (the daemon's writer).
+ */
+int bayes_batch_begin(struct bayes *b);
+int bayes_batch_commit(struct bayes *b);
+
+/*
  * bayes_train - the feedback step: given the true class and the probability
  * the message was scored with, learn it or not according to the handle's
  * training mode (*out_r is BAYES_SKIPPED when not).

@@ -19,7 +19,13 @@
 
 #define CNV_CACHE_SIZE	8
 #define CNV_NAME_MAX	48
-#define DETECT_SAMPLE	(64 * 1024)	/* bytes given to the detector */
+/*
+ * Bytes given to the detector. ICU runs every recognizer over every byte,
+ * so the cost is in the sample's length; a kilobyte from just before the
+ * first 8-bit byte tells the charset as well as 64 KB did (the evaluation
+ * numbers did not move) at a fraction of the time.
+ */
+#define DETECT_SAMPLE	1024
 #define DETECT_MIN_CONFIDENCE	10	/* ucsdet confidence 0..100 */
 #define FALLBACK_CHARSET	"windows-1252"
 
@@ -354,8 +360,8 @@ static bool icu_convert(UConverter *cnv, const char *in, size_t n, struct buf *o
 }
 
 /* detect - ask ICU's detector what in[0..n) is; fills name (normalised).
- * The sample starts a little before the first 8-bit byte so that a long
- * ASCII preamble does not hide what follows. */
+ * The sample starts just before the first 8-bit byte so that an ASCII
+ * preamble (markup, a quoted header) does not crowd out what matters. */
 static bool detect(const char *in, size_t n, char *name, size_t size)
 {
 	UErrorCode err = U_ZERO_ERROR;
@@ -374,7 +380,7 @@ static bool detect(const char *in, size_t n, char *name, size_t size)
 		size_t first8 = 0;
 		while (first8 < n && (unsigned char)in[first8] < 0x80)
 			first8++;
-		size_t off = first8 > 256 ? first8 - 256 : 0;
+		size_t off = first8 > 32 ? first8 - 32 : 0;
 		if (off > n - DETECT_SAMPLE)
 			off = n - DETECT_SAMPLE;
 		s = in + off;

@@ -73,7 +73,8 @@
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
 #define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
-#define MILTER_NOREPLY		(SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH)
+#define MILTER_NOREPLY		(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | \
+				 SMFIP_NR_HDR | SMFIP_NR_EOH)
 
 /* Incoming X-Spam-* headers of one name, to remove at end of message. */
 struct milter_xspam {
@@ -508,7 +509,7 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	}
 	log_debug("%s: connect from %s", conn->client[0] ? conn->client : "unknown",
 		  hostname ? hostname : "unknown");
-	return SMFIS_CONTINUE;
+	return milter_continue(conn, SMFIP_NR_CONN);
 }
 
 /* milter_helo - remember the HELO name (a feature of the message) */
@@ -547,7 +548,7 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 		m->score = false;
 		m->skip_reason = "authenticated";
 	}
-	return SMFIS_CONTINUE;
+	return milter_continue(conn, SMFIP_NR_MAIL);
 }
 
 /*

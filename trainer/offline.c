@@ -3,14 +3,30 @@
  * with libbayes, no daemon (bulk training, evaluation, backups).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bayes.h"
+#include "util.h"
 #include "bayesc.h"
 #include "report.h"
+
+/*
+ * Learns are committed in batches of LEARN_BATCH messages (one
+ * transaction each: a page touched by many messages is written once), and
+ * reported only once their batch has committed: a message reported
+ * learned is on disk.
+ */
+#define LEARN_BATCH	200
+
+struct pending {
+	char *name;
+	const char *outcome;
+	bool changed;
+};
 
 struct run {
 	const struct bayesc_opts *o;
@@ -18,6 +34,9 @@ struct run {
 	unsigned failed;
 	unsigned spam;
 	int exit_code;
+	struct pending batch[LEARN_BATCH];
+	size_t nbatch;
+	bool batch_open;
 };
 
 /* exit_for - the exit code for an engine error kind. */
@@ -29,6 +48,31 @@ static int exit_for(enum bayes_errkind k)
 	case BAYES_ERR_INPUT: return BAYESC_EXIT_DATAERR;
 	default: return BAYESC_EXIT_DBERR;
 	}
+}
+
+/*
+ * batch_flush - commit the open batch, then report its learns, or, when
+ * the commit or a learn in it failed, report each as not learned.
+ */
+static bool batch_flush(struct run *r)
+{
+	int rc = 0;
+
+	if (r->batch_open && (rc = bayes_batch_commit(r->b)) < 0) {
+		r->exit_code = exit_for(bayes_errkind(r->b));
+		r->failed += (unsigned)r->nbatch;
+	}
+	r->batch_open = false;
+	for (size_t i = 0; i < r->nbatch; i++) {
+		struct pending *p = &r->batch[i];
+		if (rc == 0)
+			report_learn(r->o, p->name, p->outcome, p->changed);
+		else
+			report_error(r->o, p->name, bayes_errmsg(r->b));
+		free(p->name);
+	}
+	r->nbatch = 0;
+	return rc == 0;
 }
 
 /* one - run the verb on one message. */
@@ -59,22 +103,45 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 		}
 		enum bayes_class cls = o->verb == VERB_LEARN_SPAM ? BAYES_SPAM : BAYES_HAM;
 		struct bayes_result res;
+		if (!r->batch_open) {
+			if (bayes_batch_begin(r->b) < 0) {
+				report_error(o, name, bayes_errmsg(r->b));
+				r->failed++;
+				r->exit_code = exit_for(bayes_errkind(r->b));
+				return false;
+			}
+			r->batch_open = true;
+		}
 		if (o->verb == VERB_FORGET)
 			rc = bayes_forget(r->b, o->user, data, size, &out);
 		else if (o->train_mode == NULL)
 			rc = bayes_learn(r->b, o->user, cls, data, size, &out);
 		else if ((rc = bayes_check(r->b, o->user, data, size, NULL, &res)) == 0)
 			rc = bayes_train(r->b, o->user, cls, res.prob, data, size, &out);
-		if (rc == 0)
-			report_learn(o, name, bayes_outcome_name(out),
-				     out == BAYES_LEARNED || out == BAYES_RELEARNED || out == BAYES_FORGOTTEN);
+		if (rc == 0) {
+			struct pending *p = &r->batch[r->nbatch++];
+			p->name = xstrdup(name);
+			p->outcome = bayes_outcome_name(out);
+			p->changed = out == BAYES_LEARNED || out == BAYES_RELEARNED ||
+				out == BAYES_FORGOTTEN;
+			if (r->nbatch == LEARN_BATCH && !batch_flush(r))
+				return false;
+			return true;
+		}
 	}
 	if (rc < 0) {
-		report_error(o, name, bayes_errmsg(r->b));
+		char msg[1100];
+		enum bayes_errkind kind = bayes_errkind(r->b);
+
+		snprintf(msg, sizeof(msg), "%s", bayes_errmsg(r->b));
+		/* a database error lost the batch with this learn: report it first */
+		if (kind != BAYES_ERR_INPUT)
+			batch_flush(r);
+		report_error(o, name, msg);
 		r->failed++;
-		r->exit_code = exit_for(bayes_errkind(r->b));
+		r->exit_code = exit_for(kind);
 		/* a database error will not go away for the next message */
-		return bayes_errkind(r->b) == BAYES_ERR_INPUT;
+		return kind == BAYES_ERR_INPUT;
 	}
 	return true;
 }
@@ -223,6 +290,7 @@ int offline_main(const struct bayesc_opts *o)
 		return rc;
 	}
 	size_t n = inputs_each(o->args, o->nargs, one, &r, &input_errors);
+	batch_flush(&r);
 	bayes_close(&r.b);
 	if (r.exit_code != BAYESC_EXIT_OK)
 		return r.exit_code;

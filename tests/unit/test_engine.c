@@ -156,6 +156,105 @@ TEST(engine_learn_relearn_forget)
 	CHECK(b == NULL);
 }
 
+/* A batch: one transaction, seen by its own reads, by others only after commit. */
+TEST(engine_batch_commits_once)
+{
+	struct bayes *w = open_db("batch.db", BAYES_OPEN_CREATE);
+	struct bayes *r = open_db("batch.db", BAYES_OPEN_RDONLY);
+	enum bayes_learn_outcome o;
+	struct bayes_stats st;
+	struct bayes_result res;
+	REQUIRE(w && r);
+
+	REQUIRE(bayes_batch_begin(w) == 0);
+	CHECK(bayes_batch_begin(w) < 0);	/* no nesting */
+	REQUIRE(bayes_learn(w, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	REQUIRE(bayes_learn(w, NULL, BAYES_HAM, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_LEARNED);
+	/* the batch's own reads see its learns (train on error needs them) */
+	REQUIRE(bayes_check(w, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &res) == 0);
+	CHECK(res.learned_spam == 1 && res.learned_ham == 1);
+	CHECK(res.prob > 0.9);
+	REQUIRE(bayes_learn(w, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+	CHECK(o == BAYES_ALREADY);
+	/* another connection sees nothing before the commit */
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_spam == 0 && st.learned_ham == 0);
+	REQUIRE(bayes_batch_commit(w) == 0);
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_spam == 1 && st.learned_ham == 1);
+	/* after the batch, learns commit one by one again */
+	REQUIRE(bayes_forget(w, NULL, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+	CHECK(o == BAYES_FORGOTTEN);
+	REQUIRE(bayes_stats(r, NULL, &st) == 0);
+	CHECK(st.learned_ham == 0);
+	/* an empty batch commits nothing and fails nothing */
+	REQUIRE(bayes_batch_begin(w) == 0);
+	CHECK(bayes_batch_commit(w) == 0);
+	bayes_close(&r);
+	bayes_close(&w);
+}
+
+/* dump_tokens - b's dump without the learned-message lines (they carry times). */
+static char *dump_tokens(struct bayes *b)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	struct buf out;
+	FILE *f = open_memstream(&text, &len);
+
+	buf_init(&out);
+	if (f == NULL || bayes_dump(b, f) < 0) {
+		if (f)
+			fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "l ", 2) != 0)
+			buf_printf(&out, "%s\n", line);
+	free(text);
+	return out.data;
+}
+
+/* A batch sums its changes per token: the result equals learning one by one. */
+TEST(engine_batch_same_counts_as_single_learns)
+{
+	struct bayes *one = open_db("single.db", BAYES_OPEN_CREATE);
+	struct bayes *bat = open_db("batched.db", BAYES_OPEN_CREATE);
+	static const char spam2[] = "From: x@spam.example\nSubject: cheap pills\n\ncheap pills, click here now\n";
+	static const char spam3[] = "From: y@spam.example\nSubject: pills\n\nlowest prices, cheap pills\n";
+	enum bayes_learn_outcome o;
+	REQUIRE(one && bat);
+
+	REQUIRE(bayes_batch_begin(bat) == 0);
+	for (int pass = 0; pass < 2; pass++) {
+		struct bayes *b = pass ? bat : one;
+		/* three spams sharing words: their counts add up inside the batch */
+		REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &o) == 0);
+		REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam2, strlen(spam2), &o) == 0);
+		REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam3, strlen(spam3), &o) == 0);
+		REQUIRE(bayes_learn(b, NULL, BAYES_HAM, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+		/* relearned and forgotten inside the batch: changes that cancel */
+		REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)ham_msg, strlen(ham_msg), &o) == 0);
+		CHECK(o == BAYES_RELEARNED);
+		REQUIRE(bayes_forget(b, NULL, (const unsigned char *)spam3, strlen(spam3), &o) == 0);
+		CHECK(o == BAYES_FORGOTTEN);
+		REQUIRE(bayes_learn(b, "alice", BAYES_SPAM, (const unsigned char *)spam2, strlen(spam2), &o) == 0);
+	}
+	REQUIRE(bayes_batch_commit(bat) == 0);
+	char *d1 = dump_tokens(one), *d2 = dump_tokens(bat);
+	REQUIRE(d1 && d2);
+	CHECK(strlen(d1) > 200);
+	CHECK_STR(d1, d2);
+	free(d1);
+	free(d2);
+	bayes_close(&one);
+	bayes_close(&bat);
+}
+
 TEST(engine_digest_ignores_transit)
 {
 	/* the same message after LMTP delivery and a Sieve pipe: CRLF, trace, our verdict */
