@@ -11,6 +11,7 @@
 #include "bayes.h"
 #include "bayesc.h"
 #include "report.h"
+#include "util.h"
 
 struct run {
 	const struct bayesc_opts *o;
@@ -117,7 +118,7 @@ static int run_expire(const struct bayesc_opts *o, struct bayes *b)
 		if (rules.neutral_days > n)
 			rules.neutral_days = n;
 	}
-	if (bayes_expire(b, &rules, (int64_t)time(NULL), &st) < 0) {
+	if (bayes_expire(b, &rules, stats_clock(), &st) < 0) {
 		fprintf(stderr, "bayesc: expire: %s\n", bayes_errmsg(b));
 		return exit_for(bayes_errkind(b));
 	}
