@@ -18,6 +18,7 @@ struct run {
 	struct bayes *b;
 	unsigned failed;
 	unsigned spam;
+	struct report_tally tally;	/* learns and forgets, for the summary */
 	int exit_code;
 };
 
@@ -55,6 +56,7 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 		if (size == 0) {
 			report_error(o, name, "empty message, not learned");
 			r->failed++;
+			r->tally.failed++;
 			r->exit_code = BAYESC_EXIT_DATAERR;
 			return true;
 		}
@@ -66,9 +68,15 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 			rc = bayes_learn(r->b, o->user, cls, data, size, &out);
 		else if ((rc = bayes_check(r->b, o->user, data, size, NULL, &res)) == 0)
 			rc = bayes_train(r->b, o->user, cls, res.prob, data, size, &out);
-		if (rc == 0)
-			report_learn(o, name, bayes_outcome_name(out),
-				     out == BAYES_LEARNED || out == BAYES_RELEARNED || out == BAYES_FORGOTTEN);
+		if (rc == 0) {
+			report_tally_add(&r->tally, bayes_outcome_name(out));
+			if (!o->summary_only)
+				report_learn(o, name, bayes_outcome_name(out),
+					     out == BAYES_LEARNED || out == BAYES_RELEARNED ||
+					     out == BAYES_FORGOTTEN);
+		} else {
+			r->tally.failed++;
+		}
 	}
 	if (rc < 0) {
 		report_error(o, name, bayes_errmsg(r->b));
@@ -197,7 +205,7 @@ int offline_main(const struct bayesc_opts *o)
 		flags = 0;	/* read-write, but never create */
 	if (o->verb == VERB_CHECK || o->train_mode) {
 		struct stat sb;
-		if (o->nargs > 8 || (o->nargs >= 1 && stat(o->args[0], &sb) == 0 && S_ISDIR(sb.st_mode)))
+		if (o->nargs > 8 || o->mbox || (o->nargs >= 1 && stat(o->args[0], &sb) == 0 && S_ISDIR(sb.st_mode)))
 			flags |= BAYES_OPEN_BULK;
 	}
 	r.b = bayes_open(o->db, flags, &opt, err, sizeof(err), &kind);
@@ -223,8 +231,10 @@ int offline_main(const struct bayesc_opts *o)
 		bayes_close(&r.b);
 		return rc;
 	}
-	size_t n = inputs_each(o->args, o->nargs, one, &r, &input_errors);
+	size_t n = inputs_each(o->args, o->nargs, inputs_flags(o), one, &r, &input_errors);
 	bayes_close(&r.b);
+	if (o->verb != VERB_CHECK)
+		report_run_summary(o, n, &r.tally);
 	if (r.exit_code != BAYESC_EXIT_OK)
 		return r.exit_code;
 	if (input_errors)

@@ -103,6 +103,16 @@ grep -q ': already learned$' "$t/out" && ok "already learned" || no "already lea
 expect 0 "learn more spam and ham" $BC -s "$SOCK" learn_spam $SPAMS
 expect 0 "learn ham" $BC -s "$SOCK" learn_ham $HAMS
 
+# import-mbox in client mode: the same messages from an mbox are already learned
+nh=0
+for f in $HAMS; do
+	nh=$((nh + 1))
+	echo "From alice@example.org Mon Jan  1 00:00:00 2024"; sed 's/^\(>*From \)/>\1/' "$f"; echo
+done >"$t/ham.mbox"
+expect 0 "import-mbox --ham over the socket" $BC -s "$SOCK" import-mbox --ham "$t/ham.mbox"
+grep -qx "$nh messages: 0 learned, $nh already learned, 0 relearned, 0 failed" "$t/out" &&
+	ok "import-mbox summary: $nh already learned" || no "import-mbox summary: $(cat "$t/out") $(cat "$t/err")"
+
 expect 1 "check a learned spam: spam (exit 1)" $BC -s "$SOCK" --json check $SPAM
 before=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["spam"] is True and d["action"] in ("add header","reject") and d["probability"]>0.5, d' "$t/out" &&
