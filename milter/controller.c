@@ -699,6 +699,29 @@ static enum MHD_Result ctl_do_learn(struct ctl_listener *l, struct MHD_Connectio
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);
 }
 
+/* ctl_per_user - every user's own figures as a JSON array, or NULL with the reason in err. */
+static json_t *ctl_per_user(struct bayes *h, char *err, size_t errlen, enum bayes_errkind *kind_r)
+{
+	struct bayes_user_stats *u;
+	size_t n;
+	json_t *arr;
+
+	if (bayes_users(h, &u, &n) < 0) {
+		*kind_r = bayes_errkind(h);
+		snprintf(err, errlen, "%s", bayes_errmsg(h));
+		return NULL;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s?,s:I,s:I,s:I,s:I}", "user", u[i].name,
+						     "learned_spam", (json_int_t)u[i].learned_spam,
+						     "learned_ham", (json_int_t)u[i].learned_ham,
+						     "tokens", (json_int_t)u[i].tokens,
+						     "remembered", (json_int_t)u[i].remembered));
+	bayes_users_free(&u, n);
+	return arr;
+}
+
 /* ctl_do_stat - GET /stat, and GET /health (health: a usable database). */
 static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health)
 {
@@ -735,8 +758,18 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		      "schema_version", st.schema_version,
 		      "tok_params", st.tok_params);
 	json_object_set_new(o, "last_expire", json_integer((json_int_t)st.last_expire));
-	if (user)
+	if (user) {
 		json_object_set_new(o, "user", json_string(user));
+	} else {
+		/* last, after every global figure: readers that take the first spam count get the global one */
+		json_t *arr = ctl_per_user(h, err, sizeof(err), &kind);
+		if (arr == NULL) {
+			json_decref(o);
+			ctl_pool_put(c, false, h, kind != BAYES_ERR_BUSY);
+			goto fail;
+		}
+		json_object_set_new(o, "per_user", arr);
+	}
 	ctl_pool_put(c, false, h, false);
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);
 

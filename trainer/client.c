@@ -270,6 +270,25 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	return true;
 }
 
+/* client_show_users - the controller's "per_user" array as offline mode's table. */
+static void client_show_users(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	struct bayes_user_stats *u = n ? xcalloc(n, sizeof(*u)) : NULL;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		const char *name = json_string_value(json_object_get(e, "user"));
+		u[i].name = (char *)(name ? name : "?");
+		u[i].learned_spam = (uint64_t)json_integer_value(json_object_get(e, "learned_spam"));
+		u[i].learned_ham = (uint64_t)json_integer_value(json_object_get(e, "learned_ham"));
+		u[i].tokens = (uint64_t)json_integer_value(json_object_get(e, "tokens"));
+		u[i].remembered = (uint64_t)json_integer_value(json_object_get(e, "remembered"));
+	}
+	report_users(u, n);
+	free(u);	/* the names belong to arr */
+}
+
 /* client_stat - GET /stat and print it (the same layout as offline mode). */
 static void client_stat(struct client *cl)
 {
@@ -298,6 +317,8 @@ static void client_stat(struct client *cl)
 		st.last_expire = (int64_t)json_integer_value(json_object_get(o, "last_expire"));
 		st.tok_params = json_string_value(json_object_get(o, "tok_params"));
 		report_stats(json_string_value(json_object_get(o, "user")), &st);
+		if (json_object_get(o, "user") == NULL)
+			client_show_users(json_object_get(o, "per_user"));
 	}
 	json_decref(o);
 }

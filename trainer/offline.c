@@ -2,7 +2,9 @@
  * offline.c - bayesc --db PATH: the verbs run on a database file directly,
  * with libbayes, no daemon (bulk training, evaluation, backups).
  */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -88,26 +90,51 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 	return true;
 }
 
-/* print_stats - the stat verb. */
+/*
+ * print_stats - the stat verb. Without -u the per-user figures follow the
+ * global ones: in JSON as a "per_user" array after every global key, so
+ * readers that take the first spam count keep getting the global one.
+ */
 static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 {
 	struct bayes_stats st;
+	struct bayes_user_stats *users = NULL;
+	size_t nusers = 0;
 
-	if (bayes_stats(b, o->user, &st) < 0) {
+	if (bayes_stats(b, o->user, &st) < 0 || (o->user == NULL && bayes_users(b, &users, &nusers) < 0)) {
 		fprintf(stderr, "bayesc: %s\n", bayes_errmsg(b));
 		return exit_for(bayes_errkind(b));
 	}
 	if (o->json) {
 		printf("{\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,\"remembered\":%llu,"
 		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\","
-		       "\"last_expire\":%lld}\n",
+		       "\"last_expire\":%lld",
 		       (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham,
 		       (unsigned long long)st.tokens, (unsigned long long)st.remembered,
 		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
 		       st.tok_params, (long long)st.last_expire);
+		if (o->user == NULL) {
+			fputs(",\"per_user\":[", stdout);
+			for (size_t i = 0; i < nusers; i++) {
+				json_t *js = json_string(users[i].name);	/* NULL: not UTF-8 */
+				char *name = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+				json_decref(js);
+				printf("%s{\"user\":%s,\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,"
+				       "\"remembered\":%llu}", i ? "," : "", name ? name : "\"?\"",
+				       (unsigned long long)users[i].learned_spam,
+				       (unsigned long long)users[i].learned_ham,
+				       (unsigned long long)users[i].tokens, (unsigned long long)users[i].remembered);
+				free(name);
+			}
+			fputs("]", stdout);
+		}
+		puts("}");
 	} else {
 		report_stats(o->user, &st);
+		if (o->user == NULL)
+			report_users(users, nusers);
 	}
+	bayes_users_free(&users, nusers);
 	return BAYESC_EXIT_OK;
 }
 

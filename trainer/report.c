@@ -154,3 +154,15 @@ void report_stats(const char *user, const struct bayes_stats *st)
 	printf("  tokenizer:          %s\n", st->tok_params ? st->tok_params : "?");
 	printf("  last expiry:        %s\n", when);
 }
+
+void report_users(const struct bayes_user_stats *users, size_t n)
+{
+	printf("Per-user statistics (%zu user%s):\n", n, n == 1 ? "" : "s");
+	if (n == 0)
+		return;
+	printf("  %-32s %12s %12s %12s\n", "user", "spam", "ham", "tokens");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-32s %12llu %12llu %12llu\n", users[i].name,
+		       (unsigned long long)users[i].learned_spam, (unsigned long long)users[i].learned_ham,
+		       (unsigned long long)users[i].tokens);
+}

@@ -60,6 +60,12 @@ void report_summary(FILE *out, bool json, const struct report_tally *t);
  */
 void report_run_summary(const struct bayesc_opts *o, size_t n, const struct report_tally *t);
 
+/*
+ * report_users - the stat verb's per-user table (after report_stats):
+ * each user's learned spam and ham messages and token rows.
+ */
+void report_users(const struct bayes_user_stats *users, size_t n);
+
 /* report_error - a per-message failure, to stderr (and as JSON on stdout with --json). */
 void report_error(const struct bayesc_opts *o, const char *name, const char *msg);
 

@@ -50,6 +50,30 @@ mkdir -p "$t/md/cur" "$t/md/new" "$t/md/tmp"; cp $S/ham-6.eml "$t/md/cur/1:2,S";
 expect 0 "learn a maildir" $BC --db "$t/db" learn_ham "$t/md"
 grep -c 'learned' "$t/out" | grep -qx 2 && ok "2 maildir messages" || no "2 maildir messages: $(cat "$t/out")"
 
+# per-user figures in stat: global first, then each user's own
+$BC --db "$t/udb" -q -u alice learn_spam $S/spam-1.eml $S/spam-2.eml
+$BC --db "$t/udb" -q -u bob learn_ham $S/ham-1.eml
+$BC --db "$t/udb" -q learn_ham $S/ham-2.eml
+expect 0 "stat with users" $BC --db "$t/udb" stat
+grep -q '^Per-user statistics (2 users):' "$t/out" &&
+	grep -Eq '^  alice +2 +0 +[1-9][0-9]*$' "$t/out" && grep -Eq '^  bob +0 +1 +[1-9][0-9]*$' "$t/out" &&
+	ok "per-user table: alice 2 spam, bob 1 ham" || no "per-user table: $(cat "$t/out")"
+expect 0 "stat --json with users" $BC --db "$t/udb" --json stat
+python3 - "$t/out" <<'PY' && ok "per_user JSON after the global counts" || no "per_user JSON: $(cat "$t/out")"
+import json, re, sys
+txt = open(sys.argv[1]).read(); d = json.loads(txt)
+assert d["learned_spam"] == 2 and d["learned_ham"] == 2, d       # global: learn_global_too
+u = {e["user"]: e for e in d["per_user"]}
+assert u["alice"]["learned_spam"] == 2 and u["alice"]["learned_ham"] == 0 and u["alice"]["tokens"] > 0, u
+assert u["bob"]["learned_spam"] == 0 and u["bob"]["learned_ham"] == 1, u
+assert list(d)[-1] == "per_user", list(d)
+m = re.search(r'"(?:learned_)?spam[a-z_]*"\s*:\s*([0-9]+)', txt)
+assert m and int(m.group(1)) == 2, m                            # the first spam count is the global one
+PY
+expect 0 "stat -u alice" $BC --db "$t/udb" -u alice --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]==2 and "per_user" not in d, d' "$t/out" &&
+	ok "one user's stat" || no "one user's stat: $(cat "$t/out")"
+
 # errors: one clear line, nothing written
 expect 66 "missing database" $BC --db "$t/none.db" check $S/ham-1.eml
 [ ! -e "$t/none.db" ] && ok "missing database not created by check" || no "check created a database"

@@ -144,6 +144,11 @@ expect 0 "per-user learn (-u)" $BC -s "$SOCK" -u alice@example.org learn_spam $S
 expect 0 "per-user stat" $BC -s "$SOCK" -u alice@example.org --json stat
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]==1 and d["learned_ham"]==0, d' "$t/out" &&
 	ok "per-user statistics" || no "per-user stat: $(cat "$t/out")"
+expect 0 "stat lists the users" $BC -s "$SOCK" --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); u={e["user"]:e for e in d["per_user"]}; assert u["alice@example.org"]["learned_spam"]==1 and list(d)[-1]=="per_user", d' "$t/out" &&
+	ok "per_user in /stat" || no "per_user in /stat: $(cat "$t/out")"
+expect 0 "stat text lists the users" $BC -s "$SOCK" stat
+grep -Eq '^  alice@example.org +1 +0 +[1-9]' "$t/out" && ok "per-user table in client mode" || no "client per-user table: $(cat "$t/out")"
 expect 0 "BAYESC_SOCKET is used" env BAYESC_SOCKET="$SOCK" $BC check $HAM
 
 # TCP: learns need the password
