@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autolearn.h"
 #include "bayes.h"
 #include "charset.h"
 #include "log.h"
@@ -574,6 +575,41 @@ static const char *ctl_action(const struct ctl_settings *s, double prob)
  * returned.
  */
 
+/*
+ * ctl_autolearn - a check that asks for the autolearn rule with
+ * "Autolearn: yes" (bayesd-smtpd-filter does). The asker knows what the
+ * rule must know about the sender and says it: "Auth: LOGIN" for a SASL
+ * login, "Trusted: yes" for a client in trusted_networks, "Truncated: yes"
+ * for a message cut at scan_limit; "Queue-Id:" names the message in the
+ * log. Over TCP it takes the password, as a learn does. The daemon's
+ * current config decides, as for the milter. Adds "autolearn":
+ * "spam"|"ham" to o when a learn was posted.
+ */
+static void ctl_autolearn(struct ctl_listener *l, struct MHD_Connection *conn, const struct ctl_req *req,
+			  const char *user, double prob, size_t size, json_t *o)
+{
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Auth");
+	struct bayesd_config *cfg;
+	const char *cls;
+	struct autolearn_msg al = {
+		.tag = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Queue-Id"),
+		.user = user, .data = req->body, .size = size, .prob = prob,
+		.trusted = ctl_flag(conn, "Trusted", "trusted"),
+		.authenticated = auth != NULL && *auth != '\0',
+		.truncated = size < req->len || ctl_flag(conn, "Truncated", "truncated"),
+	};
+
+	if (l->tcp && !ctl_password_ok(l->c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Password"))) {
+		log_warning("controller: autolearn over TCP without the password; not learned");
+		return;
+	}
+	cfg = config_current();
+	cls = autolearn_offer(cfg, l->c->writer, &al);
+	config_unref(&cfg);
+	if (cls != NULL)
+		json_object_set_new(o, "autolearn", json_string(cls));
+}
+
 /* ctl_do_check - POST /check: score with a read-only handle. */
 static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connection *conn,
 				    struct ctl_req *req, const struct ctl_settings *s)
@@ -648,6 +684,8 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		json_object_set_new(o, "features", feats);
 	}
 	ctl_pool_put(c, explain, h, false);	/* feature texts are copied into o by now */
+	if (ctl_flag(conn, "Autolearn", "autolearn"))
+		ctl_autolearn(l, conn, req, user, r.prob, size, o);
 	log_debug("controller: check%s%s: probability=%.5f (%.1f ms)", user ? " user=" : "",
 		  user ? user : "", r.prob, ctl_elapsed_ms(&req->start));
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);

@@ -233,6 +233,8 @@ kill -0 $pid 2>/dev/null && ok "bayesd still running" || no "bayesd died"
 expect 0 "metrics" ucurl $H/metrics
 grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^bayesd_scan_seconds_bucket{le="+Inf"}' "$t/out" &&
 	grep -q '^bayesd_uptime_seconds ' "$t/out" && ok "Prometheus metrics" || no "metrics: $(head -20 "$t/out")"
+grep -q '^bayesd_autolearn_total{class="spam"} 0$' "$t/out" && grep -q '^bayesd_autolearn_skipped_total{reason="authenticated"} 0$' "$t/out" &&
+	ok "autolearn series (autolearn off: zero)" || no "autolearn metrics: $(grep autolearn "$t/out")"
 
 # SIGTERM: stops, removes the socket
 kill -TERM $pid
