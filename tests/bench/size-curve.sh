@@ -70,7 +70,7 @@ run() {
 			(( ${#ham[@]} )) && { "$bayesc" --db "$db" -q learn_ham "${ham[@]}" || echo "size-curve: learn_ham failed at $done" >&2; }
 			done=$((done + j - i))
 			day=$((day + 1))
-			if (( done % EVERY == 0 || j == n )); then
+			if (( j % EVERY == 0 || j == n )); then
 				[[ $expire == yes ]] && "$bayesc" --db "$db" -q expire
 				local tokens
 				tokens=$("$bayesc" --db "$db" --json stat | sed 's/.*"tokens":\([0-9]*\).*/\1/')
