@@ -116,7 +116,7 @@ static void writer_expire_step(struct writer *w)
 		return;
 	}
 	if (!w->expiring) {
-		bayes_expire_begin(e, NULL, (int64_t)time(NULL));
+		bayes_expire_begin(e, NULL, stats_clock());
 		w->expiring = true;
 	}
 	rc = bayes_expire_step(w->db, e);
