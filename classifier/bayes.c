@@ -685,6 +685,7 @@ int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)
 	return 0;
 }
 
+/* by_user_name - qsort order of bayes_users() */
 static int by_user_name(const void *a, const void *b)
 {
 	return strcmp(((const struct bayes_user_stats *)a)->name, ((const struct bayes_user_stats *)b)->name);
@@ -745,6 +746,7 @@ int bayes_users(struct bayes *b, struct bayes_user_stats **users_r, size_t *n_r)
 	return 0;
 }
 
+/* bayes_users_free - free the names and the array */
 void bayes_users_free(struct bayes_user_stats **users, size_t n)
 {
 	if (*users == NULL)

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "metrics.h"
 
+/* autolearn_offer - the rule: thresholds, then the reasons not to, then the writer */
 const char *autolearn_offer(const struct bayesd_config *cfg, struct writer *w, const struct autolearn_msg *m)
 {
 	enum writer_op op;

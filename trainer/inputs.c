@@ -257,6 +257,7 @@ static void walk_mbox(struct walk *w, const struct input *in)
 	buf_free(&name);
 }
 
+/* inputs_flags - mbox from the options; progress for learns and forgets */
 unsigned inputs_flags(const struct bayesc_opts *o)
 {
 	unsigned flags = o->mbox ? INPUTS_MBOX : 0;
@@ -266,6 +267,7 @@ unsigned inputs_flags(const struct bayesc_opts *o)
 	return flags;
 }
 
+/* inputs_each - list the inputs, then hand their messages over in order */
 size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx, unsigned *errors_r)
 {
 	struct walk w = { .fn = fn, .ctx = ctx, .flags = flags };

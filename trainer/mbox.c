@@ -36,6 +36,7 @@ struct mbox_parser {
 	uint64_t skipped;		/* bytes before the first separator */
 };
 
+/* mbox_parser_init - a parser at the start of a file */
 struct mbox_parser *mbox_parser_init(size_t max_message)
 {
 	struct mbox_parser *p = xcalloc(1, sizeof(*p));
@@ -45,6 +46,7 @@ struct mbox_parser *mbox_parser_init(size_t max_message)
 	return p;
 }
 
+/* mbox_parser_deinit - free the parser and what it holds */
 void mbox_parser_deinit(struct mbox_parser **pp)
 {
 	struct mbox_parser *p = *pp;
@@ -57,27 +59,32 @@ void mbox_parser_deinit(struct mbox_parser **pp)
 	*pp = NULL;
 }
 
+/* mbox_push - queue bytes for mbox_next() */
 void mbox_push(struct mbox_parser *p, const unsigned char *data, size_t size)
 {
 	if (size > 0)
 		buf_append(&p->in, data, size);
 }
 
+/* mbox_finish - no more bytes will come */
 void mbox_finish(struct mbox_parser *p)
 {
 	p->eof = true;
 }
 
+/* mbox_truncated - the last message handed out was cut */
 bool mbox_truncated(const struct mbox_parser *p)
 {
 	return p->out_truncated;
 }
 
+/* mbox_consumed - input bytes behind the last message handed out */
 uint64_t mbox_consumed(const struct mbox_parser *p)
 {
 	return p->consumed;
 }
 
+/* mbox_skipped - input bytes before the first separator */
 uint64_t mbox_skipped(const struct mbox_parser *p)
 {
 	return p->skipped;
@@ -160,6 +167,7 @@ static int mbox_emit(struct mbox_parser *p, const unsigned char **data_r, size_t
 	return 1;
 }
 
+/* mbox_next - examine lines until a message is complete or input runs out */
 int mbox_next(struct mbox_parser *p, const unsigned char **data_r, size_t *size_r)
 {
 	if (p->emitted) {

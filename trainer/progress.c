@@ -31,6 +31,7 @@ static double progress_clock(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* progress_start - a progress line when standard error is a terminal */
 struct progress *progress_start(uint64_t total_bytes)
 {
 	struct progress *p;
@@ -56,6 +57,7 @@ static void progress_duration(double s, char *out, size_t len)
 		snprintf(out, len, "%lu:%02lu", t / 60, t % 60);
 }
 
+/* progress_update - redraw the line when PROGRESS_REDRAW_MS have passed */
 void progress_update(struct progress *p, uint64_t messages, uint64_t bytes_done)
 {
 	double now, elapsed;
@@ -79,6 +81,7 @@ void progress_update(struct progress *p, uint64_t messages, uint64_t bytes_done)
 	p->shown = true;
 }
 
+/* progress_hide - erase the line before standard output writes to the terminal */
 void progress_hide(struct progress *p)
 {
 	if (p == NULL || !p->shown || !p->shared)
@@ -88,6 +91,7 @@ void progress_hide(struct progress *p)
 	p->shown = false;
 }
 
+/* progress_end - erase the line and free it */
 void progress_end(struct progress **pp)
 {
 	struct progress *p = *pp;

@@ -83,6 +83,7 @@ static const struct {
 	{ "kept manual learn", "kept_manual", false },
 };
 
+/* report_tally_add - count an outcome by its name; an unknown one is a failure */
 void report_tally_add(struct report_tally *t, const char *outcome)
 {
 	for (size_t i = 0; i < REPORT_OUTCOMES; i++) {
@@ -94,6 +95,7 @@ void report_tally_add(struct report_tally *t, const char *outcome)
 	t->failed++;	/* an answer we do not know is not a success */
 }
 
+/* report_summary - the summary line, text or JSON */
 void report_summary(FILE *out, bool json, const struct report_tally *t)
 {
 	unsigned long n = t->failed;
@@ -120,6 +122,7 @@ void report_summary(FILE *out, bool json, const struct report_tally *t)
 	fprintf(out, " %lu failed\n", t->failed);
 }
 
+/* report_run_summary - the summary where the run wants it, if anywhere */
 void report_run_summary(const struct bayesc_opts *o, size_t n, const struct report_tally *t)
 {
 	if (o->summary_only)
@@ -155,6 +158,7 @@ void report_stats(const char *user, const struct bayes_stats *st)
 	printf("  last expiry:        %s\n", when);
 }
 
+/* report_users - the per-user table of the stat verb */
 void report_users(const struct bayes_user_stats *users, size_t n)
 {
 	printf("Per-user statistics (%zu user%s):\n", n, n == 1 ? "" : "s");
