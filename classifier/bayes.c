@@ -825,6 +825,78 @@ int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)
 	return 0;
 }
 
+/* by_user_name - qsort order of bayes_users() */
+static int by_user_name(const void *a, const void *b)
+{
+	return strcmp(((const struct bayes_user_stats *)a)->name, ((const struct bayes_user_stats *)b)->name);
+}
+
+/*
+ * bayes_users - the users table first (ids and names), then each user's
+ * figures, all in one read transaction so the list is one snapshot.
+ */
+int bayes_users(struct bayes *b, struct bayes_user_stats **users_r, size_t *n_r)
+{
+	struct bayes_user_stats *u = NULL;
+	int64_t *ids = NULL;
+	struct store_row row;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*users_r = NULL;
+	*n_r = 0;
+	b->errkind = BAYES_ERR_NONE;
+	if (store_read_begin(b->store) < 0)
+		return store_err(b);
+	store_rows_begin(b->store, STORE_USERS);
+	while ((rc = store_rows_next(b->store, &row)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			u = xrealloc(u, cap * sizeof(*u));
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		memset(&u[n], 0, sizeof(u[n]));
+		u[n].name = xstrdup(row.name ? row.name : "");
+		ids[n++] = row.user;
+	}
+	store_rows_end(b->store);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct bayes_stats st;
+
+		if (store_stats(b->store, ids[i], &st) < 0) {
+			rc = -1;
+			break;
+		}
+		u[i].learned_spam = st.learned_spam;
+		u[i].learned_ham = st.learned_ham;
+		u[i].tokens = st.tokens;
+		u[i].remembered = st.remembered;
+	}
+	store_read_end(b->store);
+	free(ids);
+	if (rc < 0) {
+		rc = store_err(b);
+		bayes_users_free(&u, n);
+		return rc;
+	}
+	if (n > 1)
+		qsort(u, n, sizeof(*u), by_user_name);
+	*users_r = u;
+	*n_r = n;
+	return 0;
+}
+
+/* bayes_users_free - free the names and the array */
+void bayes_users_free(struct bayes_user_stats **users, size_t n)
+{
+	if (*users == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*users)[i].name);
+	free(*users);
+	*users = NULL;
+}
+
 /* bayes_expire_rules_default - the documented BAYES_EXPIRE_* rules. */
 void bayes_expire_rules_default(struct bayes_expire_rules *r)
 {

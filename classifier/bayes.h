@@ -253,6 +253,25 @@ struct bayes_stats {
 /* bayes_stats - statistics of user (NULL = global) into *st. */
 int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st);
 
+/* One user's own statistics (without the global ones it is blended with). */
+struct bayes_user_stats {
+	char *name;
+	uint64_t learned_spam, learned_ham;	/* messages */
+	uint64_t tokens;			/* the user's token rows */
+	uint64_t remembered;			/* the user's learned-message digests */
+};
+
+/*
+ * bayes_users - every user of per-user statistics with their own figures,
+ * sorted by name, from one snapshot: *users_r is an array of *n_r entries
+ * (NULL and 0 when there are none), owned by the caller and released with
+ * bayes_users_free(). 0, or -1 (errmsg says why; nothing to free).
+ */
+int bayes_users(struct bayes *b, struct bayes_user_stats **users_r, size_t *n_r);
+
+/* bayes_users_free - free what bayes_users() returned and set *users to NULL. */
+void bayes_users_free(struct bayes_user_stats **users, size_t n);
+
 /*
  * Expiry, in the spirit of dspam's purge. A token row (of any user) is
  * removed when it was last learned (its "seen" day) before:

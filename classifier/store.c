@@ -709,7 +709,7 @@ int store_add(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 	      int dspam, int dham, int dmsg_spam, int dmsg_ham)
 {
 	sqlite3_stmt *st = stmt(s, STMT_ADD_TOKEN);
-	sqlite3_int64 day = (sqlite3_int64)(time(NULL) / 86400);
+	sqlite3_int64 day = (sqlite3_int64)(stats_clock() / 86400);
 
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_int(st, 3, dspam);
@@ -777,7 +777,7 @@ int store_learned_put(struct store *s, int64_t user, const uint8_t digest[16], i
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, cls);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)stats_clock());
 	return exec_step(s, st, "remembering learned message");
 }
 

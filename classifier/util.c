@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 /* oom - report and exit: there is no sensible way to go on. */
 static void oom(size_t size)
@@ -135,4 +136,19 @@ int ascii_casecmp_n(const char *a, const char *b, size_t n)
 			return 0;
 	}
 	return 0;
+}
+
+/* stats_clock - time(NULL), or $BAYESD_NOW when it holds a positive number */
+int64_t stats_clock(void)
+{
+	const char *v = getenv(STATS_CLOCK_ENV);
+
+	if (v != NULL && *v != '\0') {
+		char *end;
+		long long t = strtoll(v, &end, 10);
+
+		if (*end == '\0' && t > 0)
+			return (int64_t)t;
+	}
+	return (int64_t)time(NULL);
 }

@@ -39,6 +39,18 @@ void buf_append(struct buf *b, const void *data, size_t size);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/*
+ * stats_clock - the Unix time the statistics are dated by: when a token
+ * was last seen, when a message was learned, the "now" of an expiry run
+ * (bayesc expire, bayesd's writer; when runs are due stays real time).
+ * It is time(NULL), except that a positive number of seconds in the
+ * environment variable BAYESD_NOW replaces it. That is a test and
+ * benchmark aid (tests/bench/size-curve.sh replays a year of mail in
+ * minutes); it is read on every call, so each process can set its own.
+ */
+#define STATS_CLOCK_ENV "BAYESD_NOW"
+int64_t stats_clock(void);
+
 /* ascii_strncasecmp-like helper that does not depend on the locale. */
 int ascii_casecmp_n(const char *a, const char *b, size_t n);
 static inline char ascii_lower(char c)

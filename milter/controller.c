@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autolearn.h"
 #include "bayes.h"
 #include "charset.h"
 #include "log.h"
@@ -574,6 +575,41 @@ static const char *ctl_action(const struct ctl_settings *s, double prob)
  * returned.
  */
 
+/*
+ * ctl_autolearn - a check that asks for the autolearn rule with
+ * "Autolearn: yes" (bayesd-smtpd-filter does). The asker knows what the
+ * rule must know about the sender and says it: "Auth: LOGIN" for a SASL
+ * login, "Trusted: yes" for a client in trusted_networks, "Truncated: yes"
+ * for a message cut at scan_limit; "Queue-Id:" names the message in the
+ * log. Over TCP it takes the password, as a learn does. The daemon's
+ * current config decides, as for the milter. Adds "autolearn":
+ * "spam"|"ham" to o when a learn was posted.
+ */
+static void ctl_autolearn(struct ctl_listener *l, struct MHD_Connection *conn, const struct ctl_req *req,
+			  const char *user, double prob, size_t size, json_t *o)
+{
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Auth");
+	struct bayesd_config *cfg;
+	const char *cls;
+	struct autolearn_msg al = {
+		.tag = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Queue-Id"),
+		.user = user, .data = req->body, .size = size, .prob = prob,
+		.trusted = ctl_flag(conn, "Trusted", "trusted"),
+		.authenticated = auth != NULL && *auth != '\0',
+		.truncated = size < req->len || ctl_flag(conn, "Truncated", "truncated"),
+	};
+
+	if (l->tcp && !ctl_password_ok(l->c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Password"))) {
+		log_warning("controller: autolearn over TCP without the password; not learned");
+		return;
+	}
+	cfg = config_current();
+	cls = autolearn_offer(cfg, l->c->writer, &al);
+	config_unref(&cfg);
+	if (cls != NULL)
+		json_object_set_new(o, "autolearn", json_string(cls));
+}
+
 /* ctl_do_check - POST /check: score with a read-only handle. */
 static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connection *conn,
 				    struct ctl_req *req, const struct ctl_settings *s)
@@ -653,6 +689,8 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		json_object_set_new(o, "features", feats);
 	}
 	ctl_pool_put(c, explain, h, false);	/* feature texts are copied into o by now */
+	if (ctl_flag(conn, "Autolearn", "autolearn"))
+		ctl_autolearn(l, conn, req, user, r.prob, size, o);
 	log_debug("controller: check%s%s: probability=%.5f (%.1f ms)", user ? " user=" : "",
 		  user ? user : "", r.prob, ctl_elapsed_ms(&req->start));
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);
@@ -704,6 +742,29 @@ static enum MHD_Result ctl_do_learn(struct ctl_listener *l, struct MHD_Connectio
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);
 }
 
+/* ctl_per_user - every user's own figures as a JSON array, or NULL with the reason in err. */
+static json_t *ctl_per_user(struct bayes *h, char *err, size_t errlen, enum bayes_errkind *kind_r)
+{
+	struct bayes_user_stats *u;
+	size_t n;
+	json_t *arr;
+
+	if (bayes_users(h, &u, &n) < 0) {
+		*kind_r = bayes_errkind(h);
+		snprintf(err, errlen, "%s", bayes_errmsg(h));
+		return NULL;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s?,s:I,s:I,s:I,s:I}", "user", u[i].name,
+						     "learned_spam", (json_int_t)u[i].learned_spam,
+						     "learned_ham", (json_int_t)u[i].learned_ham,
+						     "tokens", (json_int_t)u[i].tokens,
+						     "remembered", (json_int_t)u[i].remembered));
+	bayes_users_free(&u, n);
+	return arr;
+}
+
 /* ctl_do_stat - GET /stat, and GET /health (health: a usable database). */
 static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health)
 {
@@ -740,8 +801,18 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		      "schema_version", st.schema_version,
 		      "tok_params", st.tok_params);
 	json_object_set_new(o, "last_expire", json_integer((json_int_t)st.last_expire));
-	if (user)
+	if (user) {
 		json_object_set_new(o, "user", json_string(user));
+	} else {
+		/* last, after every global figure: readers that take the first spam count get the global one */
+		json_t *arr = ctl_per_user(h, err, sizeof(err), &kind);
+		if (arr == NULL) {
+			json_decref(o);
+			ctl_pool_put(c, false, h, kind != BAYES_ERR_BUSY);
+			goto fail;
+		}
+		json_object_set_new(o, "per_user", arr);
+	}
 	ctl_pool_put(c, false, h, false);
 	return ctl_reply_json(conn, MHD_HTTP_OK, o);
 

@@ -7,7 +7,11 @@
  * from the header "User:" or the query "?user="; answers are JSON):
  *	POST /check		score: probability, action, spam, score (the
  *				probability, as in X-Spam-Status), required, tokens
- *				(+ features with "Explain: 1" or ?explain=1)
+ *				(+ features with "Explain: 1" or ?explain=1;
+ *				with "Autolearn: yes" the autolearn rule runs as in
+ *				the milter, told "Auth:", "Trusted:", "Truncated:"
+ *				by the asker, and "autolearn":"spam|ham" is added
+ *				when a learn was posted)
  *	POST /learn_spam	{"result":"learned|already learned|relearned",
  *	POST /learn_ham		 "learned":true|false}, answered after commit
  *	POST /forget		{"result":"forgotten|not learned"}

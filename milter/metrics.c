@@ -26,6 +26,14 @@ static const char *const metrics_outcomes[] = {
 	"error", "learned", "already_learned", "relearned", "forgotten", "not_learned", "skipped",
 };
 
+/* Index = spam (1) or ham (0), as metrics_autolearned() counts. */
+static const char *const metrics_al_classes[] = { "ham", "spam" };
+
+/* Index = enum metrics_autolearn_skip. */
+static const char *const metrics_al_reasons[] = {
+	"trusted", "authenticated", "truncated", "busy", "already_learned", "manual", "mature", "error",
+};
+
 /* Upper bounds of the histogram buckets, in seconds (+Inf is implicit). */
 static const double metrics_bounds[] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -37,6 +45,8 @@ static const double metrics_bounds[] = {
 static atomic_uint_fast64_t metrics_scored_n[ARRAY_SIZE(metrics_verdicts)];
 static atomic_uint_fast64_t metrics_learn_n[ARRAY_SIZE(metrics_outcomes)];
 static atomic_uint_fast64_t metrics_bucket_n[METRICS_NBUCKETS];
+static atomic_uint_fast64_t metrics_autolearn_n[ARRAY_SIZE(metrics_al_classes)];
+static atomic_uint_fast64_t metrics_al_skip_n[ARRAY_SIZE(metrics_al_reasons)];
 static atomic_uint_fast64_t metrics_sum_ns;
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,6 +113,30 @@ void metrics_learned(int outcome)
 	atomic_fetch_add_explicit(&metrics_learn_n[i], 1, memory_order_relaxed);
 }
 
+/* metrics_autolearned - count an autolearn by class. */
+void metrics_autolearned(bool spam)
+{
+	metrics_init();
+	atomic_fetch_add_explicit(&metrics_autolearn_n[spam ? 1 : 0], 1, memory_order_relaxed);
+}
+
+/* metrics_autolearn_skipped - count a confident verdict not learned, by reason. */
+void metrics_autolearn_skipped(int why)
+{
+	metrics_init();
+	if (why < 0 || (size_t)why >= ARRAY_SIZE(metrics_al_reasons))
+		why = METRICS_AUTOLEARN_ERROR;
+	atomic_fetch_add_explicit(&metrics_al_skip_n[why], 1, memory_order_relaxed);
+}
+
+/* metrics_autolearn_reason - the label of a reason. */
+const char *metrics_autolearn_reason(int why)
+{
+	if (why < 0 || (size_t)why >= ARRAY_SIZE(metrics_al_reasons))
+		why = METRICS_AUTOLEARN_ERROR;
+	return metrics_al_reasons[why];
+}
+
 /* metrics_error - count an error under a sanitised label. */
 void metrics_error(const char *kind)
 {
@@ -136,6 +170,16 @@ void metrics_error(const char *kind)
 	pthread_mutex_unlock(&metrics_lock);
 }
 
+/* metrics_family - one counter with one label: HELP, TYPE and a line per value. */
+static void metrics_family(struct buf *out, const char *name, const char *help, const char *label,
+			   const char *const *values, atomic_uint_fast64_t *counts, size_t n)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+			   (unsigned long long)atomic_load_explicit(&counts[i], memory_order_relaxed));
+}
+
 /* metrics_render - the Prometheus text exposition of everything above. */
 void metrics_render(struct buf *out)
 {
@@ -145,17 +189,14 @@ void metrics_render(struct buf *out)
 
 	metrics_init();
 
-	buf_printf(out, "# HELP bayesd_messages_scored_total Messages scored by the milter, by verdict.\n"
-		   "# TYPE bayesd_messages_scored_total counter\n");
-	for (i = 0; i < ARRAY_SIZE(metrics_verdicts); i++)
-		buf_printf(out, "bayesd_messages_scored_total{verdict=\"%s\"} %llu\n", metrics_verdicts[i],
-			   (unsigned long long)atomic_load_explicit(&metrics_scored_n[i], memory_order_relaxed));
-
-	buf_printf(out, "# HELP bayesd_learns_total Learns and forgets through the controller, by outcome.\n"
-		   "# TYPE bayesd_learns_total counter\n");
-	for (i = 0; i < ARRAY_SIZE(metrics_outcomes); i++)
-		buf_printf(out, "bayesd_learns_total{outcome=\"%s\"} %llu\n", metrics_outcomes[i],
-			   (unsigned long long)atomic_load_explicit(&metrics_learn_n[i], memory_order_relaxed));
+	metrics_family(out, "bayesd_messages_scored_total", "Messages scored by the milter, by verdict.",
+		       "verdict", metrics_verdicts, metrics_scored_n, ARRAY_SIZE(metrics_verdicts));
+	metrics_family(out, "bayesd_learns_total", "Learns and forgets through the controller, by outcome.",
+		       "outcome", metrics_outcomes, metrics_learn_n, ARRAY_SIZE(metrics_outcomes));
+	metrics_family(out, "bayesd_autolearn_total", "Messages autolearned from their score, by class.",
+		       "class", metrics_al_classes, metrics_autolearn_n, ARRAY_SIZE(metrics_al_classes));
+	metrics_family(out, "bayesd_autolearn_skipped_total", "Confident verdicts not autolearned, by reason.",
+		       "reason", metrics_al_reasons, metrics_al_skip_n, ARRAY_SIZE(metrics_al_reasons));
 
 	buf_printf(out, "# HELP bayesd_errors_total Errors, by kind.\n"
 		   "# TYPE bayesd_errors_total counter\n");

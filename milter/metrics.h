@@ -11,12 +11,17 @@
  *	bayesd_messages_scored_total{verdict="ham|spam|reject|unknown"}
  *	bayesd_learns_total{outcome="learned|already_learned|relearned|
  *		forgotten|not_learned|skipped|error"}
+ *	bayesd_autolearn_total{class="spam|ham"}
+ *	bayesd_autolearn_skipped_total{reason="trusted|authenticated|
+ *		truncated|busy|already_learned|manual|mature|error"}
  *	bayesd_errors_total{kind="..."}
  *	bayesd_scan_seconds (histogram, buckets 0.0005 .. 1 s)
  *	bayesd_uptime_seconds
  */
 #ifndef BAYESD_METRICS_H
 #define BAYESD_METRICS_H
+
+#include <stdbool.h>
 
 #include "util.h"
 
@@ -48,6 +53,35 @@ void metrics_scored(int verdict, double ms);
  * bayes_learn_outcome value, or METRICS_LEARN_ERROR.
  */
 void metrics_learned(int outcome);
+
+/*
+ * Autolearn. A confident verdict (beyond an autolearn threshold) ends in
+ * exactly one series: bayesd_autolearn_total when the writer learned it
+ * (metrics_autolearned), or bayesd_autolearn_skipped_total with the
+ * reason it was not: the sender (trusted network, authenticated), the
+ * message (truncated at scan_limit), the writer (busy: queue full or
+ * none), or what the learn found (already learned as that class, a
+ * manual learn that wins, the training mode's "mature", an error).
+ */
+enum metrics_autolearn_skip {
+	METRICS_AUTOLEARN_TRUSTED,
+	METRICS_AUTOLEARN_AUTHENTICATED,
+	METRICS_AUTOLEARN_TRUNCATED,
+	METRICS_AUTOLEARN_BUSY,
+	METRICS_AUTOLEARN_ALREADY,
+	METRICS_AUTOLEARN_MANUAL,
+	METRICS_AUTOLEARN_MATURE,
+	METRICS_AUTOLEARN_ERROR,
+};
+
+/* metrics_autolearned - the writer autolearned a message as spam (true) or ham. */
+void metrics_autolearned(bool spam);
+
+/* metrics_autolearn_skipped - a confident verdict not autolearned, and why. */
+void metrics_autolearn_skipped(int why);
+
+/* metrics_autolearn_reason - the label of a reason ("trusted", ...). */
+const char *metrics_autolearn_reason(int why);
 
 /*
  * metrics_error - count one error of kind, a short constant label such as

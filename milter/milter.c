@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autolearn.h"
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
@@ -203,34 +204,17 @@ void milter_writer_set(struct writer *w)
 	milter_writer = w;
 }
 
-/*
- * milter_autolearn - after a score: post a learn of a confident verdict
- * to the writer, never waiting. Not for trusted or authenticated senders
- * (scored anyway with score_authenticated), nor for a message cut at
- * scan_limit: its digest would not match the whole message a user may
- * later correct by hand, and the correction must find the autolearn.
- */
+/* milter_autolearn - after a score: the autolearn rule (autolearn.h) */
 static void milter_autolearn(struct milter_conn *conn, const char *qid, const char *user, double prob)
 {
-	const struct bayesd_config *cfg = conn->cfg;
 	struct milter_msg *m = &conn->msg;
-	struct writer *w;
-	enum writer_op op;
+	struct autolearn_msg al = {
+		.tag = qid, .user = user, .prob = prob,
+		.data = (const unsigned char *)m->data.data, .size = m->data.len,
+		.trusted = conn->trusted, .authenticated = m->auth != NULL, .truncated = m->truncated,
+	};
 
-	if (!cfg->autolearn || conn->trusted || m->auth || m->truncated)
-		return;
-	if (prob >= cfg->autolearn_spam_threshold)
-		op = WRITER_AUTOLEARN_SPAM;
-	else if (prob <= cfg->autolearn_ham_threshold)
-		op = WRITER_AUTOLEARN_HAM;
-	else
-		return;
-	if ((w = milter_writer) == NULL) {
-		log_debug("%s: autolearn skipped: no controller writer", qid);
-		return;
-	}
-	if (writer_post(w, op, user, (const unsigned char *)m->data.data, m->data.len, prob, qid) != 0)
-		log_info("%s: autolearn dropped: the writer is busy", qid);
+	(void)autolearn_offer(conn->cfg, milter_writer, &al);
 }
 
 /* milter_engine_options - the engine options a config asks for */

@@ -18,8 +18,18 @@
  * Sessions. Reports build a struct sf_session per SMTP session: the client
  * address (link-connect, checked against trusted_networks), the HELO name
  * (link-identify), the SASL login (link-auth ... pass), the message id
- * (tx-begin, for the log). link-disconnect frees it; tx-reset/rollback
- * forget the message.
+ * (tx-begin, for the log) and the accepted envelope recipients (tx-rcpt).
+ * link-disconnect frees it; tx-begin/reset/rollback forget the message.
+ *
+ * Per-user statistics and autolearn, as in the milter. With per_user, a
+ * message to exactly one recipient is scored with that recipient's
+ * statistics - the address mapped to a user by config_rcpt_user(), the
+ * milter's own mapping - and any other with the global ones; the user goes
+ * to the controller as "User:". Every check asks for the autolearn rule
+ * ("Autolearn: yes"), which bayesd applies with its own settings and the
+ * milter's code (autolearn.h); the filter tells it what only the filter
+ * knows: the SASL login ("Auth:"), a trusted client ("Trusted:"), a
+ * message cut at scan_limit ("Truncated:"), and the message id for the log.
  *
  * Messages. data-line events carry the message one line at a time, still
  * dot-stuffed, ending with ".". Incoming X-Spam-* header lines (and their
@@ -96,6 +106,10 @@ struct sf_session {
 	char *auth;			/* SASL login that passed, or NULL */
 	char msgid[SF_SID_MAX + 1];	/* smtpd's message id, for the log */
 
+	/* the transaction's envelope (tx-rcpt reports) */
+	unsigned nrcpt;			/* recipients accepted */
+	char user[BAYESD_USER_MAX];	/* per_user: the first one's user, "" = none */
+
 	/* the message in DATA */
 	bool in_data;			/* data-line seen, "." not yet */
 	bool in_header;			/* before the blank line */
@@ -113,6 +127,7 @@ struct sf_result {
 	double prob;
 	long long tokens;
 	long long used;
+	char autolearn[8];		/* "spam" or "ham" when the controller posted one, else "" */
 };
 
 static struct bayesd_config *sf_cfg;
@@ -254,6 +269,34 @@ static void sf_msg_reset(struct sf_session *s)
 	if (s->held.cap > SF_HELD_KEEP)
 		buf_free(&s->held);
 	buf_reset(&s->held);
+}
+
+/* sf_tx_reset - a transaction begins or ends: forget its recipients and message */
+static void sf_tx_reset(struct sf_session *s)
+{
+	s->nrcpt = 0;
+	s->user[0] = '\0';
+	sf_msg_reset(s);
+}
+
+/*
+ * sf_rcpt - tx-rcpt "msgid|result|address": count the accepted ones; with
+ * per_user, map the first to its user as the milter does (used only if it
+ * stays the only one)
+ */
+static void sf_rcpt(struct sf_session *s, char **f, size_t nf)
+{
+	if (nf < 3 || strcmp(f[1], "ok") != 0)
+		return;
+	if (s->nrcpt++ == 0 && sf_cfg->per_user &&
+	    !config_rcpt_user(sf_cfg, f[2], s->user, sizeof(s->user)))
+		s->user[0] = '\0';
+}
+
+/* sf_user - the per-user statistics to score with: one recipient's, else NULL (global) */
+static const char *sf_user(const struct sf_session *s)
+{
+	return sf_cfg->per_user && s->nrcpt == 1 && s->user[0] ? s->user : NULL;
 }
 
 /* sf_session_free - unlink and free the session with this id, if any */
@@ -429,9 +472,11 @@ static void sf_report(const char *event, const char *sid, char *params)
 		s->helo = *helo ? xstrdup(helo) : NULL;
 	} else if (strcmp(event, "tx-begin") == 0) {
 		snprintf(s->msgid, sizeof(s->msgid), "%s", f[0]);
-		sf_msg_reset(s);
+		sf_tx_reset(s);
+	} else if (strcmp(event, "tx-rcpt") == 0) {
+		sf_rcpt(s, f, nf);
 	} else if (strcmp(event, "tx-reset") == 0 || strcmp(event, "tx-rollback") == 0) {
-		sf_msg_reset(s);
+		sf_tx_reset(s);
 	}
 }
 
@@ -501,6 +546,27 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 		snprintf(h, sizeof(h), "Helo: %s", s->helo);
 		hdrs = curl_slist_append(hdrs, h);
 	}
+	if (sf_header_ok(sf_user(s))) {
+		snprintf(h, sizeof(h), "User: %s", sf_user(s));
+		hdrs = curl_slist_append(hdrs, h);
+	}
+	/*
+	 * The autolearn rule runs in bayesd (autolearn.h), with the daemon's
+	 * settings, as for the milter; it is told what only we know.
+	 */
+	hdrs = curl_slist_append(hdrs, "Autolearn: yes");
+	if (s->auth) {
+		snprintf(h, sizeof(h), "Auth: %s", sf_header_ok(s->auth) ? s->auth : "yes");
+		hdrs = curl_slist_append(hdrs, h);
+	}
+	if (s->trusted)
+		hdrs = curl_slist_append(hdrs, "Trusted: yes");
+	if (s->truncated)
+		hdrs = curl_slist_append(hdrs, "Truncated: yes");
+	if (sf_header_ok(s->msgid)) {
+		snprintf(h, sizeof(h), "Queue-Id: %s", s->msgid);
+		hdrs = curl_slist_append(hdrs, h);
+	}
 	curl_easy_setopt(sf_curl, CURLOPT_HTTPHEADER, hdrs);
 
 	rc = curl_easy_perform(sf_curl);
@@ -531,6 +597,10 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 		r->prob = json_number_value(v);
 		r->tokens = json_integer_value(json_object_get(o, "tokens"));
 		r->used = json_integer_value(json_object_get(o, "used"));
+		v = json_object_get(o, "autolearn");
+		snprintf(r->autolearn, sizeof(r->autolearn), "%s",
+			 json_is_string(v) && strlen(json_string_value(v)) < sizeof(r->autolearn) ?
+			 json_string_value(v) : "");
 		ok = true;
 	}
 	json_decref(o);
@@ -653,8 +723,10 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		s->verdict = SF_VERDICT_ACCEPT;
 		action = spam ? "flag" : "accept";
 	}
-	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%lld, ms=%.2f", sf_msgid(s),
-		 sf_client(s), r.prob, action, r.tokens, (sf_now() - start) * 1000);
+	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%lld, ms=%.2f%s%s%s%s", sf_msgid(s),
+		 sf_client(s), r.prob, action, r.tokens, (sf_now() - start) * 1000,
+		 sf_user(s) ? ", user=" : "", sf_user(s) ? sf_user(s) : "",
+		 r.autolearn[0] ? ", autolearn=" : "", r.autolearn);
 	sf_release(s, version, token, tag);
 }
 
@@ -770,7 +842,7 @@ static void sf_register(void)
 {
 	static const char *const reports[] = {
 		"link-connect", "link-disconnect", "link-identify", "link-auth",
-		"tx-begin", "tx-reset", "tx-rollback",
+		"tx-begin", "tx-rcpt", "tx-reset", "tx-rollback",
 	};
 
 	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++)

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "tokcache.h"
 #include "util.h"
 
@@ -148,7 +149,7 @@ static void writer_expire_step(struct writer *w)
 		return;
 	}
 	if (!w->expiring) {
-		bayes_expire_begin(e, NULL, (int64_t)time(NULL));
+		bayes_expire_begin(e, NULL, stats_clock());
 		w->expiring = true;
 	}
 	rc = bayes_expire_step(w->db, e);
@@ -217,6 +218,15 @@ static void writer_posted_done(struct writer_job *job)
 	const char *cls = job->op == WRITER_AUTOLEARN_SPAM ? "spam" : "ham";
 	const char *u = job->user ? job->user : "";
 
+	if (job->rc != 0)
+		metrics_autolearn_skipped(METRICS_AUTOLEARN_ERROR);
+	else if (job->outcome == BAYES_LEARNED || job->outcome == BAYES_RELEARNED)
+		metrics_autolearned(job->op == WRITER_AUTOLEARN_SPAM);
+	else
+		metrics_autolearn_skipped(job->outcome == BAYES_ALREADY ? METRICS_AUTOLEARN_ALREADY :
+					  job->outcome == BAYES_KEPT_MANUAL ? METRICS_AUTOLEARN_MANUAL :
+					  job->outcome == BAYES_SKIPPED ? METRICS_AUTOLEARN_MATURE :
+					  METRICS_AUTOLEARN_ERROR);
 	if (job->rc != 0)
 		log_warning("%s: autolearn %s%s%s failed: %s", job->tag, cls, *u ? " for " : "", u,
 			    job->err);

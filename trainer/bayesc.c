@@ -27,6 +27,7 @@ static const struct {
 	{ "dump", VERB_DUMP, true },
 	{ "restore", VERB_RESTORE, true },
 	{ "expire", VERB_EXPIRE, true },
+	{ "import-mbox", VERB_IMPORT_MBOX, false },
 };
 
 static void usage(FILE *out)
@@ -42,6 +43,10 @@ static void usage(FILE *out)
 "  check, symbols   print each message's spam probability and verdict\n"
 "  learn_spam       learn the messages as spam\n"
 "  learn_ham        learn the messages as ham (not spam)\n"
+"  import-mbox --spam|--ham FILE...\n"
+"                   learn every message of the mbox FILEs as spam or ham;\n"
+"                   prints one summary line (learned, already learned,\n"
+"                   failed) instead of a line per message\n"
 "  forget           remove what earlier learns of the messages added\n"
 "  stat             print the statistics\n"
 "  eval INDEX       (with --db) TREC immediate-feedback evaluation over a\n"
@@ -65,6 +70,9 @@ static void usage(FILE *out)
 "  -P, --password W controller password for TCP\n"
 "  -u, --user USER  per-user statistics of USER\n"
 "  -t, --timeout S  seconds to wait for bayesd (default 30)\n"
+"  --mbox           the FILEs (or stdin) are mbox files of many messages,\n"
+"                   each named FILE#N in the output\n"
+"  --spam, --ham    import-mbox: the class to learn\n"
 "  --train-mode M   (with --db) learn_spam/learn_ham score each message first\n"
 "                   and learn it only where training mode M says so:\n"
 "                   all, error (wrong or unsure: train on error with a thick\n"
@@ -72,6 +80,8 @@ static void usage(FILE *out)
 "                   default (the embedded default, error)\n"
 "\n"
 "Output:\n"
+"  (on a terminal, learning from folders and mbox files shows a progress\n"
+"  line on standard error and a summary line at the end)\n"
 "  -j, --json       one JSON object per message\n"
 "  -e, --explain    check: also the words that weighed most\n"
 "  -c, --exit-code  check: exit 1 when any message is spam (spamc -c);\n"
@@ -104,12 +114,15 @@ int main(int argc, char **argv)
 		{ "results", required_argument, NULL, 'r' },
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
+		{ "mbox", no_argument, NULL, 'M' },
+		{ "spam", no_argument, NULL, 'S' },
+		{ "ham", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bayesc_opts o = { .timeout_s = 30 };
-	int c;
+	int c, import_class = -1;
 
 	while ((c = getopt_long(argc, argv, "d:s:H:P:u:t:jeqchV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -125,6 +138,15 @@ int main(int argc, char **argv)
 		case 'c': o.exit_code = true; break;
 		case 'r': o.results = optarg; break;
 		case 'm': o.train_mode = optarg; break;
+		case 'M': o.mbox = true; break;
+		case 'S':
+		case 'N':
+			if (import_class >= 0 && import_class != (c == 'S')) {
+				fputs("bayesc: --spam and --ham exclude each other\n", stderr);
+				return BAYESC_EXIT_USAGE;
+			}
+			import_class = c == 'S';
+			break;
 		case 'A': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -143,7 +165,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fputs("bayesc: no command given (check, learn_spam, learn_ham, forget, stat, eval, dump, restore, expire); "
+		fputs("bayesc: no command given (check, learn_spam, learn_ham, import-mbox, forget, stat, eval, dump, restore, "
+		      "expire); "
 		      "try 'bayesc --help'\n", stderr);
 		return BAYESC_EXIT_USAGE;
 	}
@@ -161,6 +184,18 @@ int main(int argc, char **argv)
 	o.nargs = argc - optind - 1;
 	if (verbs[i].offline_only && o.db == NULL) {
 		fprintf(stderr, "bayesc: %s needs --db PATH\n", o.verb_name);
+		return BAYESC_EXIT_USAGE;
+	}
+	if (o.verb == VERB_IMPORT_MBOX) {
+		if (import_class < 0 || o.nargs == 0) {
+			fputs("bayesc: usage: bayesc import-mbox --spam|--ham FILE...\n", stderr);
+			return BAYESC_EXIT_USAGE;
+		}
+		o.verb = import_class ? VERB_LEARN_SPAM : VERB_LEARN_HAM;
+		o.mbox = true;
+		o.summary_only = true;
+	} else if (import_class >= 0) {
+		fprintf(stderr, "bayesc: --spam and --ham go with import-mbox, not %s\n", o.verb_name);
 		return BAYESC_EXIT_USAGE;
 	}
 	if (o.verb == VERB_EVAL)

@@ -46,6 +46,7 @@ enum bayesc_verb {
 	VERB_DUMP,		/* offline only: statistics to stdout as text */
 	VERB_RESTORE,		/* offline only: a dump from stdin into a new database */
 	VERB_EXPIRE,		/* offline only: remove old, rare statistics */
+	VERB_IMPORT_MBOX,	/* import-mbox --spam|--ham: becomes VERB_LEARN_* with mbox set */
 };
 
 struct bayesc_opts {
@@ -59,6 +60,8 @@ struct bayesc_opts {
 	const char *results;	/* eval --results FILE */
 	const char *train_mode;	/* --train-mode: learn only where the mode says (offline) */
 	int max_age_days;	/* expire --max-age-days N (0 = the defaults) */
+	bool mbox;		/* --mbox, import-mbox: the FILEs are mbox files */
+	bool summary_only;	/* import-mbox: no line per message, a summary */
 	bool json;		/* --json */
 	bool explain;		/* --explain */
 	bool quiet;		/* -q */
@@ -72,13 +75,21 @@ struct bayesc_opts {
  * inputs_each - call fn for every message named by paths[0..n): a file,
  * a maildir (cur/ and new/), or a folder of message files (not recursive
  * beyond maildir's cur/new); n == 0 reads one message from stdin (name
- * "-"). data is valid during the call only. fn returns false to stop.
- * Errors (unreadable file, directory without mail) are printed to stderr
- * as one line each and counted in *errors_r. Returns the number of
- * messages handed to fn.
+ * "-"). With INPUTS_MBOX every file (and stdin) is an mbox file whose
+ * messages are handed over one by one as "PATH#N" (mbox.h). With
+ * INPUTS_PROGRESS a progress line is drawn on standard error when it is
+ * a terminal (progress.h). data is valid during the call only. fn
+ * returns false to stop. Errors (unreadable file, directory without mail,
+ * file that is no mbox) are printed to stderr as one line each and counted
+ * in *errors_r. Returns the number of messages handed to fn.
  */
+#define INPUTS_MBOX	0x01
+#define INPUTS_PROGRESS	0x02
 typedef bool (*inputs_fn)(void *ctx, const char *name, const unsigned char *data, size_t size);
-size_t inputs_each(char **paths, int n, inputs_fn fn, void *ctx, unsigned *errors_r);
+size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx, unsigned *errors_r);
+
+/* inputs_flags - the inputs_each() flags for o: mbox, and progress on learns and forgets. */
+unsigned inputs_flags(const struct bayesc_opts *o);
 
 /* The two ways of running a verb; each returns the process exit code. */
 int offline_main(const struct bayesc_opts *o);

@@ -50,6 +50,7 @@ struct client {
 	bool any_spam;
 	int status;			/* first error's exit status, or 0 */
 	unsigned nmsgs;
+	struct report_tally tally;	/* learns and forgets, for the summary */
 };
 
 /* client_fail - remember the first error's exit status. */
@@ -235,18 +236,25 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	case VERB_FORGET: path = "/forget"; break;
 	default: return false;
 	}
-	if ((code = client_request(cl, path, data, size)) < 0)
+	if ((code = client_request(cl, path, data, size)) < 0) {
+		cl->tally.failed++;
 		return !cl->down;
+	}
 	if (code != 200) {
 		client_refused(cl, name, code);
+		cl->tally.failed++;
 		return true;
 	}
-	if ((o = client_parse(cl, name)) == NULL)
+	if ((o = client_parse(cl, name)) == NULL) {
+		cl->tally.failed++;
 		return true;
+	}
 
 	if (cl->o->verb == VERB_CHECK && json_is_true(json_object_get(o, "spam")))
 		cl->any_spam = true;
-	if (cl->o->quiet) {
+	if (cl->o->verb != VERB_CHECK)
+		report_tally_add(&cl->tally, json_string_value(json_object_get(o, "result")));
+	if (cl->o->quiet || cl->o->summary_only) {
 		/* exit status only */
 	} else if (cl->o->json) {
 		client_print_json(o, name);
@@ -260,6 +268,25 @@ static bool client_message(void *ctx, const char *name, const unsigned char *dat
 	fflush(stdout);
 	json_decref(o);
 	return true;
+}
+
+/* client_show_users - the controller's "per_user" array as offline mode's table. */
+static void client_show_users(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	struct bayes_user_stats *u = n ? xcalloc(n, sizeof(*u)) : NULL;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		const char *name = json_string_value(json_object_get(e, "user"));
+		u[i].name = (char *)(name ? name : "?");
+		u[i].learned_spam = (uint64_t)json_integer_value(json_object_get(e, "learned_spam"));
+		u[i].learned_ham = (uint64_t)json_integer_value(json_object_get(e, "learned_ham"));
+		u[i].tokens = (uint64_t)json_integer_value(json_object_get(e, "tokens"));
+		u[i].remembered = (uint64_t)json_integer_value(json_object_get(e, "remembered"));
+	}
+	report_users(u, n);
+	free(u);	/* the names belong to arr */
 }
 
 /* client_stat - GET /stat and print it (the same layout as offline mode). */
@@ -290,6 +317,8 @@ static void client_stat(struct client *cl)
 		st.last_expire = (int64_t)json_integer_value(json_object_get(o, "last_expire"));
 		st.tok_params = json_string_value(json_object_get(o, "tok_params"));
 		report_stats(json_string_value(json_object_get(o, "user")), &st);
+		if (json_object_get(o, "user") == NULL)
+			client_show_users(json_object_get(o, "per_user"));
 	}
 	json_decref(o);
 }
@@ -386,7 +415,9 @@ int client_main(const struct bayesc_opts *o)
 	if (o->verb == VERB_STAT) {
 		client_stat(&cl);
 	} else {
-		n = inputs_each(o->args, o->nargs, client_message, &cl, &errors);
+		n = inputs_each(o->args, o->nargs, inputs_flags(o), client_message, &cl, &errors);
+		if (o->verb != VERB_CHECK && !cl.down)
+			report_run_summary(o, n, &cl.tally);
 		if (errors > 0)
 			client_fail(&cl, BAYESC_EXIT_DATAERR);
 		if (n == 0 && errors == 0 && !cl.down) {

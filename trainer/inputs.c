@@ -1,11 +1,17 @@
 /*
  * inputs.c - walk bayesc's inputs: files, maildirs, folders of messages,
- * or standard input. See inputs_each() in bayesc.h.
+ * mbox files, or standard input. See inputs_each() in bayesc.h.
  *
- * Each message is read whole into one buffer that is reused from message to
- * message. A maildir is recognised by its cur/ and new/ folders; any other
- * folder is read as a folder of message files (dot files skipped). Entries
- * are sorted by name so runs are repeatable.
+ * Two passes. The first turns the command line into a list of message
+ * files with their sizes - a maildir is recognised by its cur/ and new/
+ * folders, any other folder is read as a folder of message files (dot
+ * files skipped), entries sorted by name so runs are repeatable - and
+ * prints what cannot be read. The second reads them in that order, so
+ * the progress line knows the total from the start.
+ *
+ * A message file is read whole into one buffer reused from message to
+ * message. An mbox file (INPUTS_MBOX) is read in chunks through the mbox
+ * splitter (mbox.h): memory stays at one message however big the file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,56 +23,40 @@
 #include <unistd.h>
 
 #include "bayesc.h"
+#include "mbox.h"
+#include "progress.h"
 #include "util.h"
+
+#define INPUTS_CHUNK	65536	/* bytes per read */
+
+/* One input: a file, or standard input ("-", size unknown: 0). */
+struct input {
+	char *path;
+	uint64_t size;
+};
 
 struct walk {
 	inputs_fn fn;
 	void *ctx;
+	unsigned flags;
+	struct input *list;
+	size_t nlist, cap;
 	struct buf data;
+	struct progress *progress;
+	uint64_t bytes_done;	/* of the inputs finished */
 	size_t count;
 	unsigned errors;
 	bool stop;
 };
 
-/* read_fd - read all of fd into w->data. */
-static bool read_fd(struct walk *w, int fd, const char *name)
+/* walk_add - one more input on the list */
+static void walk_add(struct walk *w, const char *path, uint64_t size)
 {
-	buf_reset(&w->data);
-	for (;;) {
-		buf_reserve(&w->data, 65536);
-		ssize_t r = read(fd, w->data.data + w->data.len, w->data.cap - w->data.len - 1);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "bayesc: read %s: %s\n", name, strerror(errno));
-			w->errors++;
-			return false;
-		}
-		w->data.len += (size_t)r;
-	}
-	w->data.data[w->data.len] = '\0';
-	return true;
-}
-
-/* one_file - hand one message file to the callback. */
-static void one_file(struct walk *w, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		fprintf(stderr, "bayesc: cannot open %s: %s\n", path, strerror(errno));
-		w->errors++;
-		return;
-	}
-	bool ok = read_fd(w, fd, path);
-	close(fd);
-	if (!ok)
-		return;
-	w->count++;
-	if (!w->fn(w->ctx, path, (const unsigned char *)w->data.data, w->data.len))
-		w->stop = true;
+	if (w->nlist == w->cap)
+		w->list = xrealloc(w->list, (w->cap = w->cap ? w->cap * 2 : 64) * sizeof(*w->list));
+	w->list[w->nlist].path = xstrdup(path);
+	w->list[w->nlist].size = size;
+	w->nlist++;
 }
 
 static int by_name(const void *a, const void *b)
@@ -74,13 +64,13 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* folder - every regular, non-dot file in dir, sorted; returns how many. */
-static size_t folder(struct walk *w, const char *dir)
+/* walk_folder - list every regular, non-dot file in dir, sorted; returns how many. */
+static size_t walk_folder(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0, done = 0;
+	size_t n = 0, cap = 0, found = 0;
 
 	if (d == NULL) {
 		fprintf(stderr, "bayesc: cannot read directory %s: %s\n", dir, strerror(errno));
@@ -101,15 +91,15 @@ static size_t folder(struct walk *w, const char *dir)
 		struct stat sb;
 		struct buf path = { 0 };
 		buf_printf(&path, "%s/%s", dir, names[i]);
-		if (!w->stop && stat(path.data, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			one_file(w, path.data);
-			done++;
+		if (stat(path.data, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			walk_add(w, path.data, (uint64_t)sb.st_size);
+			found++;
 		}
 		buf_free(&path);
 		free(names[i]);
 	}
 	free(names);
-	return done;
+	return found;
 }
 
 /* is_dir - path/sub is a directory */
@@ -125,58 +115,184 @@ static bool is_dir(const char *path, const char *sub)
 	return r;
 }
 
-size_t inputs_each(char **paths, int n, inputs_fn fn, void *ctx, unsigned *errors_r)
+/* walk_arg - one command-line argument onto the list */
+static void walk_arg(struct walk *w, const char *arg)
 {
-	struct walk w = { .fn = fn, .ctx = ctx };
+	struct stat sb;
+	size_t got = 0;
 
-	if (n == 0) {
-		if (read_fd(&w, STDIN_FILENO, "standard input")) {
-			w.count++;
-			fn(ctx, "-", (const unsigned char *)w.data.data, w.data.len);
-		}
+	if (strcmp(arg, "-") == 0) {
+		walk_add(w, "-", 0);
+		return;
 	}
-	for (int i = 0; i < n && !w.stop; i++) {
-		struct stat sb;
-
-		if (strcmp(paths[i], "-") == 0) {
-			if (read_fd(&w, STDIN_FILENO, "standard input")) {
-				w.count++;
-				if (!fn(ctx, "-", (const unsigned char *)w.data.data, w.data.len))
-					w.stop = true;
-			}
-			continue;
-		}
-		if (stat(paths[i], &sb) != 0) {
-			fprintf(stderr, "bayesc: cannot open %s: %s\n", paths[i], strerror(errno));
-			w.errors++;
-			continue;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			one_file(&w, paths[i]);
-			continue;
-		}
-		size_t got;
-		if (is_dir(paths[i], "cur") || is_dir(paths[i], "new")) {
+	if (stat(arg, &sb) != 0) {
+		fprintf(stderr, "bayesc: cannot open %s: %s\n", arg, strerror(errno));
+		w->errors++;
+		return;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		walk_add(w, arg, (uint64_t)sb.st_size);
+		return;
+	}
+	if (is_dir(arg, "cur") || is_dir(arg, "new")) {
+		static const char *const subs[] = { "cur", "new" };
+		for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 			struct buf p = { 0 };
-			got = 0;
-			if (is_dir(paths[i], "cur")) {
-				buf_printf(&p, "%s/cur", paths[i]);
-				got += folder(&w, p.data);
-			}
-			if (is_dir(paths[i], "new")) {
-				buf_reset(&p);
-				buf_printf(&p, "%s/new", paths[i]);
-				got += folder(&w, p.data);
+			if (is_dir(arg, subs[i])) {
+				buf_printf(&p, "%s/%s", arg, subs[i]);
+				got += walk_folder(w, p.data);
 			}
 			buf_free(&p);
-		} else {
-			got = folder(&w, paths[i]);
 		}
-		if (got == 0) {
-			fprintf(stderr, "bayesc: %s: no mail found in directory\n", paths[i]);
-			w.errors++;
-		}
+	} else {
+		got = walk_folder(w, arg);
 	}
+	if (got == 0) {
+		fprintf(stderr, "bayesc: %s: no mail found in directory\n", arg);
+		w->errors++;
+	}
+}
+
+/* walk_open - fd of an input, or -1 (said why) */
+static int walk_open(struct walk *w, const char *path)
+{
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "bayesc: cannot open %s: %s\n", path, strerror(errno));
+		w->errors++;
+	}
+	return fd;
+}
+
+/* walk_read - up to INPUTS_CHUNK more bytes of fd onto w->data: >0, 0 at the end, -1 (said why) */
+static ssize_t walk_read(struct walk *w, int fd, const char *path)
+{
+	for (;;) {
+		buf_reserve(&w->data, INPUTS_CHUNK);
+		ssize_t r = read(fd, w->data.data + w->data.len, INPUTS_CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "bayesc: read %s: %s\n", strcmp(path, "-") ? path : "standard input",
+				strerror(errno));
+			w->errors++;
+			return -1;
+		}
+		w->data.len += (size_t)r;
+		w->data.data[w->data.len] = '\0';
+		return r;
+	}
+}
+
+/* walk_hand - give one message to the callback */
+static void walk_hand(struct walk *w, const char *name, const unsigned char *data, size_t size,
+		      uint64_t bytes_done)
+{
+	w->count++;
+	progress_hide(w->progress);
+	if (!w->fn(w->ctx, name, data, size))
+		w->stop = true;
+	progress_update(w->progress, w->count, bytes_done);
+}
+
+/* walk_message_file - one file (or stdin) that is one message */
+static void walk_message_file(struct walk *w, const struct input *in)
+{
+	int fd = walk_open(w, in->path);
+	ssize_t r;
+
+	if (fd < 0)
+		return;
+	buf_reset(&w->data);
+	while ((r = walk_read(w, fd, in->path)) > 0)
+		;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (r == 0)
+		walk_hand(w, in->path, (const unsigned char *)w->data.data, w->data.len,
+			  w->bytes_done + in->size);
+}
+
+/* walk_mbox - every message of an mbox file (or stdin) */
+static void walk_mbox(struct walk *w, const struct input *in)
+{
+	struct mbox_parser *p;
+	struct buf name = { 0 };
+	const unsigned char *msg;
+	size_t size, nmsg = 0;
+	ssize_t r;
+	int fd = walk_open(w, in->path);
+
+	if (fd < 0)
+		return;
+	p = mbox_parser_init(0);
+	do {
+		buf_reset(&w->data);
+		if ((r = walk_read(w, fd, in->path)) > 0)
+			mbox_push(p, (const unsigned char *)w->data.data, w->data.len);
+		else
+			mbox_finish(p);
+		while (!w->stop && mbox_next(p, &msg, &size) == 1) {
+			buf_reset(&name);
+			buf_printf(&name, "%s#%zu", in->path, ++nmsg);
+			if (mbox_truncated(p))
+				fprintf(stderr, "bayesc: %s: longer than %d MB, only its start is used\n",
+					name.data, MBOX_DEFAULT_MAX_MESSAGE / (1024 * 1024));
+			walk_hand(w, name.data, msg, size, w->bytes_done + mbox_consumed(p));
+		}
+	} while (r > 0 && !w->stop);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (r >= 0 && nmsg == 0) {
+		fprintf(stderr, "bayesc: %s: not an mbox file (no 'From ' line at its start)\n", in->path);
+		w->errors++;
+	} else if (r >= 0 && mbox_skipped(p) > 0) {
+		fprintf(stderr, "bayesc: %s: %llu bytes before the first 'From ' line ignored\n", in->path,
+			(unsigned long long)mbox_skipped(p));
+	}
+	mbox_parser_deinit(&p);
+	buf_free(&name);
+}
+
+/* inputs_flags - mbox from the options; progress for learns and forgets */
+unsigned inputs_flags(const struct bayesc_opts *o)
+{
+	unsigned flags = o->mbox ? INPUTS_MBOX : 0;
+
+	if (o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET)
+		flags |= INPUTS_PROGRESS;
+	return flags;
+}
+
+/* inputs_each - list the inputs, then hand their messages over in order */
+size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx, unsigned *errors_r)
+{
+	struct walk w = { .fn = fn, .ctx = ctx, .flags = flags };
+	uint64_t total = 0;
+
+	if (n == 0)
+		walk_add(&w, "-", 0);
+	for (int i = 0; i < n; i++)
+		walk_arg(&w, paths[i]);
+	for (size_t i = 0; i < w.nlist; i++)
+		total += w.list[i].size;
+	if (flags & INPUTS_PROGRESS)
+		w.progress = progress_start(total);
+	for (size_t i = 0; i < w.nlist; i++) {
+		if (!w.stop) {
+			if (flags & INPUTS_MBOX)
+				walk_mbox(&w, &w.list[i]);
+			else
+				walk_message_file(&w, &w.list[i]);
+			w.bytes_done += w.list[i].size;
+		}
+		free(w.list[i].path);
+	}
+	progress_end(&w.progress);
+	free(w.list);
 	buf_free(&w.data);
 	if (errors_r)
 		*errors_r = w.errors;

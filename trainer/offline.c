@@ -2,6 +2,7 @@
  * offline.c - bayesc --db PATH: the verbs run on a database file directly,
  * with libbayes, no daemon (bulk training, evaluation, backups).
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,9 @@
 #include <unistd.h>
 
 #include "bayes.h"
-#include "util.h"
 #include "bayesc.h"
 #include "report.h"
+#include "util.h"
 
 /*
  * Learns are committed in batches of LEARN_BATCH messages (one
@@ -33,6 +34,7 @@ struct run {
 	struct bayes *b;
 	unsigned failed;
 	unsigned spam;
+	struct report_tally tally;	/* learns and forgets, for the summary */
 	int exit_code;
 	struct pending batch[LEARN_BATCH];
 	size_t nbatch;
@@ -65,10 +67,14 @@ static bool batch_flush(struct run *r)
 	r->batch_open = false;
 	for (size_t i = 0; i < r->nbatch; i++) {
 		struct pending *p = &r->batch[i];
-		if (rc == 0)
-			report_learn(r->o, p->name, p->outcome, p->changed);
-		else
+		if (rc == 0) {
+			report_tally_add(&r->tally, p->outcome);
+			if (!r->o->summary_only)
+				report_learn(r->o, p->name, p->outcome, p->changed);
+		} else {
+			r->tally.failed++;
 			report_error(r->o, p->name, bayes_errmsg(r->b));
+		}
 		free(p->name);
 	}
 	r->nbatch = 0;
@@ -98,6 +104,7 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 		if (size == 0) {
 			report_error(o, name, "empty message, not learned");
 			r->failed++;
+			r->tally.failed++;
 			r->exit_code = BAYESC_EXIT_DATAERR;
 			return true;
 		}
@@ -107,6 +114,7 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 			if (bayes_batch_begin(r->b) < 0) {
 				report_error(o, name, bayes_errmsg(r->b));
 				r->failed++;
+				r->tally.failed++;
 				r->exit_code = exit_for(bayes_errkind(r->b));
 				return false;
 			}
@@ -139,6 +147,8 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 			batch_flush(r);
 		report_error(o, name, msg);
 		r->failed++;
+		if (o->verb != VERB_CHECK)
+			r->tally.failed++;
 		r->exit_code = exit_for(kind);
 		/* a database error will not go away for the next message */
 		return kind == BAYES_ERR_INPUT;
@@ -146,26 +156,51 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 	return true;
 }
 
-/* print_stats - the stat verb. */
+/*
+ * print_stats - the stat verb. Without -u the per-user figures follow the
+ * global ones: in JSON as a "per_user" array after every global key, so
+ * readers that take the first spam count keep getting the global one.
+ */
 static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 {
 	struct bayes_stats st;
+	struct bayes_user_stats *users = NULL;
+	size_t nusers = 0;
 
-	if (bayes_stats(b, o->user, &st) < 0) {
+	if (bayes_stats(b, o->user, &st) < 0 || (o->user == NULL && bayes_users(b, &users, &nusers) < 0)) {
 		fprintf(stderr, "bayesc: %s\n", bayes_errmsg(b));
 		return exit_for(bayes_errkind(b));
 	}
 	if (o->json) {
 		printf("{\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,\"remembered\":%llu,"
 		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\","
-		       "\"last_expire\":%lld}\n",
+		       "\"last_expire\":%lld",
 		       (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham,
 		       (unsigned long long)st.tokens, (unsigned long long)st.remembered,
 		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
 		       st.tok_params, (long long)st.last_expire);
+		if (o->user == NULL) {
+			fputs(",\"per_user\":[", stdout);
+			for (size_t i = 0; i < nusers; i++) {
+				json_t *js = json_string(users[i].name);	/* NULL: not UTF-8 */
+				char *name = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+				json_decref(js);
+				printf("%s{\"user\":%s,\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,"
+				       "\"remembered\":%llu}", i ? "," : "", name ? name : "\"?\"",
+				       (unsigned long long)users[i].learned_spam,
+				       (unsigned long long)users[i].learned_ham,
+				       (unsigned long long)users[i].tokens, (unsigned long long)users[i].remembered);
+				free(name);
+			}
+			fputs("]", stdout);
+		}
+		puts("}");
 	} else {
 		report_stats(o->user, &st);
+		if (o->user == NULL)
+			report_users(users, nusers);
 	}
+	bayes_users_free(&users, nusers);
 	return BAYESC_EXIT_OK;
 }
 
@@ -184,7 +219,7 @@ static int run_expire(const struct bayesc_opts *o, struct bayes *b)
 		if (rules.neutral_days > n)
 			rules.neutral_days = n;
 	}
-	if (bayes_expire(b, &rules, (int64_t)time(NULL), &st) < 0) {
+	if (bayes_expire(b, &rules, stats_clock(), &st) < 0) {
 		fprintf(stderr, "bayesc: expire: %s\n", bayes_errmsg(b));
 		return exit_for(bayes_errkind(b));
 	}
@@ -263,7 +298,7 @@ int offline_main(const struct bayesc_opts *o)
 		flags = 0;	/* read-write, but never create */
 	if (o->verb == VERB_CHECK || o->train_mode) {
 		struct stat sb;
-		if (o->nargs > 8 || (o->nargs >= 1 && stat(o->args[0], &sb) == 0 && S_ISDIR(sb.st_mode)))
+		if (o->nargs > 8 || o->mbox || (o->nargs >= 1 && stat(o->args[0], &sb) == 0 && S_ISDIR(sb.st_mode)))
 			flags |= BAYES_OPEN_BULK;
 	}
 	r.b = bayes_open(o->db, flags, &opt, err, sizeof(err), &kind);
@@ -289,9 +324,11 @@ int offline_main(const struct bayesc_opts *o)
 		bayes_close(&r.b);
 		return rc;
 	}
-	size_t n = inputs_each(o->args, o->nargs, one, &r, &input_errors);
+	size_t n = inputs_each(o->args, o->nargs, inputs_flags(o), one, &r, &input_errors);
 	batch_flush(&r);
 	bayes_close(&r.b);
+	if (o->verb != VERB_CHECK)
+		report_run_summary(o, n, &r.tally);
 	if (r.exit_code != BAYESC_EXIT_OK)
 		return r.exit_code;
 	if (input_errors)

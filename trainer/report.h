@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "bayes.h"
 #include "bayesc.h"
@@ -29,6 +30,41 @@ void report_learn(const struct bayesc_opts *o, const char *name, const char *out
  * statistics of user (NULL = global).
  */
 void report_stats(const char *user, const struct bayes_stats *st);
+
+/*
+ * struct report_tally - what a learn or forget run did, message by
+ * message, for the summary line; zero it before the run.
+ */
+#define REPORT_OUTCOMES 7	/* the bayes_outcome_name() names, in report.c's order */
+struct report_tally {
+	unsigned long outcome[REPORT_OUTCOMES];
+	unsigned long failed;
+};
+
+/* report_tally_add - count one message by its outcome name ("learned", ...). */
+void report_tally_add(struct report_tally *t, const char *outcome);
+
+/*
+ * report_summary - one line to out: "N messages: L learned, A already
+ * learned, R relearned, F failed" (and the other outcomes that occurred),
+ * or with json one object {"messages":N,"learned":L,"already_learned":A,
+ * "relearned":R,...,"failed":F}.
+ */
+void report_summary(FILE *out, bool json, const struct report_tally *t);
+
+/*
+ * report_run_summary - at the end of a learn or forget run of n messages:
+ * the summary on stdout for import-mbox (o->summary_only, JSON with
+ * --json), or on standard error when it is a terminal and there was more
+ * than one message; nothing otherwise.
+ */
+void report_run_summary(const struct bayesc_opts *o, size_t n, const struct report_tally *t);
+
+/*
+ * report_users - the stat verb's per-user table (after report_stats):
+ * each user's learned spam and ham messages and token rows.
+ */
+void report_users(const struct bayes_user_stats *users, size_t n);
 
 /* report_error - a per-message failure, to stderr (and as JSON on stdout with --json). */
 void report_error(const struct bayesc_opts *o, const char *name, const char *msg);

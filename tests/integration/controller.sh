@@ -103,6 +103,16 @@ grep -q ': already learned$' "$t/out" && ok "already learned" || no "already lea
 expect 0 "learn more spam and ham" $BC -s "$SOCK" learn_spam $SPAMS
 expect 0 "learn ham" $BC -s "$SOCK" learn_ham $HAMS
 
+# import-mbox in client mode: the same messages from an mbox are already learned
+nh=0
+for f in $HAMS; do
+	nh=$((nh + 1))
+	echo "From alice@example.org Mon Jan  1 00:00:00 2024"; sed 's/^\(>*From \)/>\1/' "$f"; echo
+done >"$t/ham.mbox"
+expect 0 "import-mbox --ham over the socket" $BC -s "$SOCK" import-mbox --ham "$t/ham.mbox"
+grep -qx "$nh messages: 0 learned, $nh already learned, 0 relearned, 0 failed" "$t/out" &&
+	ok "import-mbox summary: $nh already learned" || no "import-mbox summary: $(cat "$t/out") $(cat "$t/err")"
+
 expect 1 "check -c a learned spam: spam" $BC -s "$SOCK" -c --json check $SPAM
 before=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["spam"] is True and d["action"] in ("add header","reject") and d["probability"]>0.5, d' "$t/out" &&
@@ -135,6 +145,11 @@ expect 0 "per-user learn (-u)" $BC -s "$SOCK" -u alice@example.org learn_spam $S
 expect 0 "per-user stat" $BC -s "$SOCK" -u alice@example.org --json stat
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["learned_spam"]==1 and d["learned_ham"]==0, d' "$t/out" &&
 	ok "per-user statistics" || no "per-user stat: $(cat "$t/out")"
+expect 0 "stat lists the users" $BC -s "$SOCK" --json stat
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); u={e["user"]:e for e in d["per_user"]}; assert u["alice@example.org"]["learned_spam"]==1 and list(d)[-1]=="per_user", d' "$t/out" &&
+	ok "per_user in /stat" || no "per_user in /stat: $(cat "$t/out")"
+expect 0 "stat text lists the users" $BC -s "$SOCK" stat
+grep -Eq '^  alice@example.org +1 +0 +[1-9]' "$t/out" && ok "per-user table in client mode" || no "client per-user table: $(cat "$t/out")"
 expect 0 "BAYESC_SOCKET is used" env BAYESC_SOCKET="$SOCK" $BC check $HAM
 
 # TCP: learns need the password
@@ -219,6 +234,8 @@ kill -0 $pid 2>/dev/null && ok "bayesd still running" || no "bayesd died"
 expect 0 "metrics" ucurl $H/metrics
 grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^bayesd_scan_seconds_bucket{le="+Inf"}' "$t/out" &&
 	grep -q '^bayesd_uptime_seconds ' "$t/out" && ok "Prometheus metrics" || no "metrics: $(head -20 "$t/out")"
+grep -q '^bayesd_autolearn_total{class="spam"} 0$' "$t/out" && grep -q '^bayesd_autolearn_skipped_total{reason="authenticated"} 0$' "$t/out" &&
+	ok "autolearn series (autolearn off: zero)" || no "autolearn metrics: $(grep autolearn "$t/out")"
 
 # SIGTERM: stops, removes the socket
 kill -TERM $pid

@@ -151,6 +151,100 @@ grep -q '0badcafe: client=192.0.2.7, score=unknown, action=accept' "$t/proto.err
 grep -q '0badcaff: client=192.0.2.7, score=none, action=accept (not scored: authenticated as bob)' "$t/proto.err" &&
 	ok "protocol: log says not scored: authenticated as bob" || no "protocol: no 'authenticated as bob' log line"
 
+# ---- 1b. per-user scoring and autolearn, scripted, with a real bayesd (no root needed)
+# Three transactions, autolearn thresholds at 0.5 so every scored message is
+# confident: one recipient (mapped to its user as the milter maps it: the
+# +extension dropped, lowercased), two recipients (global), and an
+# authenticated sender (scored with score_authenticated, never autolearned).
+pu_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PU=$t/pu
+mkdir -p "$PU"
+cat >"$PU/bayesd.conf" <<EOF
+milter_socket = inet:$pu_port@127.0.0.1
+controller_socket = $PU/run/controller.sock
+database = $PU/bayes.sqlite
+pidfile = $PU/bayesd.pid
+per_user = yes
+autolearn = yes
+autolearn_spam_threshold = 0.5
+autolearn_ham_threshold = 0.5
+score_authenticated = yes
+EOF
+"$BC" --db "$PU/bayes.sqlite" -q learn_spam corpus/samples/spam-1.eml && "$BC" --db "$PU/bayes.sqlite" -q learn_ham corpus/samples/ham-1.eml
+"$BD" -f -c "$PU/bayesd.conf" >"$PU/bayesd.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -S "$PU/run/controller.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -S "$PU/run/controller.sock" ]; then
+	P=cccccccccccccccc
+	{
+		cat <<EOF
+config|smtpd-version|6.8.0p2
+config|ready
+$R|link-connect|$P|localhost|pass|192.0.2.9:40000|127.0.0.1:25
+$R|tx-begin|$P|0000aaaa
+$R|tx-rcpt|$P|0000aaaa|fail|nobody@example.org
+$R|tx-rcpt|$P|0000aaaa|ok|<Joe+lists@Example.ORG>
+EOF
+		tr -d '\r' <corpus/samples/spam-2.eml | sed -e 's/^\./../' -e "s/^/$F|data-line|$P|7001|/"
+		cat <<EOF
+$F|data-line|$P|7001|.
+$F|commit|$P|7002|
+$R|tx-begin|$P|0000bbbb
+$R|tx-rcpt|$P|0000bbbb|ok|joe@example.org
+$R|tx-rcpt|$P|0000bbbb|ok|ann@example.org
+$F|data-line|$P|7003|Subject: meeting
+$F|data-line|$P|7003|
+$F|data-line|$P|7003|The meeting moves to Tuesday.
+$F|data-line|$P|7003|.
+$F|commit|$P|7004|
+$R|link-auth|$P|carol|pass
+$R|tx-begin|$P|0000cccc
+$R|tx-rcpt|$P|0000cccc|ok|joe@example.org
+$F|data-line|$P|7005|Subject: lunch
+$F|data-line|$P|7005|
+$F|data-line|$P|7005|Lunch tomorrow? Carol.
+$F|data-line|$P|7005|.
+$F|commit|$P|7006|
+$R|link-disconnect|$P
+EOF
+	} >"$PU/proto.in"
+	"$SF" -c "$PU/bayesd.conf" -t 10 <"$PU/proto.in" >"$PU/proto.out" 2>"$PU/proto.err"
+	grep -q '0000aaaa: client=192.0.2.9, score=[0-9.]*, action=[a-z]*, .*user=joe@example.org, autolearn=' "$PU/proto.err" &&
+		ok "per-user: one recipient scored as joe@example.org and autolearned" ||
+		no "per-user: one recipient: $(cat "$PU/proto.err")"
+	grep '0000bbbb: client' "$PU/proto.err" | grep -q 'autolearn=' && ! grep '0000bbbb: client' "$PU/proto.err" | grep -q 'user=' &&
+		ok "per-user: two recipients scored global, autolearned" || no "per-user: two recipients: $(grep 0000bbbb "$PU/proto.err")"
+	grep '0000cccc: client=192.0.2.9, score=[0-9]' "$PU/proto.err" | grep -q 'user=joe@example.org' &&
+		! grep '0000cccc: client' "$PU/proto.err" | grep -q 'autolearn=' &&
+		ok "per-user: authenticated sender scored as the user, never autolearned" ||
+		no "per-user: authenticated: $(grep 0000cccc "$PU/proto.err")"
+	# the writer runs posted autolearns in its turn: wait for them
+	i=0
+	while [ $i -lt 50 ]; do
+		"$BC" -s "$PU/run/controller.sock" --json stat >"$PU/stat" 2>/dev/null
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["learned_spam"]+d["learned_ham"]>=4 else 1)' "$PU/stat" 2>/dev/null && break
+		sleep 0.1; i=$((i + 1))
+	done
+	python3 - "$PU/stat" <<'PY' && ok "per-user: joe learned 1 (autolearn), ann none, global 2 trained + 2" || no "per-user stat: $(cat "$PU/stat")"
+import json, sys
+d = json.load(open(sys.argv[1])); u = {e["user"]: e for e in d["per_user"]}
+assert d["learned_spam"] + d["learned_ham"] == 4, d
+assert list(u) == ["joe@example.org"], u
+assert u["joe@example.org"]["learned_spam"] + u["joe@example.org"]["learned_ham"] == 1, u
+PY
+	curl -s --max-time 10 --unix-socket "$PU/run/controller.sock" http://localhost/metrics >"$PU/metrics"
+	python3 - "$PU/metrics" <<'PY' && ok "metrics: 2 autolearned, 1 skipped (authenticated)" || no "metrics: $(grep autolearn "$PU/metrics")"
+import re, sys
+m = dict((k, float(v)) for k, v in re.findall(r'^(bayesd_autolearn\S+) (\S+)$', open(sys.argv[1]).read(), re.M))
+assert m['bayesd_autolearn_total{class="spam"}'] + m['bayesd_autolearn_total{class="ham"}'] == 2, m
+assert m['bayesd_autolearn_skipped_total{reason="authenticated"}'] == 1, m
+PY
+else
+	no "per-user: bayesd did not start: $(tail -3 "$PU/bayesd.log")"
+fi
+stop_bayesd
+
 # ---- 2. a real OpenSMTPD
 [ "$(id -u)" = 0 ] || finish "part 2 needs root (a private smtpd in its own mount namespace)"
 for c in unshare smtp-sink setpriv python3 apt-get dpkg-deb; do

@@ -3,10 +3,11 @@
  * per-user scoring of a single recipient and autolearn through a real
  * writer thread, on a database in the test directory.
  *
- * milter.c, writer.c, metrics.c and verdict.c are compiled into this file (the unit
+ * milter.c, autolearn.c, writer.c, metrics.c and verdict.c are compiled into this file (the unit
  * test binary links only libbayes and tests/unit; config.c and log.c come
  * from test_config.c).
  */
+#include "../../milter/autolearn.c"
 #include "../../milter/milter.c"
 #include "../../milter/writer.c"
 #include "../../milter/metrics.c"
@@ -120,6 +121,15 @@ TEST(milter_per_user_autolearn)
 	CHECK(tm_learned(db, "ann@example.org") == 0);
 	/* global: joe's learn (per_user_global) and the two-recipient message */
 	CHECK(tm_learned(db, NULL) == 2);
+	/* the metrics say so: two autolearned as spam (p = 0.5), one skipped for the login */
+	struct buf m = { 0 };
+	metrics_render(&m);
+	CHECK(strstr(m.data, "\nbayesd_autolearn_total{class=\"spam\"} 2\n") != NULL);
+	CHECK(strstr(m.data, "\nbayesd_autolearn_total{class=\"ham\"} 0\n") != NULL);
+	CHECK(strstr(m.data, "\nbayesd_autolearn_skipped_total{reason=\"authenticated\"} 1\n") != NULL);
+	CHECK(strstr(m.data, "\nbayesd_autolearn_skipped_total{reason=\"trusted\"} 0\n") != NULL);
+	CHECK(strstr(m.data, "# TYPE bayesd_autolearn_total counter\n") != NULL);
+	buf_free(&m);
 
 	milter_io_set(NULL);
 	milter_shutdown();
