@@ -502,9 +502,10 @@ int main(int argc, char **argv)
 	/*
 	 * The global statistics in memory for every scoring thread; the
 	 * controller's writer loads it and keeps it current (without a
-	 * controller nobody does, and checks read the database).
+	 * controller nobody does, and checks read the database). Not with
+	 * Redis: other nodes learn too, and only this one would update it.
 	 */
-	if (cfg->cache_max_tokens > 0) {
+	if (cfg->cache_max_tokens > 0 && cfg->backend == BAYES_BACKEND_SQLITE) {
 		cache = tokcache_new(cfg->cache_max_tokens);
 		milter_cache_set(cache);
 		controller_cache_set(ctl, cache);
