@@ -399,7 +399,7 @@ static int check_meta(struct redis_store *s)
 	const redisReply *tok = r->element[0], *schema = r->element[1];
 	int rc = 0;
 	if (tok->type != REDIS_REPLY_STRING) {
-		rc = fail(s, BAYES_ERR_DB, "%s: no statistics there yet (nothing learned)", s->name);
+		rc = fail(s, BAYES_ERR_DB, "%s: no statistics there yet", s->name);
 	} else if (strcmp(tok->str, s->tok_params) != 0) {
 		rc = fail(s, BAYES_ERR_INCOMPATIBLE,
 			  "%s: statistics written by an incompatible tokenizer (%s; this one is %s)",
@@ -774,7 +774,7 @@ static int redis_commit(struct store *base)
 		return reply_fail(s, r, "committing a learn");
 	freeReplyObject(r);
 	if (v < 0) {
-		fail(s, BAYES_ERR_BUSY, "%s: the message was learned elsewhere meanwhile", s->name);
+		fail(s, BAYES_ERR_BUSY, "%s: another node changed this message's record meanwhile (try again)", s->name);
 		return STORE_CONFLICT;
 	}
 	return 0;
@@ -839,13 +839,13 @@ static int redis_learned_get(struct store *base, int64_t user, const uint8_t dig
 	argv_str(&s->cmd, "HGET");
 	argv_str(&s->cmd, k);
 	argv_add(&s->cmd, digest, 16);
-	if ((r = command(s, "reading learned messages")) == NULL)
+	if ((r = command(s, "reading the message memory")) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING) {
 		*cls_r = atoi(r->str);
 		found = 1;
 	} else if (r->type != REDIS_REPLY_NIL) {
-		return reply_fail(s, r, "reading learned messages");
+		return reply_fail(s, r, "reading the message memory");
 	}
 	/* the commit checks that what the learn decided on still holds */
 	if (s->in_txn) {
@@ -1095,9 +1095,10 @@ static int row_by_user(const void *a, const void *b)
 	return cmp_i64(&((const struct store_row *)a)->user, &((const struct store_row *)b)->user);
 }
 
+/* row_by_hash - the order SQLite lists tokens in (hashes as signed 64-bit), so dumps match. */
 static int row_by_hash(const void *a, const void *b)
 {
-	uint64_t x = ((const struct store_row *)a)->hash, y = ((const struct store_row *)b)->hash;
+	int64_t x = (int64_t)((const struct store_row *)a)->hash, y = (int64_t)((const struct store_row *)b)->hash;
 
 	return x < y ? -1 : x > y;
 }
@@ -1196,6 +1197,9 @@ static int redis_rows_begin(struct store *base, enum store_table t)
 			goto failed;
 		for (size_t i = 0; i < r->elements; i += 2) {
 			const redisReply *f = r->element[i], *v = r->element[i + 1];
+			/* the schema version is the backend's own, as PRAGMA user_version is SQLite's */
+			if (t == STORE_META && f->len == 6 && memcmp(f->str, "schema", 6) == 0)
+				continue;
 			struct store_row *row = rows_add(rw);
 			if (t == STORE_META) {
 				row->name = rows_str(rw, f->str, (size_t)f->len);

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bayes.h"
+
 #ifndef BAYESD_RUNDIR
 #define BAYESD_RUNDIR "/run/bayesd"
 #endif
@@ -47,6 +49,12 @@ struct bayesc_opts {
 	enum bayesc_verb verb;
 	const char *verb_name;	/* as typed */
 	const char *db;		/* --db PATH: offline mode; NULL = client mode */
+	/*
+	 * Where offline mode's statistics are: backend and Redis settings
+	 * from -c CONFIG (bayesd.conf) or --redis SERVERS, copied into the
+	 * engine options by bayesc_store_options().
+	 */
+	struct bayes_options store;
 	const char *socket;	/* -s; else $BAYESC_SOCKET; else the built-in default */
 	const char *host;	/* -H HOST:PORT (TCP controller) */
 	const char *password;	/* -P */
@@ -73,6 +81,9 @@ struct bayesc_opts {
  */
 typedef bool (*inputs_fn)(void *ctx, const char *name, const unsigned char *data, size_t size);
 size_t inputs_each(char **paths, int n, inputs_fn fn, void *ctx, unsigned *errors_r);
+
+/* bayesc_store_options - o's backend and Redis settings into opt (after bayes_options_default). */
+void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt);
 
 /* The two ways of running a verb; each returns the process exit code. */
 int offline_main(const struct bayesc_opts *o);

@@ -1,6 +1,7 @@
 /*
- * offline.c - bayesc --db PATH: the verbs run on a database file directly,
- * with libbayes, no daemon (bulk training, evaluation, backups).
+ * offline.c - bayesc --db PATH (or -c CONFIG, --redis SERVERS): the verbs
+ * run on the statistics directly, with libbayes, no daemon (bulk training,
+ * evaluation, backups, moving statistics between backends).
  */
 #include <stdio.h>
 #include <string.h>
@@ -167,11 +168,13 @@ int offline_main(const struct bayesc_opts *o)
 	bool writes = o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET ||
 		o->verb == VERB_RESTORE || o->verb == VERB_EXPIRE;
 	struct stat dbst;
-	bool created = o->verb == VERB_RESTORE && stat(o->db, &dbst) != 0;
+	bool created = o->verb == VERB_RESTORE && o->store.backend == BAYES_BACKEND_SQLITE &&
+		stat(o->db, &dbst) != 0;
 	struct run r = { .o = o, .exit_code = BAYESC_EXIT_OK };
 	unsigned input_errors = 0;
 
 	bayes_options_default(&opt);
+	bayesc_store_options(o, &opt);
 	opt.keep_text = o->explain;
 	if (o->train_mode) {
 		if (strcmp(o->train_mode, "all") == 0)
