@@ -439,7 +439,7 @@ static bool config_set(struct bayesd_config *c, const struct config_row *row, co
 			return false;
 		}
 		if (row->type == CT_FACILITY && log_facility_code(value) < 0) {
-			snprintf(why, whylen, "unknown syslog facility '%s' (mail, daemon, user, "
+			snprintf(why, whylen, "unknown syslog facility '%.64s' (mail, daemon, user, "
 				 "local0 ... local7)", value);
 			return false;
 		}
