@@ -11,7 +11,9 @@
 #   - Redis stopped mid-stream: mail still flows through the milter within
 #     bounded time (on_error = accept), learns fail with a clear error;
 #     after Redis is started again, learning and scoring work again
-#     without restarting any bayesd.
+#     without restarting any bayesd;
+#   - a read-only replica listed second in redis_servers: with the primary
+#     down, a node scores from it, and learns fail clearly.
 #
 # Prints "ok - ..." / "not ok - ..." lines; exits 1 on any failure, 77
 # with a SKIP line when redis-server (or python3) is missing.
@@ -28,11 +30,11 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit
 
 t=$(mktemp -d) || exit 1
 chmod 755 "$t"
-rpid= npids= cpids=
+rpid= npids= cpids= replpid=
 cleanup() {
-	for p in $cpids $npids $rpid; do kill "$p" 2>/dev/null; done
+	for p in $cpids $npids $rpid $replpid; do kill "$p" 2>/dev/null; done
 	sleep 0.3
-	for p in $cpids $npids $rpid; do kill -9 "$p" 2>/dev/null; done
+	for p in $cpids $npids $rpid $replpid; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$t"
 }
@@ -227,6 +229,31 @@ p2=$(prob A "$t/m/A0/spam-001")
 [ -n "$p2" ] && ok "after Redis restart, A scores again (p=$p2)" || no "after Redis restart, A does not score"
 act=$(mail B "$t/m/A0/spam-002")
 [ "$act" = a ] || [ "$act" = c ] && ok "after Redis restart, B's milter answers '$act'" || no "after Redis restart, B's milter answered '$act'"
+
+# a replica, listed second: node D scores from it while the primary is down
+replport=$(freeport)
+redis-server --bind 127.0.0.1 --port "$replport" --save '' --appendonly no --dir "$t" \
+	--replicaof 127.0.0.1 "$rport" >>"$t/replica.log" 2>&1 &
+replpid=$!
+sed -e "s/^redis_servers = .*/redis_servers = 127.0.0.1:$rport, 127.0.0.1:$replport/" \
+    -e "s|$t/C\.|$t/D.|g" -e "s/^milter_socket = .*/milter_socket = inet:$(freeport)@127.0.0.1/" \
+	"$t/C.conf" >"$t/D.conf"
+"$BD" -f -c "$t/D.conf" </dev/null >"$t/D.log" 2>&1 &
+npids="$npids $!"
+for i in $(seq 100); do
+	[ -S "$t/D.sock" ] && [ "$(redis-cli -p "$replport" info replication 2>/dev/null | tr -d '\r' |
+		sed -n 's/^master_link_status://p')" = up ] && break
+	sleep 0.1
+done
+sleep 0.5	# the last writes reach the replica
+pd=$(prob D "$t/m/A0/spam-001")
+kill "$rpid"; wait "$rpid" 2>/dev/null; rpid=
+pr=$(prob D "$t/m/A0/spam-001")
+[ -n "$pr" ] && [ "$pr" = "$pd" ] && ok "primary down: D scores from the replica (p=$pr, as before)" ||
+	no "primary down: D scored '$pr' (before: '$pd')"
+out=$("$BC" -s "$t/D.sock" learn_ham "$t/m/B1/ham-001" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "127.0.0.1:$rport" && ok "primary down: a learn on D fails clearly" ||
+	no "primary down: a learn on D: exit $rc: $out"
 
 [ "$fails" -eq 0 ] || { for n in A B C; do echo "--- $n.log"; tail -5 "$t/$n.log"; done; exit 1; }
 exit 0
