@@ -90,8 +90,6 @@ struct redis_store {
 
 	struct redis_rows rows;
 	struct argv_buf cmd;		/* scratch for building one command */
-	char *fields;			/* scratch: 8 bytes per looked-up hash */
-	size_t fields_cap;
 };
 
 static const struct store_ops redis_ops;
@@ -483,7 +481,6 @@ static void redis_close(struct store *base)
 	redis_link_free(&s->link);
 	argv_buf_free(&s->ops);
 	argv_buf_free(&s->cmd);
-	free(s->fields);
 	free(s->tok_params);
 	free(s->name);
 	free(s);

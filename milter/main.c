@@ -376,6 +376,17 @@ static void main_reload(const char *path, struct controller *ctl)
 	main_keep("controller_bind", &cfg->controller_bind, old->controller_bind);
 	main_keep("database", &cfg->database, old->database);
 	main_keep("pidfile", &cfg->pidfile, old->pidfile);
+	/* the statistics backend: the milter, the controller and the writer must agree on it */
+	if (cfg->backend != old->backend) {
+		log_warning("reload: backend changed: takes effect at restart");
+		cfg->backend = old->backend;
+	}
+	main_keep("redis_servers", &cfg->redis_servers, old->redis_servers);
+	main_keep("redis_prefix", &cfg->redis_prefix, old->redis_prefix);
+	if (cfg->redis_db != old->redis_db) {
+		log_warning("reload: redis_db changed: takes effect at restart");
+		cfg->redis_db = old->redis_db;
+	}
 	main_keep("user", &cfg->user, old->user);
 	main_keep("group", &cfg->group, old->group);
 	main_keep("syslog_facility", &cfg->syslog_facility, old->syslog_facility);

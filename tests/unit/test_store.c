@@ -408,3 +408,38 @@ TEST(store_redis_unreachable_fails_fast)
 	CHECK(b == NULL && kind == BAYES_ERR_INPUT);
 	bayes_close(&b);
 }
+
+STORE_TEST(failed_restore_leaves_nothing)
+{
+	double p[200];
+	size_t np, n1, n2;
+	char name[64];
+
+	snprintf(name, sizeof(name), "rsrc-%d", (int)be);
+	REQUIRE(learn_and_score(be, name, p, 200, &np));
+	struct bayes *a = st_bayes(be, name, 0);
+	REQUIRE(a);
+	char *d1 = st_dump(a, &n1);
+	bayes_close(&a);
+	REQUIRE(d1 && n1 > 100);
+	/* cut before the end line: rows are written, then the restore fails */
+	size_t cut = n1 - 2;
+	while (cut > 0 && d1[cut - 1] != '\n')
+		cut--;
+	struct bayes *b = st_bayes(be, "rdst", BAYES_OPEN_CREATE);
+	REQUIRE(b);
+	FILE *f = fmemopen(d1, cut, "r");
+	CHECK(bayes_restore(b, f) < 0 && bayes_errkind(b) == BAYES_ERR_INPUT);
+	fclose(f);
+	struct bayes_stats st;
+	CHECK(bayes_stats(b, NULL, &st) == 0 && st.tokens == 0 && st.learned_spam == 0 && st.users == 0);
+	/* so the whole dump restores afterwards */
+	f = fmemopen(d1, n1, "r");
+	CHECK(bayes_restore(b, f) == 0);
+	fclose(f);
+	char *d2 = st_dump(b, &n2);
+	bayes_close(&b);
+	CHECK(d2 && n1 == n2 && memcmp(d1, d2, n1) == 0);
+	free(d1);
+	free(d2);
+}
