@@ -354,8 +354,3 @@ const char *redis_link_server(const struct redis_link *l)
 {
 	return l->server[l->cur >= 0 ? l->cur : 0].label;
 }
-
-bool redis_link_is_primary(const struct redis_link *l)
-{
-	return l->cur == 0;
-}

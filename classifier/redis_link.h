@@ -91,7 +91,4 @@ const char *redis_link_error(const struct redis_link *l);
 /* redis_link_server - "host:port" of the connection, or of the primary when down. */
 const char *redis_link_server(const struct redis_link *l);
 
-/* redis_link_is_primary - is the link connected to the primary (writes go there)? */
-bool redis_link_is_primary(const struct redis_link *l);
-
 #endif
