@@ -99,6 +99,11 @@ void bayes_options_default(struct bayes_options *o)
 	o->busy_timeout_ms = 5000;
 	o->learn_global_too = true;
 	o->user_mature_msgs = BAYES_USER_MATURE_MSGS;
+	o->backend = BAYES_BACKEND_SQLITE;
+	snprintf(o->redis.servers, sizeof(o->redis.servers), "%s", BAYES_REDIS_DEFAULT_SERVERS);
+	snprintf(o->redis.prefix, sizeof(o->redis.prefix), "%s", BAYES_REDIS_DEFAULT_PREFIX);
+	o->redis.connect_timeout_ms = BAYES_REDIS_DEFAULT_TIMEOUT_MS;
+	o->redis.command_timeout_ms = BAYES_REDIS_DEFAULT_TIMEOUT_MS;
 }
 
 const char *bayes_outcome_name(enum bayes_learn_outcome o)
@@ -199,10 +204,15 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 		b->opt = *opt;
 	else
 		bayes_options_default(&b->opt);
+	/*
+	 * The shared cache follows the learns of this process only; with
+	 * Redis other nodes learn too, and it would go stale.
+	 */
+	if (b->opt.backend == BAYES_BACKEND_REDIS)
+		b->opt.cache = NULL;
 	score_params_default(&b->sp);
 	tok_params_string(&b->opt.tok, &params);
-	b->store = store_open(path, flags, params.data, b->opt.sync_full, b->opt.busy_timeout_ms,
-			      err, errlen, kind_r);
+	b->store = store_open(path, flags, params.data, &b->opt, err, errlen, kind_r);
 	buf_free(&params);
 	if (b->store == NULL) {
 		free(b);
@@ -210,7 +220,7 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	}
 	b->cache_owner = b->opt.cache != NULL && !(flags & BAYES_OPEN_RDONLY);
 	struct stat sb;
-	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+	if (b->opt.backend == BAYES_BACKEND_SQLITE && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		b->path = xstrdup(path);
 		b->dev = sb.st_dev;
 		b->ino = sb.st_ino;
@@ -374,8 +384,7 @@ static int blend(struct bayes *b, const struct featvec *fv, uint64_t *ns_r, uint
 
 	if (ws == 0.0 && wh == 0.0)
 		return 0;
-	if (store_totals(b->store, 0, &gs, &gh) < 0 ||
-	    store_lookup(b->store, 0, fv->hash, fv->n, b->gcounts) < 0)
+	if (store_lookup_message(b->store, 0, fv->hash, fv->n, b->gcounts, &gs, &gh) < 0)
 		return -1;
 	for (size_t i = 0; i < fv->n; i++) {
 		b->counts[i].spam = blend_add(b->counts[i].spam, b->gcounts[i].spam, ws);
@@ -453,11 +462,10 @@ int bayes_check(struct bayes *b, const char *user, const unsigned char *data, si
 	if (read_begin(b) < 0)
 		return store_err(b);
 	/* an unknown user has no statistics of their own: use the global ones */
-	if (store_user_id(b->store, user, false, &uid) < 0 ||
-	    store_totals(b->store, uid, &ns, &nh) < 0)
+	if (store_user_id(b->store, user, false, &uid) < 0)
 		goto failed;
 	grow(b, fv->n);
-	found = store_lookup(b->store, uid, fv->hash, fv->n, b->counts);
+	found = store_lookup_message(b->store, uid, fv->hash, fv->n, b->counts, &ns, &nh);
 	if (found < 0)
 		goto failed;
 	if (uid != 0 && blend(b, fv, &ns, &nh) < 0)
@@ -635,8 +643,12 @@ failed:
 	return -1;
 }
 
-/* change - learn, autolearn or forget in one transaction. */
-static int change(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
+/*
+ * change_once - learn, autolearn or forget in one transaction: 0, -1, or
+ * STORE_CONFLICT when another writer learned the same message meanwhile
+ * and nothing was written.
+ */
+static int change_once(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
 		  const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
 {
 	const struct featvec *fv;
@@ -674,10 +686,12 @@ static int change(struct bayes *b, const char *user, enum bayes_class cls, bool 
 		goto failed;
 	if (b->batch)
 		return 0;	/* bayes_batch_commit makes it durable */
-	if (store_commit(b->store) < 0) {
+	int rc = store_commit(b->store);
+	if (rc < 0) {
 		if (b->cache_owner)	/* did it commit or not? reload to be sure */
 			tokcache_invalidate(b->opt.cache);
-		return store_err(b);
+		store_err(b);
+		return rc;
 	}
 	/* readers see the learn in the cache before it is acknowledged */
 	if (b->cache_follow)
@@ -703,6 +717,13 @@ int bayes_batch_begin(struct bayes *b)
 		return set_err(b, BAYES_ERR_DB, "batched learning is not for a handle owning a shared cache");
 	if (b->batch)
 		return set_err(b, BAYES_ERR_DB, "a batch is already open");
+	/*
+	 * On Redis each learn is already one round trip, and its "already
+	 * learned" reads go to the server, which would not see the batch's
+	 * buffered learns: learns stay one transaction each there.
+	 */
+	if (b->opt.backend != BAYES_BACKEND_SQLITE)
+		return 0;
 	b->batch = true;
 	b->batch_txn = b->batch_lost = false;
 	if (b->pending == NULL)
@@ -724,6 +745,25 @@ int bayes_batch_commit(struct bayes *b)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * CHANGE_ATTEMPTS - how often a learn is run again when another node
+ * learned the same message between its read and its commit. The second
+ * run sees that learn and usually ends as "already learned"; more than a
+ * few conflicts in a row would take a storm of learns of one message.
+ */
+#define CHANGE_ATTEMPTS	8
+
+/* change - change_once, run again on a conflict. */
+static int change(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
+		  const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
+{
+	int rc = STORE_CONFLICT;
+
+	for (int i = 0; i < CHANGE_ATTEMPTS && rc == STORE_CONFLICT; i++)
+		rc = change_once(b, user, cls, forget, autolearn, data, size, out_r);
+	return rc < 0 ? -1 : 0;
 }
 
 int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,

@@ -74,7 +74,38 @@ const char *bayes_outcome_name(enum bayes_learn_outcome o);
 
 struct tokcache;
 
+/* Where the statistics live (bayes_options.backend). */
+enum bayes_backend {
+	BAYES_BACKEND_SQLITE,	/* one database file (the path given to bayes_open) */
+	BAYES_BACKEND_REDIS,	/* a Redis server shared by several nodes (bayes_redis_options) */
+};
+
+#define BAYES_REDIS_DEFAULT_SERVERS	"127.0.0.1:6379"
+#define BAYES_REDIS_DEFAULT_PREFIX	"bayes:"
+#define BAYES_REDIS_DEFAULT_TIMEOUT_MS	1000
+
+/*
+ * The Redis backend's settings. Fixed arrays, not pointers, so a copy of
+ * struct bayes_options owns everything it says (the daemon keeps copies
+ * across configuration reloads).
+ */
+struct bayes_redis_options {
+	/*
+	 * "host:port" entries separated by commas or blanks: the first is
+	 * the primary, which every write goes to; the others are read-only
+	 * replicas that read-only handles fall back to when it is down.
+	 */
+	char servers[512];
+	char password[256];		/* AUTH; "" = none */
+	unsigned db;			/* SELECT */
+	char prefix[128];		/* every key starts with it */
+	unsigned connect_timeout_ms;	/* bound on connecting (and on AUTH, SELECT) */
+	unsigned command_timeout_ms;	/* bound on each reply */
+};
+
 struct bayes_options {
+	enum bayes_backend backend;
+	struct bayes_redis_options redis;
 	struct tok_params tok;		/* used when creating; checked on open */
 	struct mime_limits lim;
 	double spam_threshold;		/* prob >= this is spam */
@@ -100,7 +131,8 @@ struct bayes_options {
 	 * loaded. The one read-write handle given it owns it: that handle's
 	 * learns and forgets update it after their commit, before returning,
 	 * and bayes_cache_refresh() loads it. The cache must outlive every
-	 * handle opened with it.
+	 * handle opened with it. Not used with the Redis backend: other
+	 * nodes learn too, and nobody would tell the cache.
 	 */
 	struct tokcache *cache;
 };
@@ -201,7 +233,8 @@ int bayes_learn(struct bayes *b, const char *user, enum bayes_class cls,
  * bayes_batch_commit returns 0. A learn that fails inside a batch rolls
  * the whole batch back: it and every later learn of the batch return -1,
  * and bayes_batch_commit returns -1. Not for a handle owning a shared
- * cache (the daemon's writer).
+ * cache (the daemon's writer). With the Redis backend the calls succeed
+ * and change nothing: each learn commits on its own.
  */
 int bayes_batch_begin(struct bayes *b);
 int bayes_batch_commit(struct bayes *b);

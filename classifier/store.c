@@ -1,179 +1,35 @@
 /*
- * store.c - SQLite statistics store. See store.h for the contract.
- *
- * Schema (version 1):
- *   meta(key, value)                      tokenizer parameters, creation time
- *   users(id, name)                       id 0 is the global statistics, name ""
- *   totals(user_id, spam, ham)            messages learned per class
- *   tokens(user_id, hash, spam, ham, seen) WITHOUT ROWID: one B-tree keyed by
- *                                          (user, hash), so a lookup is one descent
- *   learned(user_id, digest, class, at)   memory of learned messages
- *
- * Hashes are unsigned 64-bit in C and stored as the same bits in SQLite's
- * signed INTEGER. "seen" is the day (Unix time / 86400) a token was last
- * learned, for expiry.
+ * store.c - the statistics store's dispatcher: every call of store.h goes
+ * to the backend the store was opened with (store_backend.h). Also the
+ * expiry rules both backends apply.
  */
-#include "store.h"
+#include "store_backend.h"
 
-#include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "util.h"
-
-enum stmt_id {
-	STMT_GET_META,
-	STMT_PUT_META,
-	STMT_GET_USER,
-	STMT_PUT_USER,
-	STMT_GET_TOTALS,
-	STMT_ADD_TOTALS,
-	STMT_GET_TOKEN,
-	STMT_ADD_TOKEN,
-	STMT_PRUNE_TOKEN,
-	STMT_GET_LEARNED,
-	STMT_PUT_LEARNED,
-	STMT_DEL_LEARNED,
-	STMT_COUNT_TOKENS,
-	STMT_ALL_TOKENS,
-	STMT_DATA_VERSION,
-	STMT_COUNT_LEARNED,
-	STMT_COUNT_USERS,
-	STMT_ROWS_META,
-	STMT_ROWS_USERS,
-	STMT_ROWS_TOTALS,
-	STMT_ROWS_TOKENS,
-	STMT_ROWS_LEARNED,
-	STMT_INS_USER,
-	STMT_INS_TOTALS,
-	STMT_INS_TOKEN,
-	STMT_INS_LEARNED,
-	STMT_IS_EMPTY,
-	STMT_SCAN_TOKENS,
-	STMT_DEL_TOKEN,
-	STMT_EXPIRE_LEARNED,
-	STMT_BEGIN,
-	STMT_BEGIN_READ,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
-	STMT_MAX
-};
-
-static const char *const stmt_sql[STMT_MAX] = {
-	[STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
-	[STMT_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-	[STMT_GET_USER] = "SELECT id FROM users WHERE name = ?1",
-	[STMT_PUT_USER] = "INSERT INTO users(name) VALUES (?1)",
-	[STMT_GET_TOTALS] = "SELECT spam, ham FROM totals WHERE user_id = ?1",
-	[STMT_ADD_TOTALS] = "INSERT INTO totals(user_id, spam, ham) VALUES (?1, max(?2, 0), max(?3, 0)) "
-			    "ON CONFLICT(user_id) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0)",
-	[STMT_GET_TOKEN] = "SELECT spam, ham FROM tokens WHERE user_id = ?1 AND hash = ?2",
-	[STMT_ADD_TOKEN] = "INSERT INTO tokens(user_id, hash, spam, ham, seen) VALUES (?1, ?2, max(?3, 0), max(?4, 0), ?5) "
-			   "ON CONFLICT(user_id, hash) DO UPDATE SET spam = max(spam + ?3, 0), ham = max(ham + ?4, 0), "
-			   "seen = max(seen, ?5)",
-	[STMT_PRUNE_TOKEN] = "DELETE FROM tokens WHERE user_id = ?1 AND hash = ?2 AND spam = 0 AND ham = 0",
-	[STMT_GET_LEARNED] = "SELECT class FROM learned WHERE user_id = ?1 AND digest = ?2",
-	[STMT_PUT_LEARNED] = "INSERT OR REPLACE INTO learned(user_id, digest, class, at) VALUES (?1, ?2, ?3, ?4)",
-	[STMT_DEL_LEARNED] = "DELETE FROM learned WHERE user_id = ?1 AND digest = ?2",
-	[STMT_COUNT_TOKENS] = "SELECT count(*) FROM tokens WHERE user_id = ?1",
-	[STMT_ALL_TOKENS] = "SELECT hash, spam, ham FROM tokens WHERE user_id = ?1",
-	[STMT_DATA_VERSION] = "PRAGMA data_version",
-	[STMT_COUNT_LEARNED] = "SELECT count(*) FROM learned WHERE user_id = ?1",
-	[STMT_COUNT_USERS] = "SELECT count(*) FROM users WHERE id <> 0",
-	/* dump: whole tables in key order */
-	[STMT_ROWS_META] = "SELECT key, value FROM meta ORDER BY key",
-	[STMT_ROWS_USERS] = "SELECT id, name FROM users WHERE id <> 0 ORDER BY id",
-	[STMT_ROWS_TOTALS] = "SELECT user_id, spam, ham FROM totals ORDER BY user_id",
-	[STMT_ROWS_TOKENS] = "SELECT user_id, hash, spam, ham, seen FROM tokens ORDER BY user_id, hash",
-	[STMT_ROWS_LEARNED] = "SELECT user_id, digest, class, at FROM learned ORDER BY user_id, digest",
-	/* restore: rows as they come */
-	[STMT_INS_USER] = "INSERT INTO users(id, name) VALUES (?1, ?2)",
-	[STMT_INS_TOTALS] = "INSERT OR REPLACE INTO totals(user_id, spam, ham) VALUES (?1, ?2, ?3)",
-	[STMT_INS_TOKEN] = "INSERT INTO tokens(user_id, hash, spam, ham, seen) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[STMT_INS_LEARNED] = "INSERT INTO learned(user_id, digest, class, at) VALUES (?1, ?2, ?3, ?4)",
-	[STMT_IS_EMPTY] = "SELECT EXISTS(SELECT 1 FROM tokens) OR EXISTS(SELECT 1 FROM learned) "
-			  "OR EXISTS(SELECT 1 FROM users WHERE id <> 0) "
-			  "OR EXISTS(SELECT 1 FROM totals WHERE spam <> 0 OR ham <> 0)",
-	/* expiry: a chunk of the key space after a cursor (a row value uses the primary key) */
-	[STMT_SCAN_TOKENS] = "SELECT user_id, hash, spam, ham, seen FROM tokens WHERE (user_id, hash) > (?1, ?2) "
-			     "ORDER BY user_id, hash LIMIT ?3",
-	[STMT_DEL_TOKEN] = "DELETE FROM tokens WHERE user_id = ?1 AND hash = ?2",
-	[STMT_EXPIRE_LEARNED] = "DELETE FROM learned WHERE (user_id, digest) IN "
-				"(SELECT user_id, digest FROM learned WHERE at < ?1 LIMIT ?2)",
-	[STMT_BEGIN] = "BEGIN IMMEDIATE",
-	[STMT_BEGIN_READ] = "BEGIN DEFERRED",
-	[STMT_COMMIT] = "COMMIT",
-	[STMT_ROLLBACK] = "ROLLBACK",
-};
-
-static const char schema_sql[] =
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-	"INSERT INTO users(id, name) VALUES (0, '');"
-	"CREATE TABLE totals(user_id INTEGER PRIMARY KEY, spam INTEGER NOT NULL DEFAULT 0,"
-	" ham INTEGER NOT NULL DEFAULT 0);"
-	"INSERT INTO totals(user_id, spam, ham) VALUES (0, 0, 0);"
-	"CREATE TABLE tokens(user_id INTEGER NOT NULL, hash INTEGER NOT NULL, spam INTEGER NOT NULL,"
-	" ham INTEGER NOT NULL, seen INTEGER NOT NULL, PRIMARY KEY(user_id, hash)) WITHOUT ROWID;"
-	"CREATE TABLE learned(user_id INTEGER NOT NULL, digest BLOB NOT NULL, class INTEGER NOT NULL,"
-	" at INTEGER NOT NULL, PRIMARY KEY(user_id, digest)) WITHOUT ROWID;"
-	"PRAGMA user_version = 1;";
-
-/*
- * struct tcache - a user's token table in memory (BAYES_OPEN_BULK): open
- * addressing, linear probing, key 0 = empty (the tokenizer never makes
- * hash 0). Valid while PRAGMA data_version is unchanged, i.e. while no
- * other connection has committed; this handle's own changes are applied to
- * it as they are made, and a rollback drops it.
- */
-struct tcache {
-	uint64_t *key;
-	struct store_counts *val;
-	size_t cap;		/* power of two, or 0 when not loaded */
-	size_t n;
-	int64_t user;
-	int64_t data_version;
-};
-
-struct store {
-	sqlite3 *db;
-	bool bulk;
-	struct tcache cache;
-	char *path;
-	sqlite3_stmt *stmt[STMT_MAX];
-	bool readonly;
-	bool in_txn;
-	bool writing;		/* the open transaction is a write (BEGIN IMMEDIATE) */
-	sqlite3_stmt *rows;	/* store_rows_begin's iteration, or NULL */
-	enum bayes_errkind errkind;
-	char errmsg[1024];
-};
-
-/* kind_of - map an SQLite result code to our error kinds. */
-static enum bayes_errkind kind_of(int rc)
+struct store *store_open(const char *path, unsigned flags, const char *tok_params,
+			 const struct bayes_options *opt, char *err, size_t errlen,
+			 enum bayes_errkind *kind_r)
 {
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return BAYES_ERR_BUSY;
-	default:
-		return BAYES_ERR_DB;
+	switch (opt->backend) {
+	case BAYES_BACKEND_SQLITE:
+		return store_sqlite_open(path, flags, tok_params, opt, err, errlen, kind_r);
+	case BAYES_BACKEND_REDIS:
+		return store_redis_open(path, flags, tok_params, opt, err, errlen, kind_r);
 	}
+	snprintf(err, errlen, "unknown statistics backend %d", (int)opt->backend);
+	if (kind_r)
+		*kind_r = BAYES_ERR_INPUT;
+	return NULL;
 }
 
-/* fail - record an SQLite failure; always returns -1. */
-static int fail(struct store *s, int rc, const char *what)
+void store_close(struct store **sp)
 {
-	s->errkind = kind_of(rc);
-	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s: %s", s->path, what,
-		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	return -1;
+	if (*sp == NULL)
+		return;
+	(*sp)->ops->close(*sp);
+	*sp = NULL;
 }
 
 const char *store_errmsg(const struct store *s)
@@ -186,773 +42,131 @@ enum bayes_errkind store_errkind(const struct store *s)
 	return s->errkind;
 }
 
-/* stmt - a prepared statement, reset and with bindings cleared. */
-static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
-{
-	sqlite3_stmt *st = s->stmt[id];
-
-	sqlite3_reset(st);
-	return st;
-}
-
-/* exec_step - run a statement that returns no rows. */
-static int exec_step(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return fail(s, rc, what);
-	return 0;
-}
-
-/* get_meta - value of key into out: 1 found, 0 missing, -1 error. */
-static int get_meta(struct store *s, const char *key, char *out, size_t outlen)
-{
-	sqlite3_stmt *st = stmt(s, STMT_GET_META);
-	int rc;
-
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_reset(st);
-		return 1;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading meta");
-}
-
-static int put_meta(struct store *s, const char *key, const char *value)
-{
-	sqlite3_stmt *st = stmt(s, STMT_PUT_META);
-
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	return exec_step(s, st, "writing meta");
-}
-
-/* create_schema - a new, empty database: tables and version, in an open transaction. */
-static int create_schema(struct store *s)
-{
-	char *msg = NULL;
-	int rc;
-
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "creating schema");
-	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s: creating schema: %s", s->path, msg ? msg : "?");
-		s->errkind = kind_of(rc);
-		sqlite3_free(msg);
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
-}
-
-/* prepare_all - prepare the statement table. */
-static int prepare_all(struct store *s)
-{
-	for (int i = 0; i < STMT_MAX; i++) {
-		int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					    &s->stmt[i], NULL);
-		if (rc != SQLITE_OK)
-			return fail(s, rc, "preparing statements");
-	}
-	return 0;
-}
-
-/* check_header - is the file a SQLite database at all? (cheap, clear error) */
-static bool looks_like_sqlite(const char *path, struct stat *sb)
-{
-	static const char magic[16] = "SQLite format 3";
-	char head[16];
-	FILE *f;
-	bool ok;
-
-	if (sb->st_size == 0)
-		return true;	/* an empty file: SQLite treats it as a new database */
-	if ((f = fopen(path, "rb")) == NULL)
-		return true;	/* let sqlite3_open report it */
-	ok = fread(head, 1, sizeof(head), f) == sizeof(head) && memcmp(head, magic, 16) == 0;
-	fclose(f);
-	return ok;
-}
-
-/* tcache_drop - forget the in-memory copy. */
-static void tcache_drop(struct tcache *c)
-{
-	free(c->key);
-	free(c->val);
-	memset(c, 0, sizeof(*c));
-}
-
-/* tcache_slot - the slot of key: where it is, or the empty one it would go in. */
-static size_t tcache_slot(const struct tcache *c, uint64_t key)
-{
-	size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 20) & (c->cap - 1);
-
-	while (c->key[i] != 0 && c->key[i] != key)
-		i = (i + 1) & (c->cap - 1);
-	return i;
-}
-
-/* tcache_put - set key's counts, growing at half full. */
-static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t ham)
-{
-	if (key == 0)
-		return;
-	if ((c->n + 1) * 2 > c->cap) {
-		struct tcache old = *c;
-		c->cap = old.cap ? old.cap * 2 : 1u << 16;
-		c->key = xcalloc(c->cap, sizeof(*c->key));
-		c->val = xmalloc(c->cap * sizeof(*c->val));
-		c->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.key[i]) {
-				size_t j = tcache_slot(c, old.key[i]);
-				c->key[j] = old.key[i];
-				c->val[j] = old.val[i];
-				c->n++;
-			}
-		free(old.key);
-		free(old.val);
-	}
-	size_t i = tcache_slot(c, key);
-	if (c->key[i] == 0) {
-		c->key[i] = key;
-		c->n++;
-	}
-	c->val[i].spam = spam;
-	c->val[i].ham = ham;
-}
-
-/* data_version - PRAGMA data_version: changes when another connection commits. */
-static int data_version(struct store *s, int64_t *v_r)
-{
-	sqlite3_stmt *st = stmt(s, STMT_DATA_VERSION);
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		*v_r = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "reading data version");
-}
-
-/*
- * tcache_ready - make sure the cache holds user's current table: 1 ready,
- * 0 not used (not bulk), -1 error. Called inside a read transaction.
- */
-static int tcache_ready(struct store *s, int64_t user)
-{
-	struct tcache *c = &s->cache;
-	int64_t v = 0;
-	int rc;
-
-	if (!s->bulk)
-		return 0;
-	if (data_version(s, &v) < 0)
-		return -1;
-	if (c->cap && c->user == user && c->data_version == v)
-		return 1;
-	/*
-	 * Blended scoring reads a user's and the global table for each
-	 * message: keep the table that is loaded and read the other one with
-	 * SQL, instead of reloading in turn.
-	 */
-	if (c->cap && c->data_version == v)
-		return 0;
-	tcache_drop(c);
-	/* size the table once: rehashing millions of rows costs more than counting */
-	uint64_t rows = 0;
-	sqlite3_stmt *st = stmt(s, STMT_COUNT_TOKENS);
-	sqlite3_bind_int64(st, 1, user);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		rows = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	c->cap = 1u << 16;
-	while (c->cap < 2 * (rows + 1))
-		c->cap *= 2;
-	c->key = xcalloc(c->cap, sizeof(*c->key));
-	c->val = xmalloc(c->cap * sizeof(*c->val));
-	st = stmt(s, STMT_ALL_TOKENS);
-	sqlite3_bind_int64(st, 1, user);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		tcache_put(c, (uint64_t)sqlite3_column_int64(st, 0), (uint32_t)sqlite3_column_int64(st, 1),
-			   (uint32_t)sqlite3_column_int64(st, 2));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		tcache_drop(c);
-		return fail(s, rc, "loading tokens");
-	}
-	c->user = user;
-	c->data_version = v;
-	return 1;
-}
-
-struct store *store_open(const char *path, unsigned flags, const char *tok_params, bool sync_full,
-			 int busy_timeout_ms, char *err, size_t errlen, enum bayes_errkind *kind_r)
-{
-	struct store *s = xcalloc(1, sizeof(*s));
-	struct stat sb;
-	int oflags, rc, version = -1;
-	bool exists;
-
-	s->path = xstrdup(path);
-	s->readonly = (flags & BAYES_OPEN_RDONLY) != 0;
-	s->bulk = (flags & BAYES_OPEN_BULK) != 0;
-	exists = stat(path, &sb) == 0;
-	if (!exists && (!(flags & BAYES_OPEN_CREATE) || s->readonly)) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "database %s does not exist", path);
-		s->errkind = BAYES_ERR_DB;
-		goto failed;
-	}
-	if (exists && !S_ISREG(sb.st_mode)) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "database %s is not a regular file", path);
-		s->errkind = BAYES_ERR_DB;
-		goto failed;
-	}
-	if (exists && !looks_like_sqlite(path, &sb)) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s is not a bayesd database (not SQLite)", path);
-		s->errkind = BAYES_ERR_INCOMPATIBLE;
-		goto failed;
-	}
-	/*
-	 * Read-only handles still open the file read-write: in WAL mode a
-	 * reader must be able to update the shared-memory index. They never
-	 * write through it (the milter only calls lookups).
-	 */
-	oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	if (flags & BAYES_OPEN_CREATE)
-		oflags |= SQLITE_OPEN_CREATE;
-	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
-	if (rc != SQLITE_OK) {
-		fail(s, rc, "open");
-		goto failed;
-	}
-	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
-	sqlite3_extended_result_codes(s->db, 1);
-
-	/* The schema version tells a new file from ours from someone else's. */
-	{
-		sqlite3_stmt *st = NULL;
-		rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
-		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int(st, 0);
-		else
-			rc = sqlite3_errcode(s->db);
-		sqlite3_finalize(st);
-		if (version < 0) {
-			fail(s, rc, "reading schema version");
-			if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
-				s->errkind = BAYES_ERR_INCOMPATIBLE;
-			goto failed;
-		}
-	}
-	if (version == 0) {
-		int ntables = 0;
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW)
-			ntables = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-		if (ntables > 0) {
-			snprintf(s->errmsg, sizeof(s->errmsg), "%s is an SQLite file but not a bayesd database", path);
-			s->errkind = BAYES_ERR_INCOMPATIBLE;
-			goto failed;
-		}
-		if (s->readonly || !(flags & BAYES_OPEN_CREATE)) {
-			snprintf(s->errmsg, sizeof(s->errmsg), "database %s is empty (never written)", path);
-			s->errkind = BAYES_ERR_DB;
-			goto failed;
-		}
-	} else if (version != STORE_SCHEMA_VERSION) {
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "database %s has schema version %d; this bayesd reads version %d", path, version,
-			 STORE_SCHEMA_VERSION);
-		s->errkind = BAYES_ERR_INCOMPATIBLE;
-		goto failed;
-	}
-
-	if (!s->readonly) {
-		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			fail(s, rc, "setting WAL mode");
-			goto failed;
-		}
-	}
-	/*
-	 * synchronous=NORMAL in WAL mode: a commit survives a crash of the
-	 * process; a power loss may lose the last commits but never corrupts
-	 * the file. FULL also survives power loss, at an fsync per learn.
-	 */
-	sqlite3_exec(s->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-		     NULL, NULL, NULL);
-	sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);	/* 64 MB page cache */
-	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
-	/* reads from the mapped file skip a copy and a system call per page */
-	sqlite3_exec(s->db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);
-
-	if (version == 0) {
-		if (create_schema(s) < 0)
-			goto failed;
-		if (prepare_all(s) < 0)
-			goto failed;
-		char now[32];
-		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		if (put_meta(s, "tokenizer", tok_params) < 0 || put_meta(s, "created", now) < 0)
-			goto failed;
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			fail(s, rc, "creating schema");
-			goto failed;
-		}
-	} else {
-		char have[300];
-		if (prepare_all(s) < 0)
-			goto failed;
-		rc = get_meta(s, "tokenizer", have, sizeof(have));
-		if (rc < 0)
-			goto failed;
-		if (rc == 0 || strcmp(have, tok_params) != 0) {
-			snprintf(s->errmsg, sizeof(s->errmsg),
-				 "database %s was written by an incompatible tokenizer (%s; this one is %s)",
-				 path, rc ? have : "none recorded", tok_params);
-			s->errkind = BAYES_ERR_INCOMPATIBLE;
-			goto failed;
-		}
-	}
-	return s;
-
-failed:
-	snprintf(err, errlen, "%s", s->errmsg);
-	if (kind_r)
-		*kind_r = s->errkind;
-	store_close(&s);
-	return NULL;
-}
-
-void store_close(struct store **sp)
-{
-	struct store *s = *sp;
-
-	if (s == NULL)
-		return;
-	if (s->in_txn)
-		store_rollback(s);
-	tcache_drop(&s->cache);
-	for (int i = 0; i < STMT_MAX; i++)
-		sqlite3_finalize(s->stmt[i]);
-	if (s->db)
-		sqlite3_close_v2(s->db);
-	free(s->path);
-	free(s);
-	*sp = NULL;
-}
-
 int store_user_id(struct store *s, const char *name, bool create, int64_t *id_r)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (name == NULL || *name == '\0') {
-		*id_r = 0;
-		return 1;
-	}
-	st = stmt(s, STMT_GET_USER);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id_r = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		return 1;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return fail(s, rc, "looking up user");
-	if (!create)
-		return 0;
-	st = stmt(s, STMT_PUT_USER);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (exec_step(s, st, "adding user") < 0)
-		return -1;
-	*id_r = sqlite3_last_insert_rowid(s->db);
-	return 1;
+	return s->ops->user_id(s, name, create, id_r);
 }
 
 int store_totals(struct store *s, int64_t user, uint64_t *spam_r, uint64_t *ham_r)
 {
-	sqlite3_stmt *st = stmt(s, STMT_GET_TOTALS);
-	int rc;
-
-	*spam_r = *ham_r = 0;
-	sqlite3_bind_int64(st, 1, user);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*spam_r = (uint64_t)sqlite3_column_int64(st, 0);
-		*ham_r = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(s, rc, "reading totals");
-	return 0;
+	return s->ops->totals(s, user, spam_r, ham_r);
 }
 
 long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 		  struct store_counts *out)
 {
-	sqlite3_stmt *st;
-	long found = 0;
-	int cached = tcache_ready(s, user);
-
-	if (cached < 0)
-		return -1;
-	if (cached) {
-		const struct tcache *c = &s->cache;
-		for (size_t i = 0; i < n; i++) {
-			size_t j = tcache_slot(c, hash[i]);
-			if (c->key[j] == hash[i] && hash[i] != 0) {
-				out[i] = c->val[j];
-				found += out[i].spam || out[i].ham;
-			} else {
-				out[i].spam = out[i].ham = 0;
-			}
-		}
-		return found;
-	}
-	st = stmt(s, STMT_GET_TOKEN);
-	sqlite3_bind_int64(st, 1, user);
-	for (size_t i = 0; i < n; i++) {
-		int rc;
-
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			out[i].spam = (uint32_t)sqlite3_column_int64(st, 0);
-			out[i].ham = (uint32_t)sqlite3_column_int64(st, 1);
-			found++;
-		} else if (rc == SQLITE_DONE) {
-			out[i].spam = out[i].ham = 0;
-		} else {
-			sqlite3_reset(st);
-			return fail(s, rc, "reading tokens");
-		}
-		sqlite3_reset(st);
-	}
-	return found;
+	return s->ops->lookup(s, user, hash, n, out);
 }
 
-/* store_data_version - see store.h. */
-int store_data_version(struct store *s, int64_t *v_r)
+long store_lookup_message(struct store *s, int64_t user, const uint64_t *hash, size_t n,
+			  struct store_counts *out, uint64_t *spam_r, uint64_t *ham_r)
 {
-	return data_version(s, v_r);
-}
-
-int store_begin(struct store *s)
-{
-	if (s->readonly) {
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s: opened read-only", s->path);
-		s->errkind = BAYES_ERR_DB;
+	if (s->ops->lookup_message)
+		return s->ops->lookup_message(s, user, hash, n, out, spam_r, ham_r);
+	if (s->ops->totals(s, user, spam_r, ham_r) < 0)
 		return -1;
-	}
-	if (exec_step(s, stmt(s, STMT_BEGIN), "begin") < 0)
-		return -1;
-	s->in_txn = true;
-	s->writing = true;
-	return 0;
+	return s->ops->lookup(s, user, hash, n, out);
 }
 
 int store_read_begin(struct store *s)
 {
-	if (exec_step(s, stmt(s, STMT_BEGIN_READ), "begin") < 0)
-		return -1;
-	s->in_txn = true;
-	return 0;
+	return s->ops->read_begin(s);
 }
 
 void store_read_end(struct store *s)
 {
-	store_rollback(s);
+	s->ops->read_end(s);
+}
+
+int store_data_version(struct store *s, int64_t *v_r)
+{
+	return s->ops->data_version(s, v_r);
+}
+
+int store_begin(struct store *s)
+{
+	return s->ops->begin(s);
 }
 
 int store_commit(struct store *s)
 {
-	int rc = sqlite3_step(stmt(s, STMT_COMMIT));
-
-	sqlite3_reset(s->stmt[STMT_COMMIT]);
-	if (rc != SQLITE_DONE) {
-		fail(s, rc, "commit");
-		store_rollback(s);
-		return -1;
-	}
-	s->in_txn = false;
-	s->writing = false;
-	return 0;
+	return s->ops->commit(s);
 }
 
 void store_rollback(struct store *s)
 {
-	/* the cache may hold changes that are now undone */
-	if (s->writing && s->cache.cap)
-		tcache_drop(&s->cache);
-	s->writing = false;
-	if (sqlite3_get_autocommit(s->db) == 0) {
-		sqlite3_step(stmt(s, STMT_ROLLBACK));
-		sqlite3_reset(s->stmt[STMT_ROLLBACK]);
-	}
-	s->in_txn = false;
+	s->ops->rollback(s);
 }
 
 int store_add(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 	      int dspam, int dham, int dmsg_spam, int dmsg_ham)
 {
-	sqlite3_stmt *st = stmt(s, STMT_ADD_TOKEN);
-	sqlite3_int64 day = (sqlite3_int64)(stats_clock() / 86400);
-
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_int(st, 3, dspam);
-	sqlite3_bind_int(st, 4, dham);
-	sqlite3_bind_int64(st, 5, day);
-	for (size_t i = 0; i < n; i++) {
-		int rc;
-
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return fail(s, rc, "updating tokens");
-	}
-	/* keep the in-memory copy in step, clamping at zero as the SQL does */
-	if (s->cache.cap && s->cache.user == user) {
-		struct tcache *c = &s->cache;
-		for (size_t i = 0; i < n; i++) {
-			size_t j = tcache_slot(c, hash[i]);
-			int64_t sp = (int64_t)dspam, hm = (int64_t)dham;
-			if (c->key[j] == hash[i]) {
-				sp += c->val[j].spam;
-				hm += c->val[j].ham;
-			}
-			tcache_put(c, hash[i], sp > 0 ? (uint32_t)sp : 0, hm > 0 ? (uint32_t)hm : 0);
-		}
-	}
-	/* Counts that fell to zero: drop the rows so the table holds only evidence. */
-	if (dspam < 0 || dham < 0) {
-		st = stmt(s, STMT_PRUNE_TOKEN);
-		sqlite3_bind_int64(st, 1, user);
-		for (size_t i = 0; i < n; i++) {
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
-			if (exec_step(s, st, "pruning tokens") < 0)
-				return -1;
-		}
-	}
-	st = stmt(s, STMT_ADD_TOTALS);
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_int(st, 2, dmsg_spam);
-	sqlite3_bind_int(st, 3, dmsg_ham);
-	return exec_step(s, st, "updating totals");
+	return s->ops->add(s, user, hash, n, dspam, dham, dmsg_spam, dmsg_ham);
 }
 
 int store_learned_get(struct store *s, int64_t user, const uint8_t digest[16], int *cls_r)
 {
-	sqlite3_stmt *st = stmt(s, STMT_GET_LEARNED);
-	int rc;
-
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*cls_r = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading learned messages");
+	return s->ops->learned_get(s, user, digest, cls_r);
 }
 
 int store_learned_put(struct store *s, int64_t user, const uint8_t digest[16], int cls)
 {
-	sqlite3_stmt *st = stmt(s, STMT_PUT_LEARNED);
-
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, cls);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)stats_clock());
-	return exec_step(s, st, "remembering learned message");
+	return s->ops->learned_put(s, user, digest, cls);
 }
 
 int store_learned_del(struct store *s, int64_t user, const uint8_t digest[16])
 {
-	sqlite3_stmt *st = stmt(s, STMT_DEL_LEARNED);
-
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
-	return exec_step(s, st, "forgetting learned message");
-}
-
-/* count - run a count(*) statement bound to user. */
-static int count(struct store *s, enum stmt_id id, int64_t user, bool bind, uint64_t *out)
-{
-	sqlite3_stmt *st = stmt(s, id);
-	int rc;
-
-	if (bind)
-		sqlite3_bind_int64(st, 1, user);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "counting");
+	return s->ops->learned_del(s, user, digest);
 }
 
 int store_stats(struct store *s, int64_t user, struct bayes_stats *st)
 {
-	struct stat sb;
-
-	if (store_totals(s, user, &st->learned_spam, &st->learned_ham) < 0 ||
-	    count(s, STMT_COUNT_TOKENS, user, true, &st->tokens) < 0 ||
-	    count(s, STMT_COUNT_LEARNED, user, true, &st->remembered) < 0 ||
-	    count(s, STMT_COUNT_USERS, 0, false, &st->users) < 0)
-		return -1;
-	st->db_bytes = stat(s->path, &sb) == 0 ? (int64_t)sb.st_size : -1;
-	st->schema_version = STORE_SCHEMA_VERSION;
-	char last[32];
-	int rc = get_meta(s, "last_expire", last, sizeof(last));
-	if (rc < 0)
-		return -1;
-	st->last_expire = rc ? strtoll(last, NULL, 10) : 0;
-	return 0;
+	return s->ops->stats(s, user, st);
 }
 
-/* store_meta_get - see store.h. */
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
 {
-	return get_meta(s, key, out, outlen);
+	return s->ops->meta_get(s, key, out, outlen);
 }
 
-/* store_meta_put - see store.h. */
 int store_meta_put(struct store *s, const char *key, const char *value)
 {
-	return put_meta(s, key, value);
+	return s->ops->meta_put(s, key, value);
 }
 
-/* rows_stmt - the statement that lists each table, for store_rows_begin. */
-static const enum stmt_id rows_stmt[] = {
-	[STORE_META] = STMT_ROWS_META,
-	[STORE_USERS] = STMT_ROWS_USERS,
-	[STORE_TOTALS] = STMT_ROWS_TOTALS,
-	[STORE_TOKENS] = STMT_ROWS_TOKENS,
-	[STORE_LEARNED] = STMT_ROWS_LEARNED,
-};
-
-/* store_rows_begin - start listing table t. */
 int store_rows_begin(struct store *s, enum store_table t)
 {
-	s->rows = stmt(s, rows_stmt[t]);
-	return 0;
+	return s->ops->rows_begin(s, t);
 }
 
-/* store_rows_next - the next row of the listing. */
 int store_rows_next(struct store *s, struct store_row *r)
 {
-	sqlite3_stmt *st = s->rows;
-	int rc;
-
-	if (st == NULL)
-		return 0;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return fail(s, rc, "reading rows");
-	memset(r, 0, sizeof(*r));
-	if (st == s->stmt[STMT_ROWS_META]) {
-		r->name = (const char *)sqlite3_column_text(st, 0);
-		r->value = (const char *)sqlite3_column_text(st, 1);
-	} else if (st == s->stmt[STMT_ROWS_USERS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->name = (const char *)sqlite3_column_text(st, 1);
-	} else if (st == s->stmt[STMT_ROWS_TOTALS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->spam = (uint64_t)sqlite3_column_int64(st, 1);
-		r->ham = (uint64_t)sqlite3_column_int64(st, 2);
-	} else if (st == s->stmt[STMT_ROWS_TOKENS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->hash = (uint64_t)sqlite3_column_int64(st, 1);
-		r->spam = (uint64_t)sqlite3_column_int64(st, 2);
-		r->ham = (uint64_t)sqlite3_column_int64(st, 3);
-		r->seen = sqlite3_column_int64(st, 4);
-	} else {
-		r->user = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_bytes(st, 1) == 16)
-			memcpy(r->digest, sqlite3_column_blob(st, 1), 16);
-		r->cls = sqlite3_column_int(st, 2);
-		r->at = sqlite3_column_int64(st, 3);
-	}
-	return 1;
+	return s->ops->rows_next(s, r);
 }
 
-/* store_rows_end - finish the listing. */
 void store_rows_end(struct store *s)
 {
-	if (s->rows)
-		sqlite3_reset(s->rows);
-	s->rows = NULL;
+	s->ops->rows_end(s);
 }
 
-/* store_row_put - insert one restored row. */
 int store_row_put(struct store *s, enum store_table t, const struct store_row *r)
 {
-	sqlite3_stmt *st;
-
-	/* the in-memory copy does not follow restores */
-	if (s->cache.cap)
-		tcache_drop(&s->cache);
-	switch (t) {
-	case STORE_META:
-		return put_meta(s, r->name, r->value);
-	case STORE_USERS:
-		st = stmt(s, STMT_INS_USER);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
-		return exec_step(s, st, "restoring users");
-	case STORE_TOTALS:
-		st = stmt(s, STMT_INS_TOTALS);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->spam);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->ham);
-		return exec_step(s, st, "restoring totals");
-	case STORE_TOKENS:
-		st = stmt(s, STMT_INS_TOKEN);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->hash);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->spam);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->ham);
-		sqlite3_bind_int64(st, 5, r->seen);
-		return exec_step(s, st, "restoring tokens");
-	case STORE_LEARNED:
-		st = stmt(s, STMT_INS_LEARNED);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_blob(st, 2, r->digest, 16, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, r->cls);
-		sqlite3_bind_int64(st, 4, r->at);
-		return exec_step(s, st, "restoring learned messages");
-	}
-	return fail(s, SQLITE_MISUSE, "restoring: unknown table");
+	return s->ops->row_put(s, t, r);
 }
 
-/* store_is_empty - has nothing been learned into s? */
 int store_is_empty(struct store *s)
 {
-	sqlite3_stmt *st = stmt(s, STMT_IS_EMPTY);
-	int rc = sqlite3_step(st), full = 0;
+	return s->ops->is_empty(s);
+}
 
-	if (rc == SQLITE_ROW)
-		full = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return fail(s, rc, "checking for statistics");
-	return !full;
+long store_expire_tokens(struct store *s, struct bayes_expire_state *st, size_t limit)
+{
+	return s->ops->expire_tokens(s, st, limit);
+}
+
+long store_expire_learned(struct store *s, int64_t before, size_t limit)
+{
+	return s->ops->expire_learned(s, before, limit);
 }
 
 /* expire_neutral - is a rare token's evidence neutral, given its user's totals? */
@@ -972,86 +186,16 @@ static bool expire_older(int64_t seen, unsigned days, int64_t now)
 	return days > 0 && now / 86400 - seen > (int64_t)days;
 }
 
-/* store_expire_tokens - one chunk of the token expiry scan. */
-long store_expire_tokens(struct store *s, struct bayes_expire_state *e, size_t limit)
+/* store_expire_row - which rule, if any, condemns this row (see store_backend.h). */
+uint64_t *store_expire_row(struct bayes_expire_state *e, uint64_t spam, uint64_t ham, int64_t seen,
+			   uint64_t user_spam, uint64_t user_ham)
 {
-	struct { int64_t user; uint64_t hash; } *doomed = xmalloc((limit ? limit : 1) * sizeof(*doomed));
-	sqlite3_stmt *st = stmt(s, STMT_SCAN_TOKENS);
-	size_t ndoomed = 0;
-	long seen_rows = 0;
-	int64_t tuser = -1;
-	uint64_t ns = 0, nh = 0;
-	int rc;
-
-	/* the in-memory copy does not follow deletions */
-	if (s->cache.cap)
-		tcache_drop(&s->cache);
-	sqlite3_bind_int64(st, 1, e->cur_user);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->cur_hash);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t user = sqlite3_column_int64(st, 0);
-		uint64_t hash = (uint64_t)sqlite3_column_int64(st, 1);
-		uint64_t spam = (uint64_t)sqlite3_column_int64(st, 2);
-		uint64_t ham = (uint64_t)sqlite3_column_int64(st, 3);
-		int64_t seen = sqlite3_column_int64(st, 4);
-		uint64_t *counter = NULL;
-
-		seen_rows++;
-		e->cur_user = user;
-		e->cur_hash = hash;
-		if (spam + ham == 1 && expire_older(seen, e->rules.hapax_days, e->now)) {
-			counter = &e->hapaxes;
-		} else if (spam + ham < BAYES_EXPIRE_RARE &&
-			   expire_older(seen, e->rules.neutral_days, e->now)) {
-			if (user != tuser) {
-				/* a second statement inside the scan: totals are another table */
-				if (store_totals(s, user, &ns, &nh) < 0) {
-					sqlite3_reset(st);
-					free(doomed);
-					return -1;
-				}
-				tuser = user;
-			}
-			if (expire_neutral(spam, ham, ns, nh))
-				counter = &e->neutral;
-		}
-		if (counter == NULL && expire_older(seen, e->rules.any_days, e->now))
-			counter = &e->stale;
-		if (counter) {
-			(*counter)++;
-			doomed[ndoomed].user = user;
-			doomed[ndoomed].hash = hash;
-			ndoomed++;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(doomed);
-		return fail(s, rc, "scanning tokens");
-	}
-	/* delete after the scan: never change a table under a running SELECT on it */
-	st = stmt(s, STMT_DEL_TOKEN);
-	for (size_t i = 0; i < ndoomed; i++) {
-		sqlite3_bind_int64(st, 1, doomed[i].user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)doomed[i].hash);
-		if (exec_step(s, st, "expiring tokens") < 0) {
-			free(doomed);
-			return -1;
-		}
-	}
-	free(doomed);
-	return seen_rows;
-}
-
-/* store_expire_learned - forget up to limit old learned digests. */
-long store_expire_learned(struct store *s, int64_t before, size_t limit)
-{
-	sqlite3_stmt *st = stmt(s, STMT_EXPIRE_LEARNED);
-
-	sqlite3_bind_int64(st, 1, before);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	if (exec_step(s, st, "expiring learned messages") < 0)
-		return -1;
-	return (long)sqlite3_changes(s->db);
+	if (spam + ham == 1 && expire_older(seen, e->rules.hapax_days, e->now))
+		return &e->hapaxes;
+	if (spam + ham < BAYES_EXPIRE_RARE && expire_older(seen, e->rules.neutral_days, e->now) &&
+	    expire_neutral(spam, ham, user_spam, user_ham))
+		return &e->neutral;
+	if (expire_older(seen, e->rules.any_days, e->now))
+		return &e->stale;
+	return NULL;
 }

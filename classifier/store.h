@@ -1,12 +1,14 @@
 /*
- * store.h - the SQLite statistics store: token counts, message totals and
- * the memory of learned messages, per user (user 0 = global).
+ * store.h - the statistics store: token counts, message totals and the
+ * memory of learned messages, per user (user 0 = global).
  *
- * One database file in WAL mode, so readers never wait for the writer.
- * Every statement is prepared once at open (an enum and a matching table of
- * SQL). The schema version is PRAGMA user_version; the tokenizer's
- * parameters are stored in the meta table at creation and compared at every
- * open, so statistics written by another tokenizer are never mixed in.
+ * Two backends implement it (store_backend.h): SQLite, one database file
+ * in WAL mode (store_sqlite.c, the default), and Redis, statistics shared
+ * by several bayesd nodes (store_redis.c). bayes_options.backend picks
+ * one at store_open(); nothing above this interface knows which it is.
+ * Both keep the tokenizer's parameters at creation and compare them at
+ * every open, so statistics written by another tokenizer are never mixed
+ * in.
  *
  * Return values: 0 ok, -1 error (store_errmsg/store_errkind say why), and
  * for lookups that can miss, 1 found / 0 not found / -1 error.
@@ -30,12 +32,15 @@ struct store_counts {
 };
 
 /*
- * store_open - open path (BAYES_OPEN_* flags). tok_params is the canonical
- * tokenizer string: written when the database is created, compared
- * otherwise (mismatch: BAYES_ERR_INCOMPATIBLE). NULL with err on failure.
+ * store_open - open the store opt->backend names: the SQLite file at path,
+ * or the Redis statistics of opt->redis (path is then only a name in
+ * messages). flags are BAYES_OPEN_*. tok_params is the canonical
+ * tokenizer string: written when the store is created, compared otherwise
+ * (mismatch: BAYES_ERR_INCOMPATIBLE). NULL with err on failure.
  */
-struct store *store_open(const char *path, unsigned flags, const char *tok_params, bool sync_full,
-			 int busy_timeout_ms, char *err, size_t errlen, enum bayes_errkind *kind_r);
+struct store *store_open(const char *path, unsigned flags, const char *tok_params,
+			 const struct bayes_options *opt, char *err, size_t errlen,
+			 enum bayes_errkind *kind_r);
 void store_close(struct store **s);
 
 const char *store_errmsg(const struct store *s);
@@ -59,6 +64,13 @@ long store_lookup(struct store *s, int64_t user, const uint64_t *hash, size_t n,
 		  struct store_counts *out);
 
 /*
+ * store_lookup_message - store_totals and store_lookup of one message at
+ * once: a networked backend reads both in one round trip.
+ */
+long store_lookup_message(struct store *s, int64_t user, const uint64_t *hash, size_t n,
+			  struct store_counts *out, uint64_t *spam_r, uint64_t *ham_r);
+
+/*
  * store_read_begin/end - one read transaction around the lookups of one
  * message: a consistent snapshot, and the file locks taken once instead
  * of once per statement.
@@ -72,7 +84,15 @@ void store_read_end(struct store *s);
  */
 int store_data_version(struct store *s, int64_t *v_r);
 
-/* Transactions: one per learn. begin is BEGIN IMMEDIATE with a bounded busy wait. */
+/*
+ * Transactions: one per learn. With SQLite, begin is BEGIN IMMEDIATE with
+ * a bounded busy wait. With Redis, the writes are kept until commit and
+ * applied there at once, after checking that nothing this transaction
+ * read from the learned-message memory has changed meanwhile: when it
+ * has (another node learned the same message), commit writes nothing and
+ * returns STORE_CONFLICT, and the caller runs the transaction again.
+ */
+#define STORE_CONFLICT	(-2)
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);

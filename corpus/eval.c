@@ -118,6 +118,7 @@ int eval_main(const struct bayesc_opts *o)
 	const char *dir = slash ? index : ".";
 
 	bayes_options_default(&opt);
+	bayesc_store_options(o, &opt);
 	b = bayes_open(o->db, BAYES_OPEN_CREATE | BAYES_OPEN_BULK, &opt, err, sizeof(err), &kind);
 	if (b == NULL) {
 		fprintf(stderr, "bayesc: %s\n", err);

@@ -82,6 +82,9 @@ static const struct config_enum config_user_map[] = {
 	{ "none", USER_MAP_NONE }, { "localpart", USER_MAP_LOCALPART },
 	{ "address", USER_MAP_ADDRESS }, { NULL, 0 },
 };
+static const struct config_enum config_backend[] = {
+	{ "sqlite", BAYES_BACKEND_SQLITE }, { "redis", BAYES_BACKEND_REDIS }, { NULL, 0 },
+};
 static const struct config_enum config_sync[] = {
 	{ "normal", 0 }, { "full", 1 }, { NULL, 0 },
 };
@@ -111,6 +114,15 @@ static const struct config_row config_table[] = {
 	{ "controller_timeout", CT_SECONDS, F(controller_timeout_s), 1, 3600,
 	  NULL, BAYESD_DEFAULT_CONTROLLER_TIMEOUT, 0, NULL },
 	{ "database", CT_STRING, F(database), 0, 0, BAYESD_DEFAULT_DATABASE, 0, CF_NONEMPTY, NULL },
+	{ "backend", CT_ENUM, F(backend), 0, 0, "sqlite", 0, 0, config_backend },
+	{ "redis_servers", CT_STRING, F(redis_servers), 0, 0, BAYES_REDIS_DEFAULT_SERVERS, 0, CF_NONEMPTY, NULL },
+	{ "redis_password", CT_STRING, F(redis_password), 0, 0, "", 0, 0, NULL },
+	{ "redis_db", CT_UINT, F(redis_db), 0, 1000000, NULL, 0, 0, NULL },
+	{ "redis_prefix", CT_STRING, F(redis_prefix), 0, 0, BAYES_REDIS_DEFAULT_PREFIX, 0, 0, NULL },
+	{ "redis_connect_timeout_ms", CT_UINT, F(redis_connect_timeout_ms), 10, 600000,
+	  NULL, BAYES_REDIS_DEFAULT_TIMEOUT_MS, 0, NULL },
+	{ "redis_timeout_ms", CT_UINT, F(redis_timeout_ms), 10, 600000,
+	  NULL, BAYES_REDIS_DEFAULT_TIMEOUT_MS, 0, NULL },
 	{ "pidfile", CT_STRING, F(pidfile), 0, 0, BAYESD_DEFAULT_PIDFILE, 0, 0, NULL },
 	{ "user", CT_STRING, F(user), 0, 0, "", 0, 0, NULL },
 	{ "group", CT_STRING, F(group), 0, 0, "", 0, 0, NULL },
@@ -427,7 +439,7 @@ static bool config_set(struct bayesd_config *c, const struct config_row *row, co
 			return false;
 		}
 		if (row->type == CT_FACILITY && log_facility_code(value) < 0) {
-			snprintf(why, whylen, "unknown syslog facility '%s' (mail, daemon, user, "
+			snprintf(why, whylen, "unknown syslog facility '%.64s' (mail, daemon, user, "
 				 "local0 ... local7)", value);
 			return false;
 		}
@@ -784,6 +796,39 @@ fail:
 	return false;
 }
 
+/*
+ * config_check_redis - the Redis settings fit the engine's fixed fields
+ * (struct bayes_redis_options), so nothing is cut off unnoticed.
+ */
+static bool config_check_redis(const struct bayesd_config *c, char *err, size_t errlen)
+{
+	struct bayes_redis_options r;
+	const struct { const char *key, *value; size_t max; } v[] = {
+		{ "redis_servers", c->redis_servers, sizeof(r.servers) },
+		{ "redis_password", c->redis_password, sizeof(r.password) },
+		{ "redis_prefix", c->redis_prefix, sizeof(r.prefix) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		if (strlen(v[i].value) >= v[i].max) {
+			snprintf(err, errlen, "%s: %s is longer than %zu bytes", c->path, v[i].key, v[i].max - 1);
+			return false;
+		}
+	return true;
+}
+
+/* config_store_options - backend and Redis settings into engine options */
+void config_store_options(const struct bayesd_config *c, struct bayes_options *o)
+{
+	o->backend = (enum bayes_backend)c->backend;
+	snprintf(o->redis.servers, sizeof(o->redis.servers), "%s", c->redis_servers);
+	snprintf(o->redis.password, sizeof(o->redis.password), "%s", c->redis_password);
+	snprintf(o->redis.prefix, sizeof(o->redis.prefix), "%s", c->redis_prefix);
+	o->redis.db = c->redis_db;
+	o->redis.connect_timeout_ms = c->redis_connect_timeout_ms;
+	o->redis.command_timeout_ms = c->redis_timeout_ms;
+}
+
 /* config_load - defaults, then the file */
 struct bayesd_config *config_load(const char *path, char *err, size_t errlen)
 {
@@ -821,6 +866,10 @@ struct bayesd_config *config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	fclose(f);
+	if (!config_check_redis(c, err, errlen)) {
+		config_free(c);
+		return NULL;
+	}
 	if (!config_load_aliases(c, err, errlen)) {
 		config_free(c);
 		return NULL;

@@ -78,7 +78,14 @@ struct bayesd_config {
 	char *controller_password;	/* required for TCP learns */
 	size_t max_request_bytes;	/* controller request body cap */
 	unsigned controller_timeout_s;	/* idle / slow client timeout */
-	char *database;
+	char *database;			/* the SQLite file (backend = sqlite) */
+	int backend;			/* enum bayes_backend: sqlite or redis */
+	char *redis_servers;		/* "host:port, ...": the primary, then read-only replicas */
+	char *redis_password;
+	unsigned redis_db;
+	char *redis_prefix;
+	unsigned redis_connect_timeout_ms;
+	unsigned redis_timeout_ms;	/* each command's reply */
 	char *pidfile;
 	char *user;			/* drop to this user after binding ("" = stay) */
 	char *group;
@@ -173,6 +180,12 @@ bool config_trusted(const struct bayesd_config *c, int family, const void *addr)
  * (the message is then scored with the global statistics).
  */
 bool config_rcpt_user(const struct bayesd_config *c, const char *rcpt, char *user, size_t userlen);
+
+/*
+ * config_store_options - the statistics backend settings of c into o
+ * (backend, redis_*); the rest of o is left alone.
+ */
+void config_store_options(const struct bayesd_config *c, struct bayes_options *o);
 
 /*
  * config_current_set - publish c as the daemon's current configuration (takes

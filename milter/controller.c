@@ -174,6 +174,7 @@ static void ctl_options(struct bayes_options *opt, const struct bayesd_config *c
 	opt->train_mode = cfg->train_mode;
 	opt->sync_full = cfg->sync_full;
 	opt->learn_global_too = cfg->per_user_global;
+	config_store_options(cfg, opt);
 }
 
 /*
@@ -801,6 +802,9 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		      "schema_version", st.schema_version,
 		      "tok_params", st.tok_params);
 	json_object_set_new(o, "last_expire", json_integer((json_int_t)st.last_expire));
+	/* the message counts again under plain names, for scripts that grep for them */
+	json_object_set_new(o, "spam_messages", json_integer((json_int_t)st.learned_spam));
+	json_object_set_new(o, "ham_messages", json_integer((json_int_t)st.learned_ham));
 	if (user) {
 		json_object_set_new(o, "user", json_string(user));
 	} else {

@@ -188,10 +188,17 @@ static bool main_pidfile_write(const char *path)
 		n = (int)read(main_pidfd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		log_error("%s: locked by another bayesd (pid %s)", path, buf[0] ? buf : "unknown");
+		/*
+		 * Another bayesd with the same pid file but other sockets
+		 * (a second node on this host, a test instance: two on the
+		 * same sockets never get here, their bind fails first). Its
+		 * file stays as it is; this one runs without.
+		 */
+		log_warning("%s: locked by another bayesd (pid %s); running without a pid file", path,
+			    buf[0] ? buf : "unknown");
 		close(main_pidfd);
 		main_pidfd = -1;
-		return false;
+		return true;
 	}
 	(void)fchmod(main_pidfd, 0644);
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -369,6 +376,17 @@ static void main_reload(const char *path, struct controller *ctl)
 	main_keep("controller_bind", &cfg->controller_bind, old->controller_bind);
 	main_keep("database", &cfg->database, old->database);
 	main_keep("pidfile", &cfg->pidfile, old->pidfile);
+	/* the statistics backend: the milter, the controller and the writer must agree on it */
+	if (cfg->backend != old->backend) {
+		log_warning("reload: backend changed: takes effect at restart");
+		cfg->backend = old->backend;
+	}
+	main_keep("redis_servers", &cfg->redis_servers, old->redis_servers);
+	main_keep("redis_prefix", &cfg->redis_prefix, old->redis_prefix);
+	if (cfg->redis_db != old->redis_db) {
+		log_warning("reload: redis_db changed: takes effect at restart");
+		cfg->redis_db = old->redis_db;
+	}
 	main_keep("user", &cfg->user, old->user);
 	main_keep("group", &cfg->group, old->group);
 	main_keep("syslog_facility", &cfg->syslog_facility, old->syslog_facility);
@@ -502,9 +520,10 @@ int main(int argc, char **argv)
 	/*
 	 * The global statistics in memory for every scoring thread; the
 	 * controller's writer loads it and keeps it current (without a
-	 * controller nobody does, and checks read the database).
+	 * controller nobody does, and checks read the database). Not with
+	 * Redis: other nodes learn too, and only this one would update it.
 	 */
-	if (cfg->cache_max_tokens > 0) {
+	if (cfg->cache_max_tokens > 0 && cfg->backend == BAYES_BACKEND_SQLITE) {
 		cache = tokcache_new(cfg->cache_max_tokens);
 		milter_cache_set(cache);
 		controller_cache_set(ctl, cache);

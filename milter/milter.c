@@ -226,6 +226,7 @@ static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_
 	o->sync_full = cfg->sync_full;
 	o->learn_global_too = cfg->per_user_global;
 	o->cache = milter_cache;
+	config_store_options(cfg, o);
 }
 
 /*

@@ -66,7 +66,8 @@ static bool writer_reopen(struct writer *w, char *err, size_t errlen, enum bayes
 	bool missing;
 
 	bayes_close(&w->db);
-	missing = stat(w->path, &sb) != 0 && errno == ENOENT;
+	/* a file that was there and is gone: only SQLite keeps statistics in one */
+	missing = w->opt.backend == BAYES_BACKEND_SQLITE && stat(w->path, &sb) != 0 && errno == ENOENT;
 	if (w->opened && missing) {
 		snprintf(err, errlen, "%s: the database was removed while bayesd ran; not creating an "
 			 "empty one (restore the file, or restart bayesd to start a new database)", w->path);
@@ -319,13 +320,23 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->done, NULL);
 
-	if (!writer_reopen(w, err, errlen, NULL))
-		goto fail;
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	if (!writer_reopen(w, err, errlen, &kind)) {
+		/*
+		 * A Redis server that is down now may be back in a minute:
+		 * start anyway, and each job opens the handle again (and
+		 * fails clearly until then). A local file that cannot be
+		 * opened will not heal by itself.
+		 */
+		if (w->opt.backend != BAYES_BACKEND_REDIS || kind != BAYES_ERR_DB)
+			goto fail;
+		log_warning("writer: %s; learning fails until it is reachable", err);
+	}
 	/* the next expiry: a day after the last one, but not in the first minutes */
 	struct bayes_stats st;
 	time_t now = time(NULL);
 	w->next_expire = now + WRITER_EXPIRE_DELAY;
-	if (bayes_stats(w->db, NULL, &st) == 0 && st.last_expire + WRITER_EXPIRE_INTERVAL > w->next_expire)
+	if (w->db && bayes_stats(w->db, NULL, &st) == 0 && st.last_expire + WRITER_EXPIRE_INTERVAL > w->next_expire)
 		w->next_expire = (time_t)st.last_expire + WRITER_EXPIRE_INTERVAL;
 	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));

@@ -2,15 +2,19 @@
  * bayesc.c - bayesc, the command-line trainer and checker.
  *
  * The verbs are declared as a table; the options are the same for every
- * verb. With --db PATH bayesc works on a database file itself (offline.c);
- * without, it talks to bayesd's controller (client.c).
+ * verb. With --db PATH bayesc works on a database file itself (offline.c),
+ * with -c CONFIG on the statistics bayesd.conf names (a file or Redis),
+ * with --redis SERVERS on Redis; without, it talks to bayesd's
+ * controller (client.c).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bayesc.h"
+#include "config.h"
 
 static const struct {
 	const char *name;
@@ -64,6 +68,11 @@ static void usage(FILE *out)
 "Where:\n"
 "  --db PATH        work on the database file PATH directly, without bayesd\n"
 "                   (created by learn_* when missing)\n"
+"  -c, --config F   work directly on the statistics the bayesd configuration\n"
+"                   F names: its database, or with backend = redis its\n"
+"                   redis_* settings (what --db means for the commands below)\n"
+"  --redis SERVERS  work directly on the Redis statistics at SERVERS\n"
+"                   (HOST:PORT, the primary first); --redis-prefix P too\n"
 "  -s, --socket P   bayesd's controller socket (default $BAYESC_SOCKET, else\n"
 "                   " BAYESC_DEFAULT_SOCKET ")\n"
 "  -H, --host H:P   bayesd's controller on TCP instead (needs -P to learn)\n"
@@ -84,7 +93,7 @@ static void usage(FILE *out)
 "  line on standard error and a summary line at the end)\n"
 "  -j, --json       one JSON object per message\n"
 "  -e, --explain    check: also the words that weighed most\n"
-"  -c, --exit-code  check: exit 1 when any message is spam (spamc -c);\n"
+"  -E, --exit-code  check: exit 1 when any message is spam (spamc -c);\n"
 "                   without it check exits 0 for spam and ham alike\n"
 "  -q, --quiet      check: no output (with -c: the exit status only)\n"
 "  --results FILE   eval: write the per-message TREC results to FILE\n"
@@ -93,7 +102,7 @@ static void usage(FILE *out)
 "  -h, --help       this text;  -V, --version  the version\n"
 "\n"
 "Exit status: 0 success (check: every message scored, spam or ham), 1 check\n"
-"-c found spam, 64 usage, 65 unreadable input or no mail found, 66 database\n"
+"-E found spam, 64 usage, 65 unreadable input or no mail found, 66 database\n"
 "missing, 69 bayesd unavailable, 75 database busy, 76 database corrupt or\n"
 "incompatible.\n", out);
 }
@@ -102,6 +111,9 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "redis", required_argument, NULL, 'R' },
+		{ "redis-prefix", required_argument, NULL, 'X' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "password", required_argument, NULL, 'P' },
@@ -110,7 +122,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "explain", no_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "exit-code", no_argument, NULL, 'c' },
+		{ "exit-code", no_argument, NULL, 'E' },
 		{ "results", required_argument, NULL, 'r' },
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
@@ -122,11 +134,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bayesc_opts o = { .timeout_s = 30 };
+	const char *config = NULL, *redis = NULL, *redis_prefix = NULL;
 	int c, import_class = -1;
 
-	while ((c = getopt_long(argc, argv, "d:s:H:P:u:t:jeqchV", longopts, NULL)) != -1) {
+	bayes_options_default(&o.store);
+	while ((c = getopt_long(argc, argv, "d:c:s:H:P:u:t:jeqEhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.db = optarg; break;
+		case 'c': config = optarg; break;
+		case 'R': redis = optarg; break;
+		case 'X': redis_prefix = optarg; break;
 		case 's': o.socket = optarg; break;
 		case 'H': o.host = optarg; break;
 		case 'P': o.password = optarg; break;
@@ -135,7 +152,7 @@ int main(int argc, char **argv)
 		case 'j': o.json = true; break;
 		case 'e': o.explain = true; break;
 		case 'q': o.quiet = true; break;
-		case 'c': o.exit_code = true; break;
+		case 'E': o.exit_code = true; break;
 		case 'r': o.results = optarg; break;
 		case 'm': o.train_mode = optarg; break;
 		case 'M': o.mbox = true; break;
@@ -164,6 +181,32 @@ int main(int argc, char **argv)
 			return BAYESC_EXIT_USAGE;
 		}
 	}
+	if (config) {
+		char err[600];
+		struct bayesd_config *cfg = config_load(config, err, sizeof(err));
+		static char dbpath[4096];
+		if (cfg == NULL) {
+			fprintf(stderr, "bayesc: %s\n", err);
+			return BAYESC_EXIT_USAGE;
+		}
+		config_store_options(cfg, &o.store);
+		if (o.db == NULL) {
+			snprintf(dbpath, sizeof(dbpath), "%s", cfg->database);
+			o.db = dbpath;
+		}
+		config_unref(&cfg);
+	}
+	if (redis) {
+		o.store.backend = BAYES_BACKEND_REDIS;
+		snprintf(o.store.redis.servers, sizeof(o.store.redis.servers), "%s", redis);
+		if (o.db == NULL)
+			o.db = "redis";	/* only a name in messages */
+	}
+	if (redis_prefix)
+		snprintf(o.store.redis.prefix, sizeof(o.store.redis.prefix), "%s", redis_prefix);
+	/* hiredis writes with write(2): a closed connection must be an error, not a signal */
+	if (o.store.backend == BAYES_BACKEND_REDIS)
+		signal(SIGPIPE, SIG_IGN);
 	if (optind >= argc) {
 		fputs("bayesc: no command given (check, learn_spam, learn_ham, import-mbox, forget, stat, eval, dump, restore, "
 		      "expire); "
@@ -183,7 +226,7 @@ int main(int argc, char **argv)
 	o.args = argv + optind + 1;
 	o.nargs = argc - optind - 1;
 	if (verbs[i].offline_only && o.db == NULL) {
-		fprintf(stderr, "bayesc: %s needs --db PATH\n", o.verb_name);
+		fprintf(stderr, "bayesc: %s needs --db PATH, -c CONFIG or --redis SERVERS\n", o.verb_name);
 		return BAYESC_EXIT_USAGE;
 	}
 	if (o.verb == VERB_IMPORT_MBOX) {
@@ -201,4 +244,11 @@ int main(int argc, char **argv)
 	if (o.verb == VERB_EVAL)
 		return eval_main(&o);
 	return o.db ? offline_main(&o) : client_main(&o);
+}
+
+/* bayesc_store_options - the statistics -c, --redis (or nothing: SQLite at --db) chose. */
+void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt)
+{
+	opt->backend = o->store.backend;
+	opt->redis = o->store.redis;
 }

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bayes.h"
+
 #ifndef BAYESD_RUNDIR
 #define BAYESD_RUNDIR "/run/bayesd"
 #endif
@@ -53,6 +55,12 @@ struct bayesc_opts {
 	enum bayesc_verb verb;
 	const char *verb_name;	/* as typed */
 	const char *db;		/* --db PATH: offline mode; NULL = client mode */
+	/*
+	 * Where offline mode's statistics are: backend and Redis settings
+	 * from -c CONFIG (bayesd.conf) or --redis SERVERS, copied into the
+	 * engine options by bayesc_store_options().
+	 */
+	struct bayes_options store;
 	const char *socket;	/* -s; else $BAYESC_SOCKET; else the built-in default */
 	const char *host;	/* -H HOST:PORT (TCP controller) */
 	const char *password;	/* -P */
@@ -90,6 +98,9 @@ size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx,
 
 /* inputs_flags - the inputs_each() flags for o: mbox, and progress on learns and forgets. */
 unsigned inputs_flags(const struct bayesc_opts *o);
+
+/* bayesc_store_options - o's backend and Redis settings into opt (after bayes_options_default). */
+void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt);
 
 /* The two ways of running a verb; each returns the process exit code. */
 int offline_main(const struct bayesc_opts *o);

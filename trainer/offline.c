@@ -1,6 +1,7 @@
 /*
- * offline.c - bayesc --db PATH: the verbs run on a database file directly,
- * with libbayes, no daemon (bulk training, evaluation, backups).
+ * offline.c - bayesc --db PATH (or -c CONFIG, --redis SERVERS): the verbs
+ * run on the statistics directly, with libbayes, no daemon (bulk training,
+ * evaluation, backups, moving statistics between backends).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -174,11 +175,12 @@ static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 	if (o->json) {
 		printf("{\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,\"remembered\":%llu,"
 		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\","
-		       "\"last_expire\":%lld",
+		       "\"last_expire\":%lld,\"spam_messages\":%llu,\"ham_messages\":%llu",
 		       (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham,
 		       (unsigned long long)st.tokens, (unsigned long long)st.remembered,
 		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
-		       st.tok_params, (long long)st.last_expire);
+		       st.tok_params, (long long)st.last_expire, (unsigned long long)st.learned_spam,
+		       (unsigned long long)st.learned_ham);
 		if (o->user == NULL) {
 			fputs(",\"per_user\":[", stdout);
 			for (size_t i = 0; i < nusers; i++) {
@@ -269,11 +271,13 @@ int offline_main(const struct bayesc_opts *o)
 	bool writes = o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET ||
 		o->verb == VERB_RESTORE || o->verb == VERB_EXPIRE;
 	struct stat dbst;
-	bool created = o->verb == VERB_RESTORE && stat(o->db, &dbst) != 0;
+	bool created = o->verb == VERB_RESTORE && o->store.backend == BAYES_BACKEND_SQLITE &&
+		stat(o->db, &dbst) != 0;
 	struct run r = { .o = o, .exit_code = BAYESC_EXIT_OK };
 	unsigned input_errors = 0;
 
 	bayes_options_default(&opt);
+	bayesc_store_options(o, &opt);
 	opt.keep_text = o->explain;
 	if (o->train_mode) {
 		if (strcmp(o->train_mode, "all") == 0)

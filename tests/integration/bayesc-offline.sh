@@ -31,13 +31,13 @@ python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert 
 	ok "unseen spam leans spam" || no "unseen spam leans spam: $(cat "$t/out")"
 expect 0 "check a learned spam: scored, exit 0" $BC --db "$t/db" check $S/spam-1.eml
 grep -q '^Verdict: spam' "$t/out" && ok "a learned spam is spam" || no "learned spam: $(cat "$t/out")"
-# -c (spamc -c style): the exit status says spam (1) or ham (0)
-expect 1 "check -c a learned spam" $BC --db "$t/db" -c check $S/spam-1.eml
+# -E (spamc -c style): the exit status says spam (1) or ham (0)
+expect 1 "check -E a learned spam" $BC --db "$t/db" -E check $S/spam-1.eml
 expect 1 "check --exit-code -q: no output" $BC --db "$t/db" --exit-code -q check $S/spam-1.eml
 [ -s "$t/out" ] && no "-q printed: $(cat "$t/out")" || ok "-q prints nothing"
-expect 0 "check -c a ham" $BC --db "$t/db" -c check $S/ham-1.eml
-# an error is never 1, with or without -c
-expect 66 "check -c on a missing database" $BC --db "$t/nothere" -c check $S/spam-1.eml
+expect 0 "check -E a ham" $BC --db "$t/db" -E check $S/ham-1.eml
+# an error is never 1, with or without -E
+expect 66 "check -E on a missing database" $BC --db "$t/nothere" -E check $S/spam-1.eml
 expect 0 "check an unseen ham is ham" $BC --db "$t/db" --json check $S/ham-6.eml
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["verdict"]=="ham" and 0<=d["probability"]<0.5, d' "$t/out" &&
 	ok "json verdict ham" || no "json verdict ham: $(cat "$t/out")"

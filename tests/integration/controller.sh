@@ -113,7 +113,7 @@ expect 0 "import-mbox --ham over the socket" $BC -s "$SOCK" import-mbox --ham "$
 grep -qx "$nh messages: 0 learned, $nh already learned, 0 relearned, 0 failed" "$t/out" &&
 	ok "import-mbox summary: $nh already learned" || no "import-mbox summary: $(cat "$t/out") $(cat "$t/err")"
 
-expect 1 "check -c a learned spam: spam" $BC -s "$SOCK" -c --json check $SPAM
+expect 1 "check -E a learned spam: spam" $BC -s "$SOCK" -E --json check $SPAM
 before=$(python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["probability"])' "$t/out")
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["spam"] is True and d["action"] in ("add header","reject") and d["probability"]>0.5, d' "$t/out" &&
 	ok "check JSON: spam, action, probability $before" || no "check JSON: $(cat "$t/out")"
