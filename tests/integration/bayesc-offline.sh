@@ -9,9 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BC=${BAYESC:-./bayesc}
 S=corpus/samples
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
+. tests/tap.sh
 expect() { # expected-exit description command...
 	want=$1 what=$2; shift 2
 	"$@" >"$t/out" 2>"$t/err"; rc=$?

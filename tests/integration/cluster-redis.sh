@@ -41,12 +41,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fails=0
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. tests/tap.sh
 
-rport=$(freeport)
+rport=$(free_port)
 start_redis() {
 	redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --dir "$t" \
 		>>"$t/redis.log" 2>&1 &
@@ -60,7 +57,7 @@ start_redis() {
 start_redis
 
 for n in A B C; do
-	mport=$(freeport)
+	mport=$(free_port)
 	echo "$mport" >"$t/$n.mport"
 	cat >"$t/$n.conf" <<EOC
 milter_socket = inet:$mport@127.0.0.1
@@ -231,12 +228,12 @@ act=$(mail B "$t/m/A0/spam-002")
 [ "$act" = a ] || [ "$act" = c ] && ok "after Redis restart, B's milter answers '$act'" || no "after Redis restart, B's milter answered '$act'"
 
 # a replica, listed second: node D scores from it while the primary is down
-replport=$(freeport)
+replport=$(free_port)
 redis-server --bind 127.0.0.1 --port "$replport" --save '' --appendonly no --dir "$t" \
 	--replicaof 127.0.0.1 "$rport" >>"$t/replica.log" 2>&1 &
 replpid=$!
 sed -e "s/^redis_servers = .*/redis_servers = 127.0.0.1:$rport, 127.0.0.1:$replport/" \
-    -e "s|$t/C\.|$t/D.|g" -e "s/^milter_socket = .*/milter_socket = inet:$(freeport)@127.0.0.1/" \
+    -e "s|$t/C\.|$t/D.|g" -e "s/^milter_socket = .*/milter_socket = inet:$(free_port)@127.0.0.1/" \
 	"$t/C.conf" >"$t/D.conf"
 "$BD" -f -c "$t/D.conf" </dev/null >"$t/D.log" 2>&1 &
 npids="$npids $!"

@@ -31,9 +31,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fails=0
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
+. tests/tap.sh
 expect() { # expected-exit description command...
 	want=$1 what=$2; shift 2
 	"$@" >"$t/out" 2>"$t/err"; rc=$?

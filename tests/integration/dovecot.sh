@@ -73,9 +73,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fails=0
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
+. tests/tap.sh
 die() { no "$1"; [ -f "$t/dc/dovecot.log" ] && tail -15 "$t/dc/dovecot.log"; exit 1; }
 
 # Binaries the mail user can run (the checkout may not be reachable by it).

@@ -55,11 +55,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fails=0 skipped= T0=$(date +%s)
+. tests/tap.sh
+skipped= T0=$(date +%s)
 part() { [ "${FAULTS_TRACE:-0}" = 1 ] && echo "# $(( $(date +%s) - T0 )) s: $1"; }
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # start DIR DB [EXTRA]: bayesd -f with its config in DIR (controller DIR/ctl.sock)
 start() {

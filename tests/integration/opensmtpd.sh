@@ -35,9 +35,7 @@ BC=${BAYESC:-$PWD/bayesc}
 SF=${SMTPD_FILTER:-$PWD/bayesd-smtpd-filter}
 PATH=$PATH:/usr/sbin:/sbin
 
-fails=0
-ok() { echo "ok - $1"; }
-no() { echo "not ok - $1"; fails=$((fails + 1)); }
+. tests/tap.sh
 finish() {
 	if [ $fails -gt 0 ]; then echo "$fails assertion(s) failed"; exit 1; fi
 	if [ -n "${1:-}" ]; then echo "SKIP: $1"; exit 77; fi
