@@ -157,7 +157,8 @@ int deltas_flush(struct deltas *d, struct store *s)
 {
 	int rc = 0;
 
-	qsort(d->e, d->n, sizeof(*d->e), cmp_delta);
+	if (d->n > 1)
+		qsort(d->e, d->n, sizeof(*d->e), cmp_delta);
 	if (d->n > d->caprun) {
 		d->caprun = d->n;
 		d->run = xrealloc(d->run, d->caprun * sizeof(*d->run));

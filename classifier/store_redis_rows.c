@@ -125,7 +125,8 @@ static int rows_load_user(struct redis_store *s, int64_t user)
 		freeReplyObject(r);
 	} while (cursor != 0);
 	/* HSCAN may return a field twice: sort, then keep one of each */
-	qsort(rw->row, rw->n, sizeof(*rw->row), rw->t == STORE_TOKENS ? row_by_hash : row_by_digest);
+	if (rw->n > 1)
+		qsort(rw->row, rw->n, sizeof(*rw->row), rw->t == STORE_TOKENS ? row_by_hash : row_by_digest);
 	size_t w = 0;
 	for (size_t i = 0; i < rw->n; i++)
 		if (w == 0 || (rw->t == STORE_TOKENS ? row_by_hash : row_by_digest)(&rw->row[w - 1], &rw->row[i]) != 0)
@@ -169,7 +170,8 @@ int redis_rows_begin(struct store *base, enum store_table t)
 			}
 		}
 		freeReplyObject(r);
-		qsort(rw->row, rw->n, sizeof(*rw->row), t == STORE_META ? row_by_name : row_by_user);
+		if (rw->n > 1)
+			qsort(rw->row, rw->n, sizeof(*rw->row), t == STORE_META ? row_by_name : row_by_user);
 		return 0;
 	case STORE_TOTALS:
 		if (rstore_list_users(s, &rw->users, &rw->nusers) < 0)

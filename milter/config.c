@@ -779,7 +779,8 @@ static bool config_load_aliases(struct bayesd_config *c, char *err, size_t errle
 	}
 	fclose(f);
 	/* sorted by address, then line: of several lines for one, the last wins */
-	qsort(c->aliases, c->naliases, sizeof(*c->aliases), config_alias_cmp);
+	if (c->naliases > 1)
+		qsort(c->aliases, c->naliases, sizeof(*c->aliases), config_alias_cmp);
 	for (size_t i = w = 0; i < c->naliases; i++) {
 		if (w > 0 && strcmp(c->aliases[w - 1].address, c->aliases[i].address) == 0) {
 			free(c->aliases[w - 1].address);
