@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,6 +255,41 @@ static int prepare_all(struct sqlite_store *s)
 }
 
 /* check_header - is the file a SQLite database at all? (cheap, clear error) */
+/* on_readonly_fs - true when path's file system is mounted read-only. */
+static bool on_readonly_fs(const char *path)
+{
+	struct statvfs vfs;
+
+	return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+}
+
+/*
+ * open_immutable - open path read-only with SQLite's immutable=1 (a file
+ * on a read-only mount). The URI escapes the characters a URI gives a
+ * meaning to, so any path works.
+ */
+static int open_immutable(struct sqlite_store *s, const char *path)
+{
+	struct buf uri;
+	int rc;
+
+	buf_init(&uri);
+	buf_append(&uri, "file:", 5);
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			buf_printf(&uri, "%%%02X", (unsigned char)*p);
+		else
+			buf_putc(&uri, *p);
+	}
+	buf_append(&uri, "?immutable=1", 12);
+	rc = sqlite3_open_v2(uri.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	buf_free(&uri);
+	if (rc != SQLITE_OK)
+		fail(s, rc, "open (immutable)");
+	return rc;
+}
+
 static bool looks_like_sqlite(const char *path, struct stat *sb)
 {
 	static const char magic[16] = "SQLite format 3";
@@ -433,7 +469,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 	sqlite3_extended_result_codes(s->db, 1);
 
 	/* The schema version tells a new file from ours from someone else's. */
-	{
+	for (int attempt = 0; attempt < 2; attempt++) {
 		sqlite3_stmt *st = NULL;
 		rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
 		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
@@ -441,6 +477,28 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 		else
 			rc = sqlite3_errcode(s->db);
 		sqlite3_finalize(st);
+		/*
+		 * On a read-only file system a WAL reader cannot create the
+		 * shared-memory index (db-shm) and the first read fails. Nothing
+		 * can change the file there, so a reader may open it immutable:
+		 * no locks, no index, scoring works; learning is refused by the
+		 * read-write open that cannot happen.
+		 */
+		if (version >= 0 || !s->readonly || attempt > 0 || (rc & 0xff) != SQLITE_CANTOPEN)
+			break;
+		sqlite3_close(s->db);
+		s->db = NULL;
+		if (open_immutable(s, path) != SQLITE_OK)
+			break;
+	}
+	{
+		if (version < 0 && !s->readonly && (rc & 0xff) == SQLITE_CANTOPEN && on_readonly_fs(path)) {
+			snprintf(s->base.errmsg, sizeof(s->base.errmsg),
+				 "%s is on a read-only file system: it can be scored with, not learned into",
+				 path);
+			s->base.errkind = BAYES_ERR_DB;
+			goto failed;
+		}
 		if (version < 0) {
 			fail(s, rc, "reading schema version");
 			if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)

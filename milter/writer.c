@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,14 +324,20 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	if (!writer_reopen(w, err, errlen, &kind)) {
 		/*
-		 * A Redis server that is down now may be back in a minute:
-		 * start anyway, and each job opens the handle again (and
-		 * fails clearly until then). A local file that cannot be
-		 * opened will not heal by itself.
+		 * A Redis server that is down now may be back in a minute, and
+		 * a database on a read-only mount still serves checks (and may
+		 * be remounted): start anyway, and each job opens the handle
+		 * again (and fails clearly until then). Any other local file
+		 * that cannot be opened will not heal by itself.
 		 */
-		if (w->opt.backend != BAYES_BACKEND_REDIS || kind != BAYES_ERR_DB)
+		bool redis_down = w->opt.backend == BAYES_BACKEND_REDIS && kind == BAYES_ERR_DB;
+		struct statvfs vfs;
+		bool readonly_fs = w->opt.backend == BAYES_BACKEND_SQLITE && statvfs(path, &vfs) == 0 &&
+			(vfs.f_flag & ST_RDONLY);
+		if (!redis_down && !readonly_fs)
 			goto fail;
-		log_warning("writer: %s; learning fails until it is reachable", err);
+		log_warning("writer: %s; learning fails until it %s", err,
+			    redis_down ? "is reachable" : "can write");
 	}
 	/* the next expiry: a day after the last one, but not in the first minutes */
 	struct bayes_stats st;

@@ -14,8 +14,10 @@
 #       is used again without a restart;
 #   (c) a read-only database (file mode 0444, bayesd running as nobody):
 #       scoring works, learning is refused clearly, and the token cache is
-#       not reloaded over and over. (A WAL database on a read-only mount
-#       cannot be opened at all without its -shm file: SECURITY.md.)
+#       not reloaded over and over;
+#   (d) a database on a read-only mount: readers open it immutable (no
+#       -shm index can be made there), so scoring works; learns are
+#       refused naming the read-only file system.
 # Mail is played to the milter port by milter-send.py (the milter protocol
 # as Postfix speaks it), checks and learns go through bayesc -s.
 #
@@ -246,6 +248,26 @@ n1=$(grep -c 'token cache: loaded' "$LOG")
 	no "(c) the token cache was reloaded $((n1 - n0)) times in 3 s"
 alive "(c) mode 0444"
 stop_bayesd
+
+part d
+# (d) on a read-only mount ----------------------------------------------------
+d=$t/d
+mkdir -p "$d/mnt"
+if mount -t tmpfs -o size=16m tmpfs "$d/mnt" 2>"$d/mount.err"; then
+	mounts="$mounts $d/mnt"
+	cp "$t/trained.sqlite" "$d/mnt/db.sqlite"
+	mount -o remount,ro "$d/mnt"
+	start "$d" "$d/mnt/db.sqlite"
+	check_scored "(d) read-only mount"
+	mail_scored "(d) read-only mount"
+	r=$(learn learn_spam "$t/msgs/m0394.eml")
+	case $r in *"read-only file system"*) ok "(d) read-only mount: learn refused: $r" ;;
+	*) no "(d) read-only mount: learn: $r" ;; esac
+	alive "(d) read-only mount"
+	stop_bayesd
+else
+	skipped="${skipped:+$skipped; }read-only mount: $(cat "$d/mount.err")"
+fi
 [ "$fails" -eq 0 ] || exit 1
 [ -n "$skipped" ] && { echo "SKIP: disk full part: $skipped"; exit 77; }
 exit 0
