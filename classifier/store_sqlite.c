@@ -28,6 +28,10 @@
 
 #include "util.h"
 
+/* reads from the mapped file skip a copy and a system call per page */
+#define STORE_MMAP_PRAGMA	"PRAGMA mmap_size=4294967296"
+#define STORE_CACHE_PRAGMA	"PRAGMA cache_size=-65536"	/* 64 MB page cache */
+
 enum stmt_id {
 	STMT_GET_META,
 	STMT_PUT_META,
@@ -150,6 +154,7 @@ struct sqlite_store {
 	char *path;
 	sqlite3_stmt *stmt[STMT_MAX];
 	bool readonly;
+	bool scanning;			/* a token listing runs with a small cache, no map */
 	bool in_txn;
 	bool writing;		/* the open transaction is a write (BEGIN IMMEDIATE) */
 	sqlite3_stmt *rows;	/* store_rows_begin's iteration, or NULL */
@@ -545,10 +550,9 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 	 */
 	sqlite3_exec(s->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 		     NULL, NULL, NULL);
-	sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);	/* 64 MB page cache */
+	sqlite3_exec(s->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL);
 	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
-	/* reads from the mapped file skip a copy and a system call per page */
-	sqlite3_exec(s->db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);
+	sqlite3_exec(s->db, STORE_MMAP_PRAGMA, NULL, NULL, NULL);
 
 	if (version == 0) {
 		if (create_schema(s) < 0)
@@ -734,6 +738,11 @@ static void sqlite_read_end(struct store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite_rollback(&s->base);
+	if (s->scanning) {	/* back to the settings for point lookups */
+		s->scanning = false;
+		sqlite3_exec(s->db, STORE_MMAP_PRAGMA, NULL, NULL, NULL);
+		sqlite3_exec(s->db, STORE_CACHE_PRAGMA, NULL, NULL, NULL);
+	}
 }
 
 static int sqlite_commit(struct store *base)
@@ -918,6 +927,18 @@ static int sqlite_rows_begin(struct store *base, enum store_table t)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	s->rows = stmt(s, rows_stmt[t]);
+	/*
+	 * A listing of the token table (the daemon's cache load, a dump)
+	 * reads every page once. Through the map or a 64 MB page cache each
+	 * page it touched would stay in our RSS: the database's size on top
+	 * of the cache the daemon is building. It reads through a small
+	 * page cache instead, and read_end restores the settings.
+	 */
+	if (t == STORE_TOKENS && !s->scanning) {
+		s->scanning = true;
+		sqlite3_exec(s->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
+		sqlite3_exec(s->db, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
+	}
 	return 0;
 }
 
