@@ -75,11 +75,16 @@ static void table_free(struct tokcache_table **tp)
 	*tp = NULL;
 }
 
-/* table_slot - where key is, or the empty slot it would go in. */
+/*
+ * table_slot - where key is, or the empty slot it would go in. Token
+ * hashes are uniform already, so the slot is the key's top bits: a load
+ * in key order (the store lists tokens so) fills the table front to back
+ * instead of at random.
+ */
 static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
 {
 	size_t mask = t->cap - 1;
-	size_t i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+	size_t i = (size_t)(key >> (64 - __builtin_ctzll((unsigned long long)t->cap)));
 
 	while (t->key[i] != 0 && t->key[i] != key)
 		i = (i + 1) & mask;
