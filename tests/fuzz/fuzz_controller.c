@@ -120,7 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			got += (size_t)r;
 	}
 	close(fd);
-	if (got >= 5 && memcmp(answer, "HTTP/", 5) != 0)
+	if (got >= 5 && memcmp(answer, "HTTP/", 5) != 0) {
+		/* Seen once and not reproduced alone: show what came, to tell whose answer it was. */
+		fprintf(stderr, "fuzz_controller: %zu bytes of answer: %.*s\n", got,
+			(int)(got < 300 ? got : 300), answer);
 		fuzz_fail("answer is not HTTP", "fuzz_controller");
+	}
 	return 0;
 }
