@@ -120,7 +120,14 @@ static bool mbox_line(struct mbox_parser *p, const char *l, size_t len, bool com
 
 	p->offset += len;
 	p->line_start = complete;
-	if (at_start && len >= 5 && memcmp(l, "From ", 5) == 0 && (line_offset == 0 || p->prev_blank)) {
+	/*
+	 * A line longer than MBOX_LINE_MAX is never a separator (mbox.h): it
+	 * arrives whole or as pieces depending on how the input was pushed,
+	 * and its first piece must not split the file where the whole line
+	 * would not.
+	 */
+	if (at_start && complete && len <= MBOX_LINE_MAX && len >= 5 && memcmp(l, "From ", 5) == 0 &&
+	    (line_offset == 0 || p->prev_blank)) {
 		ended = p->started;
 		if (ended) {
 			mbox_drop_blank(p);

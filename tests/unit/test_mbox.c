@@ -196,3 +196,29 @@ TEST(mbox_huge_message)
 	split_free(&s);
 	buf_free(&in);
 }
+
+TEST(mbox_long_from_line_is_text)
+{
+	/*
+	 * A "From " line past MBOX_LINE_MAX after a blank line is body text
+	 * (mbox.h): pushed whole or in 7-byte chunks, which hand it to the
+	 * parser whole or in pieces, the file stays one message.
+	 */
+	struct buf in = { 0 };
+	static const size_t chunks[] = { 0, 7 };
+
+	buf_printf(&in, "From a Mon Jan  1 00:00:00 2024\nSubject: long\n\nFrom ");
+	for (size_t i = 0; i < MBOX_LINE_MAX; i++)
+		buf_putc(&in, 'x');
+	buf_printf(&in, "\nbody\n");
+	size_t head = strlen("From a Mon Jan  1 00:00:00 2024\n");
+	for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
+		struct split s;
+
+		split(in.data, in.len, chunks[c], 0, &s);
+		REQUIRE(s.n == 1);
+		CHECK_MEM(s.msg[0].data, s.msg[0].len, in.data + head, in.len - head);
+		split_free(&s);
+	}
+	buf_free(&in);
+}
