@@ -140,7 +140,7 @@ static const char schema_sql[] =
 struct tcache {
 	uint64_t *key;
 	struct store_counts *val;
-	size_t cap;		/* power of two, or 0 when not loaded */
+	size_t cap;		/* slots, or 0 when not loaded */
 	size_t n;
 	int64_t user;
 	int64_t data_version;
@@ -321,26 +321,28 @@ static void tcache_drop(struct tcache *c)
 
 /*
  * tcache_slot - the slot of key: where it is, or the empty one it would go
- * in. Token hashes are uniform already, so the slot is the key's top bits:
- * the table is filled from the tokens table, which lists them in key
- * order, and so fills slot after slot instead of at random (most of the
- * load's time was cache misses).
+ * in. Token hashes are uniform already, so the slot is the key scaled to
+ * the table (key * cap / 2^64), which keeps key order: the table is filled
+ * from the tokens table, which lists them in key order, and so fills slot
+ * after slot instead of at random (most of the load's time was cache
+ * misses), and it needs no power-of-two size.
  */
 static size_t tcache_slot(const struct tcache *c, uint64_t key)
 {
-	size_t i = (size_t)(key >> (64 - __builtin_ctzll((unsigned long long)c->cap)));
+	size_t i = (size_t)(((__uint128_t)key * c->cap) >> 64);
 
 	while (c->key[i] != 0 && c->key[i] != key)
-		i = (i + 1) & (c->cap - 1);
+		if (++i == c->cap)
+			i = 0;
 	return i;
 }
 
-/* tcache_put - set key's counts, growing at half full. */
+/* tcache_put - set key's counts, growing at 3/4 full. */
 static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t ham)
 {
 	if (key == 0)
 		return;
-	if ((c->n + 1) * 2 > c->cap) {
+	if ((c->n + 1) * 4 > c->cap * 3) {
 		struct tcache old = *c;
 		c->cap = old.cap ? old.cap * 2 : 1u << 16;
 		c->key = xcalloc(c->cap, sizeof(*c->key));
@@ -408,9 +410,8 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		rows = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	c->cap = 1u << 16;
-	while (c->cap < 2 * (rows + 1))
-		c->cap *= 2;
+	/* 3/5 full: room for a quarter more (train modes learn as they go) */
+	c->cap = rows / 3 * 5 + (1u << 16);
 	c->key = xcalloc(c->cap, sizeof(*c->key));
 	c->val = xmalloc(c->cap * sizeof(*c->val));
 	st = stmt(s, STMT_ALL_TOKENS);

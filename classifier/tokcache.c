@@ -23,7 +23,7 @@
 struct tokcache_table {
 	uint64_t *key;
 	uint32_t *val;		/* spam << 16 | ham */
-	size_t cap;		/* power of two */
+	size_t cap;		/* slots (any number) */
 	size_t n;
 	bool complete;		/* every token of user 0 is here */
 	uint64_t nspam, nham;	/* message totals */
@@ -41,14 +41,15 @@ struct tokcache_build {
 	size_t max_tokens;
 };
 
-/* slots_for - the table size for n tokens at most 3/4 full. */
+/*
+ * slots_for - the table size for n tokens: 3/5 full, so learning can add a
+ * quarter more tokens before the table (at most 3/4 full) must grow.
+ */
 static size_t slots_for(size_t n)
 {
-	size_t cap = TOKCACHE_MIN_SLOTS;
+	size_t cap = n / 3 * 5 + 64;
 
-	while (cap / 4 * 3 < n)
-		cap *= 2;
-	return cap;
+	return cap < TOKCACHE_MIN_SLOTS ? TOKCACHE_MIN_SLOTS : cap;
 }
 
 /* table_new - an empty table of cap slots. */
@@ -77,17 +78,18 @@ static void table_free(struct tokcache_table **tp)
 
 /*
  * table_slot - where key is, or the empty slot it would go in. Token
- * hashes are uniform already, so the slot is the key's top bits: a load
- * in key order (the store lists tokens so) fills the table front to back
- * instead of at random.
+ * hashes are uniform already, so the slot is the key scaled to the table
+ * (key * cap / 2^64): it keeps key order, so a load in key order (the
+ * store lists tokens so) fills the table front to back instead of at
+ * random, and the table needs no power-of-two size.
  */
 static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
 {
-	size_t mask = t->cap - 1;
-	size_t i = (size_t)(key >> (64 - __builtin_ctzll((unsigned long long)t->cap)));
+	size_t i = (size_t)(((__uint128_t)key * t->cap) >> 64);
 
 	while (t->key[i] != 0 && t->key[i] != key)
-		i = (i + 1) & mask;
+		if (++i == t->cap)
+			i = 0;
 	return i;
 }
 
