@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "deltas.h"
@@ -73,11 +71,15 @@ struct bayes {
 	 * database was deleted or replaced would go on acknowledging learns
 	 * into a file nobody will see again. Each call compares the path's
 	 * device and inode with these first and fails with a database error,
-	 * which makes the callers close the handle and reopen.
+	 * which makes the callers close the handle and reopen. The file's
+	 * header is read again only when its size or time changed since it
+	 * was last found good.
 	 */
 	char *path;
 	dev_t dev;
 	ino_t ino;
+	off_t size;
+	struct timespec mtime;
 	bool file_known;		/* false: nothing to compare (not a file) */
 
 	/* bayes_batch_begin: learns share one transaction until batch_commit */
@@ -144,18 +146,18 @@ static int file_moved(struct bayes *b)
 		return 0;
 	bool gone = stat(b->path, &sb) != 0;
 	if (!gone && sb.st_dev == b->dev && sb.st_ino == b->ino) {
+		if (sb.st_size == b->size && sb.st_mtim.tv_sec == b->mtime.tv_sec &&
+		    sb.st_mtim.tv_nsec == b->mtime.tv_nsec)
+			return 0;	/* unchanged since its header was last good */
 		/*
 		 * Overwritten in place (cat x > db): SQLite's cached pages would
 		 * go on taking learns. The header is cheap to look at.
 		 */
-		char head[16];
-		int fd = open(b->path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
-		if (fd >= 0)
-			close(fd);
-		/* unreadable or empty (not written yet): SQLite says what it makes of it */
-		if (n <= 0 || (n == (ssize_t)sizeof(head) && memcmp(head, "SQLite format 3", 16) == 0))
+		if (store_file_looks_sqlite(b->path, (long long)sb.st_size)) {
+			b->size = sb.st_size;
+			b->mtime = sb.st_mtim;
 			return 0;
+		}
 		snprintf(msg, sizeof(msg), "%s: the database file was overwritten while in use "
 			 "(it is not SQLite any more)", b->path);
 		return set_err(b, BAYES_ERR_DB, msg);

@@ -177,6 +177,13 @@ void store_rows_end(struct store *s);
 /* store_row_put - insert one row of table t (restore; inside store_begin/commit). */
 int store_row_put(struct store *s, enum store_table t, const struct store_row *r);
 
+/*
+ * store_file_looks_sqlite - false when the file at path, of size bytes,
+ * is not empty and does not start with SQLite's header (an unreadable
+ * file passes: opening it reports why).
+ */
+bool store_file_looks_sqlite(const char *path, long long size);
+
 /* store_is_empty - 1 when nothing was ever learned into s, 0 if something was, -1 error. */
 int store_is_empty(struct store *s);
 

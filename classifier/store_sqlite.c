@@ -295,14 +295,15 @@ static int open_immutable(struct sqlite_store *s, const char *path)
 	return rc;
 }
 
-static bool looks_like_sqlite(const char *path, struct stat *sb)
+/* store_file_looks_sqlite - see store.h. */
+bool store_file_looks_sqlite(const char *path, long long size)
 {
 	static const char magic[16] = "SQLite format 3";
 	char head[16];
 	FILE *f;
 	bool ok;
 
-	if (sb->st_size == 0)
+	if (size == 0)
 		return true;	/* an empty file: SQLite treats it as a new database */
 	if ((f = fopen(path, "rb")) == NULL)
 		return true;	/* let sqlite3_open report it */
@@ -459,7 +460,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 		s->base.errkind = BAYES_ERR_DB;
 		goto failed;
 	}
-	if (exists && !looks_like_sqlite(path, &sb)) {
+	if (exists && !store_file_looks_sqlite(path, (long long)sb.st_size)) {
 		snprintf(s->base.errmsg, sizeof(s->base.errmsg), "%s is not a bayesd database (not SQLite)", path);
 		s->base.errkind = BAYES_ERR_INCOMPATIBLE;
 		goto failed;
