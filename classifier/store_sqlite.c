@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,14 +259,6 @@ static int prepare_all(struct sqlite_store *s)
 }
 
 /* check_header - is the file a SQLite database at all? (cheap, clear error) */
-/* on_readonly_fs - true when path's file system is mounted read-only. */
-static bool on_readonly_fs(const char *path)
-{
-	struct statvfs vfs;
-
-	return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
-}
-
 /*
  * open_immutable - open path read-only with SQLite's immutable=1 (a file
  * on a read-only mount). The URI escapes the characters a URI gives a
@@ -505,7 +496,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 			break;
 	}
 	{
-		if (version < 0 && !s->readonly && (rc & 0xff) == SQLITE_CANTOPEN && on_readonly_fs(path)) {
+		if (version < 0 && !s->readonly && (rc & 0xff) == SQLITE_CANTOPEN && path_on_readonly_fs(path)) {
 			snprintf(s->base.errmsg, sizeof(s->base.errmsg),
 				 "%s is on a read-only file system: it can be scored with, not learned into",
 				 path);

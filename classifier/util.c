@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -151,4 +152,11 @@ int64_t stats_clock(void)
 			return (int64_t)t;
 	}
 	return (int64_t)time(NULL);
+}
+
+bool path_on_readonly_fs(const char *path)
+{
+	struct statvfs vfs;
+
+	return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
 }

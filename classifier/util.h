@@ -51,6 +51,9 @@ void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 #define STATS_CLOCK_ENV "BAYESD_NOW"
 int64_t stats_clock(void);
 
+/* path_on_readonly_fs - true when path's file system is mounted read-only. */
+bool path_on_readonly_fs(const char *path);
+
 /* ascii_strncasecmp-like helper that does not depend on the locale. */
 int ascii_casecmp_n(const char *a, const char *b, size_t n);
 static inline char ascii_lower(char c)

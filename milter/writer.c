@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,9 +330,7 @@ struct writer *writer_start(const char *path, const struct bayes_options *opt, s
 		 * that cannot be opened will not heal by itself.
 		 */
 		bool redis_down = w->opt.backend == BAYES_BACKEND_REDIS && kind == BAYES_ERR_DB;
-		struct statvfs vfs;
-		bool readonly_fs = w->opt.backend == BAYES_BACKEND_SQLITE && statvfs(path, &vfs) == 0 &&
-			(vfs.f_flag & ST_RDONLY);
+		bool readonly_fs = w->opt.backend == BAYES_BACKEND_SQLITE && path_on_readonly_fs(path);
 		if (!redis_down && !readonly_fs)
 			goto fail;
 		log_warning("writer: %s; learning fails until it %s", err,
