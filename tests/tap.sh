@@ -1,8 +1,27 @@
-# tap.sh - what every integration test shares, sourced from the project
-# root: "ok - " / "not ok - " lines counted in $fails, and a free loopback
+# tap.sh - what the integration tests share, sourced from the project
+# root: "ok - " / "not ok - " lines counted in $fails, a free loopback
 # TCP port (the kernel's choice, released before use; the tests run one at
-# a time, so nobody takes it in between).
+# a time, so nobody takes it in between), and sample messages.
 fails=0
 ok() { echo "ok - $1"; }
 no() { echo "not ok - $1"; fails=$((fails + 1)); }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# sample_messages DIR - spam-N.eml and ham-N.eml in DIR: the project's own
+# samples (corpus/samples), or, where they are missing, six of each made up
+# here; sets SPAM and HAM to the first of each.
+sample_messages() {
+	mkdir -p "$1"
+	if ls corpus/samples/spam-*.eml >/dev/null 2>&1 && ls corpus/samples/ham-*.eml >/dev/null 2>&1; then
+		cp corpus/samples/spam-*.eml corpus/samples/ham-*.eml "$1/"
+	else
+		for i in 1 2 3 4 5 6; do
+			printf 'From: deals%s@cheap-pills.example\nTo: you@example.org\nSubject: cheap pills %s, 80%% off today only\n\nBuy cheap viagra and cialis now, no prescription needed, lowest prices, click http://cheap-pills.example/%s and win a free prize, limited offer, act now\n' \
+				$i $i $i >"$1/spam-$i.eml"
+			printf 'From: alice@example.org\nTo: bob@example.org\nSubject: meeting notes %s\n\nHi Bob, the notes from our project meeting %s are below. We agreed to review the budget on Thursday and send the report to Carol. Regards, Alice\n' \
+				$i $i >"$1/ham-$i.eml"
+		done
+	fi
+	SPAM=$1/spam-1.eml
+	HAM=$1/ham-1.eml
+}

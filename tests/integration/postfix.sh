@@ -76,19 +76,8 @@ wait_delivered() { # N: wait for N messages in the sink
 
 # messages: the project's samples, or 6 + 6 tiny ones made here
 m=$t/msgs
-mkdir -p "$m" "$t/bd"
-if ls corpus/samples/spam-*.eml >/dev/null 2>&1 && ls corpus/samples/ham-*.eml >/dev/null 2>&1; then
-	cp corpus/samples/spam-*.eml corpus/samples/ham-*.eml "$m/"
-else
-	for i in 1 2 3 4 5 6; do
-		printf 'From: deals%s@cheap-pills.example\nTo: you@example.org\nSubject: cheap pills %s, 80%% off today only\n\nBuy cheap viagra and cialis now, no prescription needed, lowest prices, click http://cheap-pills.example/%s and win a free prize, limited offer, act now\n' \
-			$i $i $i >"$m/spam-$i.eml"
-		printf 'From: alice@example.org\nTo: bob@example.org\nSubject: meeting notes %s\n\nHi Bob, the notes from our project meeting %s are below. We agreed to review the budget on Thursday and send the report to Carol. Regards, Alice\n' \
-			$i $i >"$m/ham-$i.eml"
-	done
-fi
-SPAM=$m/spam-1.eml
-HAM=$m/ham-1.eml
+mkdir -p "$t/bd"
+sample_messages "$m"
 
 # a spam with a forged "not spam" verdict on top
 { printf 'X-Spam-Status: No, score=-100.0 required=5.0\nX-Spam-Flag: NO\nx-spam-bayesd: p=0.00000\n'; grep -v '^From ' "$SPAM"; } >"$m/forged.eml"
