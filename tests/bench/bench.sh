@@ -131,6 +131,23 @@ TABLE=()
 row() {	# row N FILTER MSGS_S MB_S RSS DB LEARN RATIO
 	TABLE+=("$(printf '%-7s %-22s %9s %8s %9s %10s %9s %7s' "$@")")
 }
+
+# time_peer NAME LABEL DBDIR CMD... - time CMD (a peer's bulk check, given
+# the file names) over the messages checked at this size, as bayesd was,
+# and add its table row (as LABEL) and JSON row with the ratio bayesd / peer.
+time_peer() {
+	local name=$1 label=$2 dir=$3 got r ratio
+	shift 3
+	cd "$t/check-$n" || exit 1
+	ls >"$t/names"
+	best_time "$t/$name.out" xargs -a "$t/names" "$@"
+	cd "$ROOT" || exit 1
+	got=$(grep -c . "$t/$name.out")
+	[[ $got == "$nchk" ]] || echo "($name printed $got lines, expected $nchk)"
+	r=$(calc "$nchk / $SECS"); ratio=$(calc "$bc_rate / $r")
+	row "" "$label" "$(calc "round($r)")" "$(calc "f'{$bytes / 1048576 / $SECS:.1f}'")" "$RSS" "$(fmt_db "$(du -sb "$dir" | cut -f1)")" "" "$(calc "f'{$ratio:.1f}x'")"
+	JSON_ROWS+=("{\"learned\": $n, \"filter\": \"$name\", \"checked\": $nchk, \"check_s\": $SECS, \"msgs_per_s\": $r, \"mb_per_s\": $(calc "$bytes / 1048576 / $SECS"), \"peak_rss_kb\": $RSS, \"db_bytes\": $(du -sb "$dir" | cut -f1), \"bayesd_ratio\": $ratio}")
+}
 fmt_db() { calc "f'{$1/1048576:.1f} MB'"; }
 
 echo "bayesd bench: corpus $H ($TOTAL messages), sizes $SIZES, $NCHECK checked, core $CORE"
@@ -167,28 +184,8 @@ for n0 in $SIZES; do
 	JSON_ROWS+=("{\"learned\": $n, \"filter\": \"bayesd\", \"checked\": $nchk, \"check_first\": $first, \"check_last\": $last, \"check_bytes\": $bytes, \"check_s\": $bc_s, \"msgs_per_s\": $bc_rate, \"mb_per_s\": $bc_mbs, \"peak_rss_kb\": $bc_rss, \"db_bytes\": $dbsize, \"learned_now\": $nlearn, \"learn_s\": $learn_s, \"learn_msgs_per_s\": $learn_rate, \"parse_tokenize_us_per_msg\": $parse_us, \"lookup_scoring_us_per_msg\": $lookup_us, \"check_cpu_s\": $bc_cpu, \"tiny_db_check_s\": $tiny_s, \"tiny_db_check_cpu_s\": $tiny_cpu}")
 	JSON_ROWS[-1]=${JSON_ROWS[-1]/\$learn_rate/$learn_rate}
 
-	if ((HAVE_BF)); then
-		cd "$t/check-$n" || exit 1
-		ls >"$t/names"
-		best_time "$t/bf.out" xargs -a "$t/names" bogofilter -d "$t/bf" -T -B
-		cd "$ROOT" || exit 1
-		got=$(grep -c . "$t/bf.out")
-		[[ $got == "$nchk" ]] || echo "(bogofilter printed $got lines, expected $nchk)"
-		r=$(calc "$nchk / $SECS"); ratio=$(calc "$bc_rate / $r")
-		row "" "bogofilter -B" "$(calc "round($r)")" "$(calc "f'{$bytes / 1048576 / $SECS:.1f}'")" "$RSS" "$(fmt_db "$(du -sb "$t/bf" | cut -f1)")" "" "$(calc "f'{$ratio:.1f}x'")"
-		JSON_ROWS+=("{\"learned\": $n, \"filter\": \"bogofilter\", \"checked\": $nchk, \"check_s\": $SECS, \"msgs_per_s\": $r, \"mb_per_s\": $(calc "$bytes / 1048576 / $SECS"), \"peak_rss_kb\": $RSS, \"db_bytes\": $(du -sb "$t/bf" | cut -f1), \"bayesd_ratio\": $ratio}")
-	fi
-	if ((HAVE_SP)); then
-		cd "$t/check-$n" || exit 1
-		ls >"$t/names"
-		best_time "$t/sp.out" xargs -a "$t/names" spamprobe -d "$t/sp" score
-		cd "$ROOT" || exit 1
-		got=$(grep -c . "$t/sp.out")
-		[[ $got == "$nchk" ]] || echo "(spamprobe printed $got lines, expected $nchk)"
-		r=$(calc "$nchk / $SECS"); ratio=$(calc "$bc_rate / $r")
-		row "" "spamprobe" "$(calc "round($r)")" "$(calc "f'{$bytes / 1048576 / $SECS:.1f}'")" "$RSS" "$(fmt_db "$(du -sb "$t/sp" | cut -f1)")" "" "$(calc "f'{$ratio:.1f}x'")"
-		JSON_ROWS+=("{\"learned\": $n, \"filter\": \"spamprobe\", \"checked\": $nchk, \"check_s\": $SECS, \"msgs_per_s\": $r, \"mb_per_s\": $(calc "$bytes / 1048576 / $SECS"), \"peak_rss_kb\": $RSS, \"db_bytes\": $(du -sb "$t/sp" | cut -f1), \"bayesd_ratio\": $ratio}")
-	fi
+	((HAVE_BF)) && time_peer bogofilter "bogofilter -B" "$t/bf" bogofilter -d "$t/bf" -T -B
+	((HAVE_SP)) && time_peer spamprobe spamprobe "$t/sp" spamprobe -d "$t/sp" score
 done
 
 echo
