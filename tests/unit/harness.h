@@ -50,4 +50,10 @@ void check_golden(const char *file, int line, const char *name, const char *text
 /* test_tmpdir - a fresh directory for this test run (removed at exit). */
 const char *test_tmpdir(void);
 
+/*
+ * test_slurp - the whole file at path, NUL-terminated (free it), its
+ * length in *n_r; NULL when it cannot be opened.
+ */
+char *test_slurp(const char *path, size_t *n_r);
+
 #endif

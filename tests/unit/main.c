@@ -4,6 +4,7 @@
  * non-zero when any failed.
  */
 #include "harness.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -60,19 +61,12 @@ void check_golden(const char *file, int line, const char *name, const char *text
 		}
 		return;
 	}
-	FILE *f = fopen(path, "r");
-	if (!f) {
+	size_t n;
+	char *want = test_slurp(path, &n);
+	if (!want) {
 		test_failf(file, line, "golden file %s missing (UPDATE_GOLDEN=1 writes it)", path);
 		return;
 	}
-	char *want = NULL;
-	size_t cap = 0, n = 0, r;
-	do {
-		want = realloc(want, cap += 65536);
-		r = fread(want + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0);
-	fclose(f);
 	if (n != len || memcmp(want, text, len) != 0) {
 		size_t i = 0;
 		while (i < n && i < len && want[i] == text[i])
@@ -86,6 +80,23 @@ void check_golden(const char *file, int line, const char *name, const char *text
 const char *test_tmpdir(void)
 {
 	return tmpdir;
+}
+
+char *test_slurp(const char *path, size_t *n_r)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b = { 0 };
+	char chunk[8192];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	buf_putc(&b, '\0');
+	*n_r = b.len - 1;
+	return b.data;
 }
 
 static int by_name(const void *a, const void *b)

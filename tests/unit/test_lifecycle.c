@@ -200,24 +200,6 @@ TEST(lifecycle_relearn_moves_user_and_global_once)
 	bayes_close(&b);
 }
 
-/* lc_slurp - a file's bytes (NUL-terminated), or NULL. */
-static char *lc_slurp(const char *path, size_t *n_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = { 0 };
-	char tmp[8192];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(&b, tmp, n);
-	fclose(f);
-	buf_putc(&b, '\0');
-	*n_r = b.len - 1;
-	return b.data;
-}
-
 /* lc_dump - dump b into the file name; true on success. */
 static bool lc_dump(struct bayes *b, const char *name)
 {
@@ -260,7 +242,7 @@ TEST(lifecycle_dump_restore_round_trip)
 	CHECK(g.gl_pathc >= 4);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		size_t n;
-		char *m = lc_slurp(g.gl_pathv[i], &n);
+		char *m = test_slurp(g.gl_pathv[i], &n);
 		REQUIRE(m);
 		enum bayes_class c = strstr(g.gl_pathv[i], "spam") ? BAYES_SPAM : BAYES_HAM;
 		/* global gets everything; dave half; eve one, learned wrongly */
@@ -279,7 +261,7 @@ TEST(lifecycle_dump_restore_round_trip)
 	REQUIRE(b);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		size_t n;
-		char *m = lc_slurp(g.gl_pathv[i], &n);
+		char *m = test_slurp(g.gl_pathv[i], &n);
 		REQUIRE(m);
 		for (size_t u = 0; u < 3; u++) {
 			double pa = lc_prob(a, users[u], (unsigned char *)m, n);
@@ -297,7 +279,7 @@ TEST(lifecycle_dump_restore_round_trip)
 	/* the restored database dumps to the same text */
 	REQUIRE(lc_dump(b, "rt2.dump"));
 	size_t n1, n2;
-	char *d1 = lc_slurp(lc_path("rt.dump"), &n1), *d2 = lc_slurp(lc_path("rt2.dump"), &n2);
+	char *d1 = test_slurp(lc_path("rt.dump"), &n1), *d2 = test_slurp(lc_path("rt2.dump"), &n2);
 	REQUIRE(d1 && d2);
 	CHECK_MEM(d2, n2 > 200 ? 200 : n2, d1, n1 > 200 ? 200 : n1);
 	CHECK(n1 == n2 && memcmp(d1, d2, n1) == 0);
@@ -331,7 +313,7 @@ TEST(lifecycle_restore_refuses)
 
 	/* another tokenizer: the header's parameters differ */
 	size_t n;
-	char *d = lc_slurp(lc_path("rf.dump"), &n);
+	char *d = test_slurp(lc_path("rf.dump"), &n);
 	REQUIRE(d);
 	char *nl = strchr(d, '\n');
 	REQUIRE(nl);

@@ -208,24 +208,6 @@ STORE_TEST(expiry_rules)
 	store_close(&s);
 }
 
-/* st_slurp - a whole file, NUL-terminated; NULL when unreadable. */
-static char *st_slurp(const char *path, size_t *n_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = { 0 };
-	char chunk[8192];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	fclose(f);
-	buf_append(&b, "", 1);
-	*n_r = b.len - 1;
-	return b.data;
-}
-
 /*
  * learn_and_score - learn the samples (globally and for two users) and
  * return their probabilities, so the backends can be compared exactly.
@@ -244,7 +226,7 @@ static bool learn_and_score(enum bayes_backend be, const char *name, double *pro
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < g.gl_pathc; i++) {
 			size_t n;
-			char *m = st_slurp(g.gl_pathv[i], &n);
+			char *m = test_slurp(g.gl_pathv[i], &n);
 			enum bayes_learn_outcome out;
 			enum bayes_class c = strstr(g.gl_pathv[i], "spam") ? BAYES_SPAM : BAYES_HAM;
 			if (!m)
