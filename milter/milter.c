@@ -1,5 +1,5 @@
 /*
- * milter.c - bayesd's libmilter callbacks: read a message, score it, act.
+ * milter.c - bayesd's milter callbacks: read a message, score it, act.
  *
  * State. Each milter connection (one SMTP session) has a struct
  * milter_conn, made at negotiate or connect and freed at close; it pins
@@ -10,7 +10,7 @@
  * body bytes up to scan_limit, and the X-Spam-* headers that came from
  * outside. One function, milter_msg_reset(), clears it; envfrom, abort,
  * eom and close call it. Every callback fetches its connection and copes
- * with NULL (libmilter calls close even when connect never ran).
+ * with NULL (close comes even when connect never ran).
  *
  * Reading. Headers are rebuilt as "Name: value" lines with CRLF, then the
  * blank line, then body chunks, as the engine reads a raw message. Once
@@ -41,8 +41,8 @@
  * (the next message reopens), and after a reload handles of the old config
  * are closed as they come back. The milter never writes the database.
  *
- * Side effects on the MTA go through milter_io (smfi_* by default), so a
- * test can drive these callbacks without libmilter's socket.
+ * Side effects on the MTA go through milter_io (milter_wire.c's by
+ * default), so a test can drive these callbacks without a socket.
  */
 #include "milter.h"
 
@@ -67,6 +67,7 @@
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
+#include "milter_wire.h"
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
@@ -109,19 +110,8 @@ struct milter_conn {
 	struct milter_msg msg;
 };
 
-/* The libmilter functions, or a test's. */
-static const struct milter_io milter_smfi = {
-	.getpriv = smfi_getpriv,
-	.setpriv = smfi_setpriv,
-	.getsymval = smfi_getsymval,
-	.addheader = smfi_addheader,
-	.chgheader = smfi_chgheader,
-	.setreply = smfi_setreply,
-	.quarantine = smfi_quarantine,
-};
-static const struct milter_io *mio = &milter_smfi;
-
-static char *milter_spec;		/* the listening socket, for milter_poke() */
+/* The protocol's side effects (milter_wire.c), or a test's. */
+static const struct milter_io *mio;
 static struct tokcache *milter_cache;	/* shared token cache, or NULL */
 static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
@@ -142,10 +132,10 @@ static struct {
 	size_t nidle;
 } milter_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* milter_io_set - replace the libmilter calls (NULL: the real ones) */
+/* milter_io_set - replace the protocol's calls (NULL: the real ones) */
 void milter_io_set(const struct milter_io *io)
 {
-	mio = io ? io : &milter_smfi;
+	mio = io ? io : wire_io();
 }
 
 /* milter_now_ms - a monotonic clock in milliseconds */
@@ -309,15 +299,9 @@ void milter_reload(void)
 	config_unref(&prev);
 }
 
-/* milter_shutdown - close every idle handle, remove a UNIX listening socket */
+/* milter_shutdown - close every idle handle */
 void milter_shutdown(void)
 {
-	if (milter_spec && strncmp(milter_spec, "inet", 4) != 0) {
-		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
-
-		if (unlink(path) != 0 && errno != ENOENT)
-			log_debug("unlink(%s) failed: %m", path);
-	}
 	pthread_mutex_lock(&milter_pool.lock);
 	while (milter_pool.nidle > 0)
 		milter_handle_close(&milter_pool.idle[--milter_pool.nidle]);
@@ -656,7 +640,7 @@ static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char 
 		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
 }
 
-/* milter_smtp_text - reply text for smfi_setreply: '%' doubled, no enhanced code */
+/* milter_smtp_text - reply text for setreply: '%' doubled, no enhanced code */
 static void milter_smtp_text(const char *msg, char *xcode, size_t xlen, char *out, size_t outlen)
 {
 	size_t o = 0;
@@ -884,240 +868,25 @@ const struct smfiDesc *milter_callbacks(void)
 	return &milter_desc;
 }
 
-/*
- * milter_try_bind - bind an inet socket spec ourselves first, because
- * libmilter only tells syslog why it could not: here the reason reaches
- * the terminal ("Address already in use").
- */
-static bool milter_try_bind(const char *spec, char *err, size_t errlen)
-{
-	char port[16], host[256];
-	const char *p = strchr(spec, ':') + 1, *at = strchr(p, '@');
-	struct addrinfo hints = { 0 }, *ai = NULL;
-	int fd, rc, one = 1;
-	bool ok;
-
-	if (!at || (size_t)(at - p) >= sizeof(port) || strlen(at + 1) >= sizeof(host))
-		return true;	/* let libmilter judge */
-	memcpy(port, p, (size_t)(at - p));
-	port[at - p] = '\0';
-	snprintf(host, sizeof(host), "%s", at + 1);
-	hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		snprintf(err, errlen, "milter_socket %s: %s", spec, gai_strerror(rc));
-		return false;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0) {
-		freeaddrinfo(ai);
-		return true;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-	if (!ok)
-		snprintf(err, errlen, "milter_socket %s: bind failed: %s", spec, strerror(errno));
-	close(fd);
-	freeaddrinfo(ai);
-	return ok;
-}
-
-/*
- * milter_nodelay - TCP_NODELAY on libmilter's listening socket, which the
- * connections it accepts inherit (Linux). At end of message libmilter
- * writes each header change as a small packet of its own; with Nagle on,
- * the second one waits for the MTA's delayed ACK, 40 ms per message,
- * which caps a loaded Postfix far below its speed without the milter.
- * libmilter does not hand out its descriptor, so find it: the listening
- * TCP socket bound to our port (called once, before any thread starts).
- */
-static void milter_nodelay(const char *spec)
-{
-	const char *p = strchr(spec, ':') + 1;
-	unsigned port = (unsigned)strtoul(p, NULL, 10);
-	int found = 0;
-
-	for (int fd = 0; fd < 1024; fd++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss), ol;
-		int listening = 0, type = 0, one = 1;
-		unsigned bound;
-
-		ol = sizeof(listening);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) != 0 || !listening)
-			continue;
-		ol = sizeof(type);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-			continue;
-		if (ss.ss_family == AF_INET)
-			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			continue;
-		if (bound != port)
-			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-			log_warning("milter_socket %s: setsockopt(TCP_NODELAY) failed: %m", spec);
-		found++;
-	}
-	if (!found)
-		log_warning("milter_socket %s: listening socket not found; Nagle stays on", spec);
-}
-
-/* milter_setup - register and open the listening socket */
+/* milter_setup - open the listening socket */
 bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen)
 {
-	const char *spec = cfg->milter_socket;
-	const char *path = NULL;
-
-	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
-		if (!milter_try_bind(spec, err, errlen))
-			return false;
-	} else {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		int fd;
-
-		path = spec[0] == '/' ? spec : strchr(spec, ':') + 1;
-		if (strlen(path) >= sizeof(sun.sun_path)) {
-			snprintf(err, errlen, "milter_socket %s: path too long", spec);
-			return false;
-		}
-		/* libmilter removes an existing socket file: make sure nobody answers on it */
-		strcpy(sun.sun_path, path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			close(fd);
-			snprintf(err, errlen, "milter_socket %s is in use (is another bayesd running?)",
-				 spec);
-			return false;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	if (smfi_register(milter_desc) != MI_SUCCESS) {
-		snprintf(err, errlen, "smfi_register failed (libmilter version mismatch?)");
+	if (!mio)
+		mio = wire_io();
+	if (!wire_listen(cfg->milter_socket, err, errlen))
 		return false;
-	}
-	/* libmilter keeps the pointer: it must live as long as the process */
-	milter_spec = xstrdup(spec);
-	if (smfi_setconn(milter_spec) != MI_SUCCESS) {
-		snprintf(err, errlen, "milter_socket %s: smfi_setconn failed", spec);
-		return false;
-	}
-	smfi_setbacklog(128);
-	if (smfi_opensocket(true) != MI_SUCCESS) {
-		snprintf(err, errlen, "milter_socket %s: cannot listen (%s)", spec,
-			 path ? "does its directory exist and is it writable?" : "see syslog");
-		return false;
-	}
-	if (!path)
-		milter_nodelay(spec);
-	/*
-	 * The MTA connects as its own user (postfix): a UNIX socket must let
-	 * it in. Scoring is all it offers; training is the controller's.
-	 */
-	if (path && chmod(path, 0666) != 0)
-		log_warning("chmod(%s) failed: %m", path);
 	milter_pool.cfg = config_current();
 	return true;
 }
 
-/* milter_run - libmilter's loop */
+/* milter_run - serve the MTA's connections until milter_stop() */
 int milter_run(void)
 {
-	return smfi_main();
+	return wire_serve(&milter_desc) ? 0 : -1;
 }
 
-static pthread_mutex_t milter_stop_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t milter_stop_cond = PTHREAD_COND_INITIALIZER;
-static bool milter_stopped;
-
-/* milter_stopper - smfi_stop() in a thread of its own (it may block) */
-static void *milter_stopper(void *arg)
-{
-	smfi_stop();
-	pthread_mutex_lock(&milter_stop_lock);
-	milter_stopped = true;
-	pthread_cond_broadcast(&milter_stop_cond);
-	pthread_mutex_unlock(&milter_stop_lock);
-	return NULL;
-}
-
-/* milter_poke - connect to our own listening socket and hang up */
-static void milter_poke(void)
-{
-	int fd = -1;
-
-	if (!milter_spec)
-		return;
-	if (strncmp(milter_spec, "inet", 4) == 0) {
-		const char *p = strchr(milter_spec, ':') + 1, *at = strchr(p, '@');
-		struct addrinfo hints = { 0 }, *ai = NULL;
-		char port[16];
-
-		if (!at || (size_t)(at - p) >= sizeof(port))
-			return;
-		memcpy(port, p, (size_t)(at - p));
-		port[at - p] = '\0';
-		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(at + 1, port, &hints, &ai) != 0)
-			return;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
-			log_debug("stop: connect(%s) failed: %m", milter_spec);
-		freeaddrinfo(ai);
-	} else {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
-
-		if (strlen(path) >= sizeof(sun.sun_path))
-			return;
-		strcpy(sun.sun_path, path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-			log_debug("stop: connect(%s) failed: %m", path);
-	}
-	if (fd >= 0)
-		close(fd);
-}
-
-/*
- * milter_stop - ask libmilter to stop. smfi_stop() waits for a lock that
- * libmilter's listener holds while it polls (for up to 5 seconds), and
- * the listener looks at the stop flag only when its poll returns. So
- * smfi_stop() runs in a thread of its own, and we wake the listener by
- * connecting to it until smfi_stop() has closed the listening socket.
- */
+/* milter_stop - no new connections; those in progress go on */
 void milter_stop(void)
 {
-	pthread_t tid;
-	struct timespec t;
-
-	if (pthread_create(&tid, NULL, milter_stopper, NULL) != 0) {
-		smfi_stop();
-		return;
-	}
-	pthread_detach(tid);
-	pthread_mutex_lock(&milter_stop_lock);
-	for (int i = 0; i < 100 && !milter_stopped; i++) {
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 50 * 1000 * 1000;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&milter_stop_cond, &milter_stop_lock, &t);
-		if (!milter_stopped) {
-			pthread_mutex_unlock(&milter_stop_lock);
-			milter_poke();
-			pthread_mutex_lock(&milter_stop_lock);
-		}
-	}
-	if (!milter_stopped)
-		log_warning("stop: libmilter did not close its listening socket");
-	pthread_mutex_unlock(&milter_stop_lock);
+	wire_stop();
 }

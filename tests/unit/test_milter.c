@@ -9,6 +9,7 @@
  */
 #include "../../milter/autolearn.c"
 #include "../../milter/milter.c"
+#include "../../milter/milter_wire.c"
 #include "../../milter/writer.c"
 #include "../../milter/metrics.c"
 #include "../../milter/verdict.c"
@@ -135,4 +136,237 @@ TEST(milter_per_user_autolearn)
 	milter_shutdown();
 	config_current_set(NULL);
 	config_unref(&cfg);
+}
+
+/*
+ * The protocol layer (milter_wire.c) over a socketpair, with recording
+ * callbacks of its own: negotiation, macros by step, no replies for the
+ * steps agreed to need none, a burst of packets and a packet split across
+ * two writes, header changes and the reply text at end of message, abort,
+ * quit.
+ */
+static struct {
+	char host[64], addr[64], from[64], qid[16], auth[16], qid_after_abort[16];
+	int argc, headers, closes;
+	size_t body;
+} tw;
+
+static sfsistat tw_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	*pf0 = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+	*pf1 = SMFIP_NR_HDR | SMFIP_SKIP;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat tw_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	snprintf(tw.host, sizeof(tw.host), "%s", host);
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, tw.addr, sizeof(tw.addr));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat tw_envfrom(SMFICTX *ctx, char **argv)
+{
+	const char *i = wire_getsymval(ctx, (char *)"{i}"), *a = wire_getsymval(ctx, (char *)"auth_authen");
+
+	for (tw.argc = 0; argv[tw.argc]; tw.argc++)
+		;
+	snprintf(tw.from, sizeof(tw.from), "%s", argv[0]);
+	if (tw.qid[0])	/* the second message: after an abort */
+		snprintf(tw.qid_after_abort, sizeof(tw.qid_after_abort), "%s", i ? i : "(none)");
+	else
+		snprintf(tw.qid, sizeof(tw.qid), "%s", i ? i : "(none)");
+	snprintf(tw.auth, sizeof(tw.auth), "%s", a ? a : "(none)");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat tw_header(SMFICTX *ctx, char *name, char *value)
+{
+	tw.headers++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat tw_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	tw.body += len;
+	return SMFIS_SKIP;
+}
+
+static sfsistat tw_eom(SMFICTX *ctx)
+{
+	wire_addheader(ctx, (char *)"X-Test", (char *)"1");
+	wire_chgheader(ctx, (char *)"Subject", 1, NULL);
+	wire_quarantine(ctx, (char *)"held");
+	wire_setreply(ctx, (char *)"550", (char *)"5.7.1", (char *)"no thanks");
+	return SMFIS_REJECT;
+}
+
+static sfsistat tw_close(SMFICTX *ctx)
+{
+	tw.closes++;
+	return SMFIS_CONTINUE;
+}
+
+static const struct smfiDesc tw_desc = {
+	.xxfi_name = (char *)"wire-test",
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_negotiate = tw_negotiate,
+	.xxfi_connect = tw_connect,
+	.xxfi_envfrom = tw_envfrom,
+	.xxfi_header = tw_header,
+	.xxfi_body = tw_body,
+	.xxfi_eom = tw_eom,
+	.xxfi_close = tw_close,
+};
+
+/* tw_pkt - append one packet to b */
+static void tw_pkt(struct buf *b, char cmd, const char *data, size_t n)
+{
+	wire_put32(b, (uint32_t)(n + 1));
+	buf_putc(b, cmd);
+	buf_append(b, data, n);
+}
+
+/* tw_send - write all of b to fd and empty it */
+static bool tw_send(int fd, struct buf *b)
+{
+	bool ok = write(fd, b->data, b->len) == (ssize_t)b->len;
+
+	b->len = 0;
+	return ok;
+}
+
+/* tw_reply - read one packet (2 s at most): its command, data into d; 0 on EOF or timeout */
+static char tw_reply(int fd, char *d, size_t dmax, size_t *n)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	unsigned char h[5];
+	uint32_t len;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv(fd, h, 5, MSG_WAITALL) != 5)
+		return 0;
+	len = wire_get32(h);
+	*n = len - 1;
+	if (*n > dmax || (*n && recv(fd, d, *n, MSG_WAITALL) != (ssize_t)*n))
+		return 0;
+	return (char)h[4];
+}
+
+static void *tw_serve(void *arg)
+{
+	wire_session(*(int *)arg);
+	return NULL;
+}
+
+/* tw_nothing_pending - no reply waiting on fd (the steps that need none) */
+static bool tw_nothing_pending(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+TEST(milter_wire_session)
+{
+	static const unsigned char opt[12] = { 0, 0, 0, 6, 0, 0, 0x01, 0xff, 0, 0x1f, 0xff, 0xff };
+	int sv[2];
+	pthread_t tid;
+	struct buf b = { 0 };
+	char d[256], cmd;
+	size_t n;
+
+	memset(&tw, 0, sizeof(tw));
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	wire_desc = &tw_desc;
+	REQUIRE(pthread_create(&tid, NULL, tw_serve, &sv[1]) == 0);
+
+	/* negotiation: version 6, what the filter asked for out of what was offered */
+	tw_pkt(&b, SMFIC_OPTNEG, (const char *)opt, sizeof(opt));
+	REQUIRE(tw_send(sv[0], &b));
+	cmd = tw_reply(sv[0], d, sizeof(d), &n);
+	CHECK(cmd == SMFIC_OPTNEG && n == 12);
+	CHECK(n == 12 && wire_get32((unsigned char *)d) == 6);
+	CHECK(n == 12 && wire_get32((unsigned char *)d + 4) ==
+			   (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE));
+	CHECK(n == 12 && wire_get32((unsigned char *)d + 8) == (SMFIP_NR_HDR | SMFIP_SKIP));
+
+	/* connect and MAIL, each with its macros, in one write */
+	tw_pkt(&b, SMFIC_MACRO, "Cj\0mx.example\0", 14);
+	tw_pkt(&b, SMFIC_CONNECT, "client.example\0" "4\0\x19" "192.0.2.7\0", 28);
+	tw_pkt(&b, SMFIC_MACRO, "Mi\0ABC123\0{auth_authen}\0alice\0", 30);
+	tw_pkt(&b, SMFIC_MAIL, "<a@example.org>\0SIZE=10\0", 24);
+	REQUIRE(tw_send(sv[0], &b));
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_CONTINUE);
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_CONTINUE);
+	CHECK_STR(tw.host, "client.example");
+	CHECK_STR(tw.addr, "192.0.2.7");
+	CHECK_STR(tw.from, "<a@example.org>");
+	CHECK(tw.argc == 2);
+	CHECK_STR(tw.qid, "ABC123");	/* "{i}" finds "i" */
+	CHECK_STR(tw.auth, "alice");	/* "auth_authen" finds "{auth_authen}" */
+
+	/* headers need no reply; the end of headers does */
+	tw_pkt(&b, SMFIC_HEADER, "Subject\0hello\0", 14);
+	tw_pkt(&b, SMFIC_HEADER, "From\0a@example.org\0", 19);
+	REQUIRE(tw_send(sv[0], &b));
+	usleep(50 * 1000);
+	CHECK(tw_nothing_pending(sv[0]));
+	tw_pkt(&b, SMFIC_EOH, "", 0);
+	/* a body packet cut in two writes */
+	tw_pkt(&b, SMFIC_BODY, "abc", 3);
+	REQUIRE(write(sv[0], b.data, 7) == 7);
+	usleep(20 * 1000);
+	memmove(b.data, b.data + 7, b.len - 7);
+	b.len -= 7;
+	REQUIRE(tw_send(sv[0], &b));
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_CONTINUE);	/* eoh */
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_SKIP);		/* body, SMFIP_SKIP agreed */
+	CHECK(tw.headers == 2);
+
+	/* end of message with a last chunk: the changes, then the reply text */
+	tw_pkt(&b, SMFIC_BODYEOB, "tail", 4);
+	REQUIRE(tw_send(sv[0], &b));
+	cmd = tw_reply(sv[0], d, sizeof(d), &n);
+	CHECK(cmd == SMFIR_ADDHEADER);
+	CHECK_MEM(d, n, "X-Test\0" "1", 9);
+	cmd = tw_reply(sv[0], d, sizeof(d), &n);
+	CHECK(cmd == SMFIR_CHGHEADER);
+	CHECK_MEM(d, n, "\0\0\0\1" "Subject\0", 13);
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_QUARANTINE);
+	cmd = tw_reply(sv[0], d, sizeof(d), &n);
+	CHECK(cmd == SMFIR_REPLYCODE);
+	CHECK_STR(cmd == SMFIR_REPLYCODE ? d : NULL, "550 5.7.1 no thanks");
+	CHECK(tw.body == 7);
+
+	/* abort forgets the message's macros; the next MAIL has none */
+	tw_pkt(&b, SMFIC_ABORT, "", 0);
+	tw_pkt(&b, SMFIC_MAIL, "<b@example.org>\0", 16);
+	REQUIRE(tw_send(sv[0], &b));
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == SMFIR_CONTINUE);
+	CHECK_STR(tw.qid_after_abort, "(none)");
+
+	/* quit: the filter's close runs, the connection ends */
+	tw_pkt(&b, SMFIC_QUIT, "", 0);
+	REQUIRE(tw_send(sv[0], &b));
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == 0);
+	pthread_join(tid, NULL);
+	CHECK(tw.closes == 1);
+	close(sv[0]);
+
+	/* a packet longer than the limit ends the connection, close still runs */
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	REQUIRE(pthread_create(&tid, NULL, tw_serve, &sv[1]) == 0);
+	wire_put32(&b, WIRE_PACKET_MAX + 1);
+	buf_putc(&b, SMFIC_BODY);
+	REQUIRE(tw_send(sv[0], &b));
+	CHECK(tw_reply(sv[0], d, sizeof(d), &n) == 0);
+	pthread_join(tid, NULL);
+	CHECK(tw.closes == 2);
+	close(sv[0]);
+	buf_free(&b);
+	wire_desc = NULL;
 }
