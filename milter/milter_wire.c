@@ -558,7 +558,6 @@ static bool wire_handle_buffered(struct wire_conn *c, bool *ok)
 static void wire_session(int fd)
 {
 	struct wire_conn c;
-	struct timeval rt = { .tv_sec = WIRE_IDLE_TIMEOUT_S }, st = { .tv_sec = WIRE_SEND_TIMEOUT_S };
 	bool ok = true;
 
 	memset(&c, 0, sizeof(c));
@@ -568,8 +567,6 @@ static void wire_session(int fd)
 	buf_init(&c.out);
 	for (int s = 0; s < WS_NSTEPS; s++)
 		buf_init(&c.macros[s]);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
 	for (;;) {
 		ssize_t n;
 
@@ -742,6 +739,7 @@ static int wire_listen_unix(const char *spec, char *err, size_t errlen)
 /* wire_listen - open the listening socket */
 bool wire_listen(const char *spec, char *err, size_t errlen)
 {
+	struct timeval rt = { .tv_sec = WIRE_IDLE_TIMEOUT_S }, st = { .tv_sec = WIRE_SEND_TIMEOUT_S };
 	int fd;
 
 	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0)
@@ -750,6 +748,9 @@ bool wire_listen(const char *spec, char *err, size_t errlen)
 		fd = wire_listen_unix(spec, err, errlen);
 	if (fd < 0)
 		return false;
+	/* the connections' time limits; accepted sockets inherit them (Linux) */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
 	if (listen(fd, SOMAXCONN) != 0) {
 		snprintf(err, errlen, "milter_socket %s: listen failed: %s", spec, strerror(errno));
 		close(fd);
