@@ -554,15 +554,15 @@ static bool wire_handle_buffered(struct wire_conn *c, bool *ok)
 	return true;
 }
 
-/* wire_session - serve one MTA connection until it quits or goes away */
-static void wire_session(int fd)
+/* wire_serve_conn - serve one MTA connection until it quits or goes away; closes fd */
+void wire_serve_conn(int fd, const struct smfiDesc *desc)
 {
 	struct wire_conn c;
 	bool ok = true;
 
 	memset(&c, 0, sizeof(c));
 	c.fd = fd;
-	c.desc = wire_desc;
+	c.desc = desc;
 	buf_init(&c.in);
 	buf_init(&c.out);
 	for (int s = 0; s < WS_NSTEPS; s++)
@@ -644,7 +644,7 @@ static void *wire_worker(void *arg)
 		}
 		if (atomic_fetch_sub(&wire_idle, 1) == 1 && !atomic_load(&wire_stopping))
 			wire_spawn();
-		wire_session(fd);
+		wire_serve_conn(fd, wire_desc);
 		if (atomic_fetch_add(&wire_idle, 1) >= WIRE_SPARE_MAX || atomic_load(&wire_stopping))
 			break;
 	}

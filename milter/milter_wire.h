@@ -33,6 +33,13 @@ bool wire_listen(const char *spec, char *err, size_t errlen);
 /* wire_serve - accept and serve connections with desc until wire_stop(); false if it could not start */
 bool wire_serve(const struct smfiDesc *desc);
 
+/*
+ * wire_serve_conn - serve one connected MTA socket with desc until the MTA
+ * quits or goes away, then close it (what each worker does; tests and the
+ * fuzz target call it directly).
+ */
+void wire_serve_conn(int fd, const struct smfiDesc *desc);
+
 /* wire_stop - no new connections; wire_serve() returns. Connections in progress go on. */
 void wire_stop(void);
 

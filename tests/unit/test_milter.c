@@ -258,7 +258,7 @@ static char tw_reply(int fd, char *d, size_t dmax, size_t *n)
 
 static void *tw_serve(void *arg)
 {
-	wire_session(*(int *)arg);
+	wire_serve_conn(*(int *)arg, &tw_desc);
 	return NULL;
 }
 
@@ -281,7 +281,6 @@ TEST(milter_wire_session)
 
 	memset(&tw, 0, sizeof(tw));
 	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	wire_desc = &tw_desc;
 	REQUIRE(pthread_create(&tid, NULL, tw_serve, &sv[1]) == 0);
 
 	/* negotiation: version 6, what the filter asked for out of what was offered */
@@ -368,5 +367,4 @@ TEST(milter_wire_session)
 	CHECK(tw.closes == 2);
 	close(sv[0]);
 	buf_free(&b);
-	wire_desc = NULL;
 }
