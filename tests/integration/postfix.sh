@@ -18,6 +18,8 @@
 #     headers are still removed
 #   - SIGTERM stops bayesd within 10 s and removes its pid file; with bayesd
 #     stopped, mail still flows (milter_default_action = accept)
+#   - on a UNIX milter socket (mode 0666) a second Postfix gets the same
+#     verdict header, and the socket file goes when bayesd stops
 # (A SASL-authenticated sender takes the same not-scored path as a trusted
 # one; the harness has no SASL, so that is left to the unit level.)
 #
@@ -40,7 +42,7 @@ done
 
 t=$(mktemp -d /tmp/bayesd-postfix.XXXXXX) || exit 1
 chmod 755 "$t"
-pid= pf=0
+pid= pf=0 pf2=0
 stop_bayesd() {
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null
@@ -52,6 +54,7 @@ stop_bayesd() {
 }
 cleanup() {
 	[ $pf = 1 ] && "$PH" stop "$t/pf" >/dev/null 2>&1
+	[ $pf2 = 1 ] && "$PH" stop "$t/pf2" >/dev/null 2>&1
 	stop_bayesd
 	if [ "${KEEP:-0}" = 1 ]; then echo "(kept $t)"; else rm -rf "$t"; fi
 }
@@ -232,6 +235,31 @@ if wait_delivered $n_sent; then
 else
 	no "with bayesd stopped: not delivered"
 fi
+
+# 5. a UNIX milter socket (bayesd's own listener, mode 0666 for Postfix's
+# user), through a second private Postfix; the socket goes at SIGTERM
+sock=$t/bd/milter.sock
+write_conf
+sed -i "s|^milter_socket = .*|milter_socket = unix:$sock|" "$conf"
+[ -n "$run_as" ] && chown -R "$(id -u nobody):$(id -g nobody)" "$t/bd"
+$run_as "$BD" -f -c "$conf" </dev/null >"$t/bayesd-unix.log" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 150 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
+if [ -S "$sock" ]; then ok "bayesd listens on unix:$sock (mode $(stat -c %a "$sock"))"; else no "no UNIX socket after 15 s: $(tail -2 "$t/bayesd-unix.log")"; fi
+if "$PH" start "$t/pf2" --untrusted --milter "unix:$sock" --set milter_command_timeout=10s >"$t/pf2.start" 2>&1; then
+	pf2=1
+	r=$("$PH" send "$t/pf2" "$SPAM" --to unix-1@example.net 2>&1)
+	case $r in 250*) ok "over the UNIX socket: $r" ;; *) no "over the UNIX socket: $r" ;; esac
+	"$PH" wait "$t/pf2" 1 --timeout 60 >/dev/null
+	st=$("$PH" delivered "$t/pf2" -H X-Spam-Status | awk -F '\t' '$2 == "<unix-1@example.net>" { print $3 }')
+	case $st in Yes,*) ok "over the UNIX socket: X-Spam-Status: $st" ;; *) no "over the UNIX socket: X-Spam-Status '$st'" ;; esac
+	"$PH" stop "$t/pf2" >/dev/null 2>&1; pf2=0
+else
+	no "second Postfix failed: $(tail -2 "$t/pf2.start")"
+fi
+stop_bayesd
+[ -e "$sock" ] && no "UNIX socket left behind at stop" || ok "UNIX socket removed at stop"
 
 grep -E 'fatal|error:' "$t/bayesd.log" | grep -v 'reload' | head -3 | while IFS= read -r l; do echo "# bayesd: $l"; done
 if [ $fails -gt 0 ]; then
