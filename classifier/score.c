@@ -26,7 +26,36 @@
 #include "score.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+
+/*
+ * ln i for the chi-square series, computed once: log() was half the cost
+ * of a series term. The same log() fills the table, so the series sums
+ * the same numbers as before. Past the table (more features than that
+ * weighing in) log() is called.
+ */
+#define LN_INT_MAX	4096
+static double ln_int[LN_INT_MAX];
+static pthread_once_t ln_int_once = PTHREAD_ONCE_INIT;
+
+static void ln_int_fill(void)
+{
+	for (size_t i = 1; i < LN_INT_MAX; i++)
+		ln_int[i] = log((double)i);
+}
+
+/*
+ * exp(x) of every x below this is 0 in double (the least subnormal is
+ * e^-744.4): such series terms add nothing and exp() is not called.
+ */
+#define EXP_ZERO_BELOW	(-746.0)
+/*
+ * exp(x) < 2^-54 for every x below this (e^-38 = 3.1e-17 < 5.5e-17): added
+ * to a sum of at least 0.5 it is less than half the sum's last bit, so the
+ * sum does not change.
+ */
+#define EXP_NOTHING_TO_HALF	(-38.0)
 
 void score_params_default(struct score_params *p)
 {
@@ -68,10 +97,22 @@ double score_ln_chi2q(double x2, size_t dof_half)
 	/* the largest term is at i ~ m (or the last, k-1): find its log first */
 	size_t imax = (size_t)m < dof_half ? (size_t)m : dof_half - 1;
 	lmax = (double)imax * lm - lgamma((double)imax + 1.0);
+	pthread_once(&ln_int_once, ln_int_fill);
 	for (size_t i = 0; i < dof_half; i++) {
-		if (i > 0)
-			lt += lm - log((double)i);
-		sum += exp(lt - lmax);
+		if (i > 0) {
+			double step = lm - (i < LN_INT_MAX ? ln_int[i] : log((double)i));
+			lt += step;
+			/*
+			 * Past the peak the terms only shrink: once they are 0,
+			 * or too small to change a sum of at least 0.5 (the
+			 * peak's term is 1), stop; adding them changes no bit.
+			 */
+			if (step < 0.0 && (lt - lmax < EXP_ZERO_BELOW
+					   || (sum >= 0.5 && lt - lmax < EXP_NOTHING_TO_HALF)))
+				break;
+		}
+		if (!(lt - lmax < EXP_ZERO_BELOW))
+			sum += exp(lt - lmax);
 	}
 	double r = -m + lmax + log(sum);
 	return r > 0.0 ? 0.0 : r;
