@@ -869,14 +869,14 @@ static bool ci_eq(const char *s, size_t len, const char *lit)
 
 /*
  * scan_links - find URLs (scheme://..., www....) and e-mail addresses in
- * text and add their features. Cheap on text without any: three memchr
- * or memmem passes.
+ * text and add their features. Cheap on text without any: four memchr
+ * passes (mem_find).
  */
 static void scan_links(struct tokenizer *t, const char *s, size_t n)
 {
 	const char *p, *end = s + n;
 
-	for (p = s; (p = memmem(p, (size_t)(end - p), "://", 3)) != NULL; p += 3) {
+	for (p = s; (p = mem_find(p, (size_t)(end - p), "://", 3)) != NULL; p += 3) {
 		const char *sc = p;
 
 		while (sc > s && p - sc < 16 && (ascii_class[(unsigned char)sc[-1]] == AC_LETTER ||
@@ -892,7 +892,7 @@ static void scan_links(struct tokenizer *t, const char *s, size_t n)
 	for (int pass = 0; pass < 2; pass++) {
 		const char *www = pass ? "WWW." : "www.";
 
-		for (p = s; (p = memmem(p, (size_t)(end - p), www, 4)) != NULL; p += 4) {
+		for (p = s; (p = mem_find(p, (size_t)(end - p), www, 4)) != NULL; p += 4) {
 			/* www. inside a longer host or after :// was done above */
 			if (p > s && (is_host_byte((unsigned char)p[-1]) || p[-1] == '/' || p[-1] == '@'))
 				continue;

@@ -127,6 +127,25 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* mem_find - see util.h. */
+const char *mem_find(const char *h, size_t n, const char *needle, size_t m)
+{
+	const char *p = h, *last;
+
+	if (n < m)
+		return NULL;
+	last = h + (n - m);	/* the last place the needle can start */
+	while (p <= last) {
+		p = memchr(p, needle[0], (size_t)(last - p) + 1);
+		if (p == NULL)
+			return NULL;
+		if (memcmp(p + 1, needle + 1, m - 1) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 int ascii_casecmp_n(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
