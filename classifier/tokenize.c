@@ -1329,7 +1329,7 @@ static void hdr_results(struct tokenizer *t, const char *pfx, const char *v, siz
 static bool name_is_one_of(const char *name, const char *const *list)
 {
 	for (; *list; list++)
-		if (strcmp(name, *list) == 0)
+		if ((*list)[0] == name[0] && strcmp(name, *list) == 0)
 			return true;
 	return false;
 }
