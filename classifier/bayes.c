@@ -51,6 +51,7 @@ struct bayes {
 	struct store_counts *counts;
 	struct store_counts *gcounts;	/* the global counts, when blending */
 	double *fprob;
+	struct score_memo *memo;	/* score_combine's, made at the first check */
 	size_t *miss;			/* shared cache misses: indexes, */
 	uint64_t *mhash;		/* their hashes */
 	struct store_counts *mcounts;	/* and their counts from the store */
@@ -254,6 +255,7 @@ void bayes_close(struct bayes **bp)
 	free(b->counts);
 	free(b->gcounts);
 	free(b->fprob);
+	free(b->memo);
 	free(b->miss);
 	free(b->mhash);
 	free(b->mcounts);
@@ -433,7 +435,9 @@ static void finish_check(struct bayes *b, const struct featvec *fv, uint64_t ns,
 {
 	r->learned_spam = ns;
 	r->learned_ham = nh;
-	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
+	if (b->memo == NULL)
+		b->memo = xcalloc(1, sizeof(*b->memo));
+	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused, b->memo);
 	r->spam = r->prob >= b->opt.spam_threshold;
 	top_features(b, fv, r);
 }

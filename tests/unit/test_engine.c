@@ -105,6 +105,37 @@ TEST(score_chi2q_same_bits)
 	CHECK(differ == 0);
 }
 
+/* With a memo, across messages and changing totals: the same bits. */
+TEST(score_combine_memo_same_bits)
+{
+	static struct score_memo memo;
+	struct score_params p;
+	struct store_counts c[300];
+	double f1[300], f2[300];
+	unsigned seed = 99;
+	int differ = 0;
+
+	score_params_default(&p);
+	for (int msg = 0; msg < 400; msg++) {
+		/* small counts repeat; large ones mostly do not */
+		for (size_t i = 0; i < 300; i++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 8;
+			c[i].spam = r % 4 == 0 ? r % 5000 : r % 6;
+			c[i].ham = r % 3 == 0 ? (r >> 4) % 7000 : (r >> 4) % 5;
+		}
+		uint64_t ns = 1000 + (uint64_t)(msg / 50), nh = 2000 - (uint64_t)(msg / 100);
+		if (msg == 300)
+			p.min_dev = 0.2;
+		size_t u1, u2, n = 1 + (size_t)msg % 300;
+		double a = score_combine(&p, c, n, ns, nh, f1, &u1, &memo);
+		double b = score_combine(&p, c, n, ns, nh, f2, &u2, NULL);
+		if (memcmp(&a, &b, sizeof(a)) != 0 || u1 != u2 || memcmp(f1, f2, n * sizeof(*f1)) != 0)
+			differ++;
+	}
+	CHECK(differ == 0);
+}
+
 TEST(score_combine_hand_computed)
 {
 	struct score_params p;
@@ -113,7 +144,7 @@ TEST(score_combine_hand_computed)
 	size_t used;
 
 	score_params_default(&p);
-	double prob = score_combine(&p, c, 3, 10, 10, f, &used);
+	double prob = score_combine(&p, c, 3, 10, 10, f, &used, NULL);
 	/* only the first weighs in: unseen is skipped, 5/5 is exactly 0.5 */
 	CHECK(used == 1);
 	CHECK(f[1] < 0 && f[2] < 0);
@@ -122,11 +153,11 @@ TEST(score_combine_hand_computed)
 	double d = log(fw / (1.0 - fw));
 	CHECK_NEAR(prob, 1.0 / (1.0 + exp(-p.scale * asinh(d))), 1e-12);
 	/* no evidence at all: 0.5 */
-	CHECK_NEAR(score_combine(&p, c + 1, 2, 10, 10, NULL, &used), 0.5, 1e-12);
+	CHECK_NEAR(score_combine(&p, c + 1, 2, 10, 10, NULL, &used, NULL), 0.5, 1e-12);
 	/* symmetric evidence gives the mirrored probability */
 	struct store_counts s[1] = { { 9, 1 } }, h[1] = { { 1, 9 } };
-	CHECK_NEAR(score_combine(&p, s, 1, 10, 10, NULL, NULL) +
-		   score_combine(&p, h, 1, 10, 10, NULL, NULL), 1.0, 1e-12);
+	CHECK_NEAR(score_combine(&p, s, 1, 10, 10, NULL, NULL, NULL) +
+		   score_combine(&p, h, 1, 10, 10, NULL, NULL, NULL), 1.0, 1e-12);
 }
 
 TEST(score_long_message_no_saturation)
@@ -137,8 +168,8 @@ TEST(score_long_message_no_saturation)
 	score_params_default(&p);
 	for (size_t i = 0; i < 2000; i++)
 		c[i] = (struct store_counts){ 50, 1 };
-	double a = score_combine(&p, c, 1000, 100, 100, NULL, NULL);
-	double b = score_combine(&p, c, 2000, 100, 100, NULL, NULL);
+	double a = score_combine(&p, c, 1000, 100, 100, NULL, NULL, NULL);
+	double b = score_combine(&p, c, 2000, 100, 100, NULL, NULL, NULL);
 	CHECK(a < 1.0 && b < 1.0);
 	CHECK(b > a);
 }
