@@ -322,9 +322,14 @@ static int by_strength(const void *x, const void *y)
 static void top_features(struct bayes *b, const struct featvec *fv, struct bayes_result *r)
 {
 	size_t k = 0;
+	double weakest = 0.0;	/* |prob - 0.5| of top[k - 1] once the list is full */
 
 	for (size_t i = 0; i < fv->n; i++) {
 		if (b->fprob[i] < 0)
+			continue;
+		/* most features are weaker than the weakest kept: by_strength
+		 * would say so on this alone */
+		if (k == BAYES_MAX_TOP && fabs(b->fprob[i] - 0.5) < weakest)
 			continue;
 		struct bayes_feature f = {
 			.text = fv->text ? fv->text[i] : NULL,
@@ -346,6 +351,8 @@ static void top_features(struct bayes *b, const struct featvec *fv, struct bayes
 			}
 			r->top[j] = f;
 		}
+		if (k == BAYES_MAX_TOP)
+			weakest = fabs(r->top[k - 1].prob - 0.5);
 	}
 	if (k < BAYES_MAX_TOP)
 		qsort(r->top, k, sizeof(r->top[0]), by_strength);
