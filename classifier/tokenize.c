@@ -70,6 +70,7 @@
  *	an address the address features with prefix "meta:name".
  */
 #include "tokenize.h"
+#include "brkcache.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -167,6 +168,8 @@ struct tokenizer {
 
 	/* scratch */
 	struct buf word;	/* one word, UTF-8 */
+	struct brkcache *brkcache;	/* words of texts segmented lately */
+	struct buf brkwords;	/* the words of the text being segmented */
 	struct buf ftext;	/* feature text being hashed */
 	struct buf otext;	/* OSB pair text */
 	struct buf hname;	/* header prefix "name:" */
@@ -597,6 +600,22 @@ static void icu_words(struct tokenizer *t, const char *s, size_t n)
 
 	if (n > INT32_MAX / 4)
 		n = INT32_MAX / 4;
+	/* a text segmented before: the same words, without ICU */
+	const struct buf *seen = brkcache_get(t->brkcache, s, n);
+	if (seen) {
+		const char *w;
+		size_t pos = 0, wlen, ncp;
+
+		while (brkcache_word_next(seen, &pos, &w, &wlen, &ncp)) {
+			buf_reset(&t->word);
+			buf_append(&t->word, w, wlen);
+			emit_word(t, t->word.data, t->word.len, ncp);
+			if (t->word_budget == 0)
+				return;
+		}
+		return;
+	}
+	buf_reset(&t->brkwords);
 	u16_reserve(&t->u16, &t->u16_cap, n + 1);
 	u_strFromUTF8WithSub(t->u16, (int32_t)t->u16_cap, &len, s, (int32_t)n, 0xFFFD, NULL, &err);
 	if (U_FAILURE(err))
@@ -656,10 +675,12 @@ static void icu_words(struct tokenizer *t, const char *s, size_t n)
 			continue;
 		t->word.len = (size_t)outlen;
 		t->word.data[outlen] = '\0';
+		brkcache_word_add(&t->brkwords, t->word.data, t->word.len, ncp);
 		emit_word(t, t->word.data, t->word.len, ncp);
 		if (t->word_budget == 0)
-			return;
+			return;		/* not all words: nothing to remember */
 	}
+	brkcache_put(t->brkcache, s, n, &t->brkwords);
 }
 
 /* has_8bit - any byte of s[0..n) above 0x7f; word at a time. */
@@ -1534,6 +1555,7 @@ struct tokenizer *tokenizer_new(const struct tok_params *p, bool keep_text,
 	t->keep_text = keep_text;
 	t->norm = norm;
 	t->brk = brk;
+	t->brkcache = brkcache_new();
 	t->slot_mask = 1024 - 1;
 	t->slots = xcalloc(t->slot_mask + 1, sizeof(uint64_t));
 	tokenizer_reset(t);
@@ -1548,6 +1570,8 @@ void tokenizer_free(struct tokenizer **tp)
 	if (t == NULL)
 		return;
 	ubrk_close(t->brk);
+	brkcache_free(t->brkcache);
+	buf_free(&t->brkwords);
 	free(t->u16);
 	free(t->u16n);
 	free(t->slots);
