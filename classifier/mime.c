@@ -220,7 +220,7 @@ static void finish_field(struct walk *w, unsigned depth, const char *name, size_
 		len = w->tmp.len;
 	}
 	buf_reset(&w->val);
-	if (memmem(val, len, "=?", 2))
+	if (mem_find(val, len, "=?", 2))
 		rfc2047_decode(val, len, &w->val, NULL);
 	else
 		buf_append(&w->val, val, len);
