@@ -79,8 +79,8 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-/* buf_reserve - make room for extra more bytes plus the terminating NUL. */
-void buf_reserve(struct buf *b, size_t extra)
+/* buf_grow - see util.h: room for extra more bytes plus the terminating NUL. */
+void buf_grow(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 
@@ -100,13 +100,6 @@ void buf_append(struct buf *b, const void *data, size_t size)
 	if (size)
 		memcpy(b->data + b->len, data, size);
 	b->len += size;
-	b->data[b->len] = '\0';
-}
-
-void buf_putc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
 	b->data[b->len] = '\0';
 }
 
