@@ -12,7 +12,11 @@
  *
  * A cache belongs to one tokenizer (one thread). It holds at most
  * BRKCACHE_ENTRIES texts of at most BRKCACHE_TEXT_MAX bytes, and at most
- * BRKCACHE_BYTES bytes of texts and words together.
+ * BRKCACHE_BYTES bytes of texts and words together. bayesd has one per
+ * read handle (read_handles, 32 by default: 64 MB at the very most); in
+ * practice far less: bayesc's peak RSS over 10,000 trec06p messages grew
+ * by 0.5 MB. Four times the entries, twice the bytes and texts up to
+ * 16 KB saved another 3.6% of the instructions of that run.
  */
 #ifndef BAYES_BRKCACHE_H
 #define BAYES_BRKCACHE_H
