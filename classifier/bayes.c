@@ -51,6 +51,7 @@ struct bayes {
 	struct store_counts *counts;
 	struct store_counts *gcounts;	/* the global counts, when blending */
 	double *fprob;
+	struct score_memo *memo;	/* score_combine's, made at the first check */
 	size_t *miss;			/* shared cache misses: indexes, */
 	uint64_t *mhash;		/* their hashes */
 	struct store_counts *mcounts;	/* and their counts from the store */
@@ -254,6 +255,7 @@ void bayes_close(struct bayes **bp)
 	free(b->counts);
 	free(b->gcounts);
 	free(b->fprob);
+	free(b->memo);
 	free(b->miss);
 	free(b->mhash);
 	free(b->mcounts);
@@ -320,9 +322,14 @@ static int by_strength(const void *x, const void *y)
 static void top_features(struct bayes *b, const struct featvec *fv, struct bayes_result *r)
 {
 	size_t k = 0;
+	double weakest = 0.0;	/* |prob - 0.5| of top[k - 1] once the list is full */
 
 	for (size_t i = 0; i < fv->n; i++) {
 		if (b->fprob[i] < 0)
+			continue;
+		/* most features are weaker than the weakest kept: by_strength
+		 * would say so on this alone */
+		if (k == BAYES_MAX_TOP && fabs(b->fprob[i] - 0.5) < weakest)
 			continue;
 		struct bayes_feature f = {
 			.text = fv->text ? fv->text[i] : NULL,
@@ -344,6 +351,8 @@ static void top_features(struct bayes *b, const struct featvec *fv, struct bayes
 			}
 			r->top[j] = f;
 		}
+		if (k == BAYES_MAX_TOP)
+			weakest = fabs(r->top[k - 1].prob - 0.5);
 	}
 	if (k < BAYES_MAX_TOP)
 		qsort(r->top, k, sizeof(r->top[0]), by_strength);
@@ -433,7 +442,9 @@ static void finish_check(struct bayes *b, const struct featvec *fv, uint64_t ns,
 {
 	r->learned_spam = ns;
 	r->learned_ham = nh;
-	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused);
+	if (b->memo == NULL)
+		b->memo = xcalloc(1, sizeof(*b->memo));
+	r->prob = score_combine(&b->sp, b->counts, fv->n, ns, nh, b->fprob, &r->nused, b->memo);
 	r->spam = r->prob >= b->opt.spam_threshold;
 	top_features(b, fv, r);
 }

@@ -5,17 +5,23 @@
  * UTF-8 validation (16 ASCII bytes per step); only text that fails it costs
  * an ICU call. ICU converters are opened once per thread and charset name
  * and kept in a small LRU cache, because ucnv_open() costs far more than
- * converting a typical part. See charset.h for the contract.
+ * converting a typical part. ICU's detector, for text that is neither
+ * UTF-8 nor in its declared charset, costs about 2,000 instructions a byte
+ * of its sample; spam repeats itself (the same raw Subject, the same body
+ * in message after message), so the answers for the last samples are kept
+ * too. See charset.h for the contract.
  */
 #include "charset.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <unicode/ucnv.h>
 #include <unicode/ucsdet.h>
+#include <xxhash.h>
 
 #define CNV_CACHE_SIZE	8
 #define CNV_NAME_MAX	48
@@ -28,6 +34,12 @@
 #define DETECT_SAMPLE	1024
 #define DETECT_MIN_CONFIDENCE	10	/* ucsdet confidence 0..100 */
 #define FALLBACK_CHARSET	"windows-1252"
+/*
+ * Detector answers remembered per thread. In 10,000 trec06p messages 62% of
+ * the sampled bytes were a sample seen before, and 128 entries kept 93% of
+ * those hits (all of them: 97%).
+ */
+#define DETECT_CACHE_SIZE	128
 
 struct cnv_slot {
 	char name[CNV_NAME_MAX];	/* normalised name; "" = free slot */
@@ -38,6 +50,21 @@ struct cnv_slot {
 static __thread struct cnv_slot cnv_cache[CNV_CACHE_SIZE];
 static __thread unsigned long cnv_clock;
 static __thread UCharsetDetector *detector;
+
+/*
+ * struct detect_slot - one remembered detection: the exact sample (the
+ * hash only finds it; the bytes are compared) and what ICU answered.
+ */
+struct detect_slot {
+	char *sample;			/* malloc'ed copy; NULL = free slot */
+	size_t len;
+	uint64_t hash;
+	char name[CNV_NAME_MAX];	/* normalised answer; "" = no answer */
+	unsigned long used;		/* LRU stamp */
+};
+
+static __thread struct detect_slot detect_cache[DETECT_CACHE_SIZE];
+static __thread unsigned long detect_clock;
 
 /*
  * The converters are cached per thread. A thread that ends without calling
@@ -359,14 +386,13 @@ static bool icu_convert(UConverter *cnv, const char *in, size_t n, struct buf *o
 	return true;
 }
 
-/* detect - ask ICU's detector what in[0..n) is; fills name (normalised).
- * The sample starts just before the first 8-bit byte so that an ASCII
- * preamble (markup, a quoted header) does not crowd out what matters. */
-static bool detect(const char *in, size_t n, char *name, size_t size)
+/*
+ * detect_icu - ICU's detector on s[0..len): its best guess (normalised) if
+ * it is confident enough, else false.
+ */
+static bool detect_icu(const char *s, size_t len, char *name, size_t size)
 {
 	UErrorCode err = U_ZERO_ERROR;
-	const char *s = in;
-	size_t len = n;
 
 	if (detector == NULL) {
 		arm_cleanup();
@@ -376,6 +402,62 @@ static bool detect(const char *in, size_t n, char *name, size_t size)
 			return false;
 		}
 	}
+	ucsdet_setText(detector, s, (int32_t)len, &err);
+	const UCharsetMatch *m = ucsdet_detect(detector, &err);
+	if (U_FAILURE(err) || m == NULL)
+		return false;
+	if (ucsdet_getConfidence(m, &err) < DETECT_MIN_CONFIDENCE || U_FAILURE(err))
+		return false;
+	const char *det = ucsdet_getName(m, &err);
+	if (U_FAILURE(err) || det == NULL || !normalise_name(det, name, size))
+		return false;
+	return true;
+}
+
+/*
+ * detect_sample - detect_icu() through this thread's cache of answers. The
+ * detector keeps no state from one text to the next, so the same sample
+ * gets the same answer. A detector that cannot be opened is not cached.
+ */
+static bool detect_sample(const char *s, size_t len, char *name, size_t size)
+{
+	uint64_t h = XXH3_64bits(s, len);
+	struct detect_slot *victim = &detect_cache[0];
+
+	for (int i = 0; i < DETECT_CACHE_SIZE; i++) {
+		struct detect_slot *d = &detect_cache[i];
+
+		if (d->sample && d->hash == h && d->len == len && memcmp(d->sample, s, len) == 0) {
+			d->used = ++detect_clock;
+			if (d->name[0] == '\0')
+				return false;
+			snprintf(name, size, "%s", d->name);
+			return true;
+		}
+		if (d->used < victim->used)
+			victim = d;
+	}
+	bool ok = detect_icu(s, len, name, size);
+	if (detector == NULL)
+		return ok;
+	free(victim->sample);
+	victim->sample = xmalloc(len ? len : 1);
+	memcpy(victim->sample, s, len);
+	victim->len = len;
+	victim->hash = h;
+	snprintf(victim->name, sizeof(victim->name), "%s", ok ? name : "");
+	victim->used = ++detect_clock;
+	return ok;
+}
+
+/* detect - what in[0..n) is, by ICU's detector; fills name (normalised).
+ * The sample starts just before the first 8-bit byte so that an ASCII
+ * preamble (markup, a quoted header) does not crowd out what matters. */
+static bool detect(const char *in, size_t n, char *name, size_t size)
+{
+	const char *s = in;
+	size_t len = n;
+
 	if (len > DETECT_SAMPLE) {
 		size_t first8 = 0;
 		while (first8 < n && (unsigned char)in[first8] < 0x80)
@@ -386,14 +468,7 @@ static bool detect(const char *in, size_t n, char *name, size_t size)
 		s = in + off;
 		len = DETECT_SAMPLE;
 	}
-	ucsdet_setText(detector, s, (int32_t)len, &err);
-	const UCharsetMatch *m = ucsdet_detect(detector, &err);
-	if (U_FAILURE(err) || m == NULL)
-		return false;
-	if (ucsdet_getConfidence(m, &err) < DETECT_MIN_CONFIDENCE || U_FAILURE(err))
-		return false;
-	const char *det = ucsdet_getName(m, &err);
-	if (U_FAILURE(err) || det == NULL || !normalise_name(det, name, size))
+	if (!detect_sample(s, len, name, size))
 		return false;
 	/* UTF-16/32 guesses on text without a byte order mark are noise. */
 	if (strncmp(name, "utf-16", 6) == 0 || strncmp(name, "utf-32", 6) == 0) {
@@ -479,6 +554,11 @@ void charset_thread_done(void)
 	if (detector)
 		ucsdet_close(detector);
 	detector = NULL;
+	for (int i = 0; i < DETECT_CACHE_SIZE; i++) {
+		free(detect_cache[i].sample);
+		memset(&detect_cache[i], 0, sizeof(detect_cache[i]));
+	}
+	detect_clock = 0;
 	if (cleanup_armed) {
 		pthread_setspecific(cleanup_key, NULL);
 		cleanup_armed = false;

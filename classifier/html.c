@@ -90,11 +90,12 @@ static inline bool is_alnum(unsigned char c)
 	return is_alpha(c) || (c >= '0' && c <= '9');
 }
 
-/* in_list - is the lower-case name one of list? */
+/* in_list - is the lower-case name one of list? (Every tag is looked up
+ * in the 42 block tags: the first byte rules most out without a call.) */
 static bool in_list(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(name, list[i]) == 0)
+		if (list[i][0] == name[0] && strcmp(name, list[i]) == 0)
 			return true;
 	return false;
 }
@@ -182,7 +183,7 @@ static size_t entity(const char *p, const char *end, uint32_t *cp)
 		return 0;
 	name[len] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(entities); i++)
-		if (strcmp(name, entities[i].name) == 0) {
+		if (entities[i].name[0] == name[0] && strcmp(name, entities[i].name) == 0) {
 			if (q < end && *q == ';')
 				q++;
 			*cp = entities[i].cp;

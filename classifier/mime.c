@@ -8,7 +8,7 @@
  * of them, so a multipart whose boundary never closes is ended by its
  * parent's, as in Postfix and Dovecot. Each line is looked at once to find
  * where parts end (lines that do not start with "--" are skipped with
- * memmem), plus once more, up to max_part_bytes, to decode a text part:
+ * mem_find), plus once more, up to max_part_bytes, to decode a text part:
  * the walk is linear in the message size and depth <= max_depth keeps the
  * recursion (one frame per nesting level) bounded.
  *
@@ -122,7 +122,7 @@ static const char *find_delim(const struct walk *w, const char *p, const char *e
 	for (;;) {
 		if (match_delim(w, p, end, which, close, after))
 			return p;
-		const char *q = memmem(p, (size_t)(end - p), "\n--", 3);
+		const char *q = mem_find(p, (size_t)(end - p), "\n--", 3);
 		if (q == NULL)
 			return end;
 		p = q + 1;
@@ -220,7 +220,7 @@ static void finish_field(struct walk *w, unsigned depth, const char *name, size_
 		len = w->tmp.len;
 	}
 	buf_reset(&w->val);
-	if (memmem(val, len, "=?", 2))
+	if (mem_find(val, len, "=?", 2))
 		rfc2047_decode(val, len, &w->val, NULL);
 	else
 		buf_append(&w->val, val, len);

@@ -26,7 +26,37 @@
 #include "score.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+/*
+ * ln i for the chi-square series, computed once: log() was half the cost
+ * of a series term. The same log() fills the table, so the series sums
+ * the same numbers as before. Past the table (more features than that
+ * weighing in) log() is called.
+ */
+#define LN_INT_MAX	4096
+static double ln_int[LN_INT_MAX];
+static pthread_once_t ln_int_once = PTHREAD_ONCE_INIT;
+
+static void ln_int_fill(void)
+{
+	for (size_t i = 1; i < LN_INT_MAX; i++)
+		ln_int[i] = log((double)i);
+}
+
+/*
+ * exp(x) of every x below this is 0 in double (the least subnormal is
+ * e^-744.4): such series terms add nothing and exp() is not called.
+ */
+#define EXP_ZERO_BELOW	(-746.0)
+/*
+ * exp(x) < 2^-54 for every x below this (e^-38 = 3.1e-17 < 5.5e-17): added
+ * to a sum of at least 0.5 it is less than half the sum's last bit, so the
+ * sum does not change.
+ */
+#define EXP_NOTHING_TO_HALF	(-38.0)
 
 void score_params_default(struct score_params *p)
 {
@@ -68,38 +98,110 @@ double score_ln_chi2q(double x2, size_t dof_half)
 	/* the largest term is at i ~ m (or the last, k-1): find its log first */
 	size_t imax = (size_t)m < dof_half ? (size_t)m : dof_half - 1;
 	lmax = (double)imax * lm - lgamma((double)imax + 1.0);
+	pthread_once(&ln_int_once, ln_int_fill);
 	for (size_t i = 0; i < dof_half; i++) {
-		if (i > 0)
-			lt += lm - log((double)i);
-		sum += exp(lt - lmax);
+		if (i > 0) {
+			double step = lm - (i < LN_INT_MAX ? ln_int[i] : log((double)i));
+			lt += step;
+			/*
+			 * Past the peak the terms only shrink: once they are 0,
+			 * or too small to change a sum of at least 0.5 (the
+			 * peak's term is 1), stop; adding them changes no bit.
+			 */
+			if (step < 0.0 && (lt - lmax < EXP_ZERO_BELOW
+					   || (sum >= 0.5 && lt - lmax < EXP_NOTHING_TO_HALF)))
+				break;
+		}
+		if (!(lt - lmax < EXP_ZERO_BELOW))
+			sum += exp(lt - lmax);
 	}
 	double r = -m + lmax + log(sum);
 	return r > 0.0 ? 0.0 : r;
 }
 
+/*
+ * feature_terms - f(w) of a feature with these counts and its two
+ * logarithms; false if it does not weigh in (f is noise, or it was never
+ * seen).
+ */
+static bool feature_terms(const struct score_params *p, uint32_t spam, uint32_t ham,
+			  uint64_t nspam_msgs, uint64_t nham_msgs, double *f_r, double *ln_f_r,
+			  double *ln_1f_r)
+{
+	double f = score_token(p, spam, ham, nspam_msgs, nham_msgs);
+
+	if (fabs(f - 0.5) < p->min_dev || (spam == 0 && ham == 0))
+		return false;
+	/* keep f inside (0,1) so both logarithms are finite */
+	if (f < 1e-9)
+		f = 1e-9;
+	else if (f > 1.0 - 1e-9)
+		f = 1.0 - 1e-9;
+	*f_r = f;
+	*ln_f_r = log(f);
+	*ln_1f_r = log1p(-f);
+	return true;
+}
+
+/* memo_ready - empty the memo if it was filled under other totals or
+ * parameters. */
+static void memo_ready(struct score_memo *m, const struct score_params *p, uint64_t nspam_msgs,
+		       uint64_t nham_msgs)
+{
+	if (m->gen != 0 && m->nspam_msgs == nspam_msgs && m->nham_msgs == nham_msgs
+	    && memcmp(&m->p, p, sizeof(*p)) == 0)
+		return;
+	m->p = *p;
+	m->nspam_msgs = nspam_msgs;
+	m->nham_msgs = nham_msgs;
+	if (++m->gen == 0) {
+		/* 2^32 changes of totals: start over rather than meet old entries */
+		memset(m->e, 0, sizeof(m->e));
+		m->gen = 1;
+	}
+}
+
 double score_combine(const struct score_params *p, const struct store_counts *c, size_t n,
-		     uint64_t nspam_msgs, uint64_t nham_msgs, double *fprob_r, size_t *nused_r)
+		     uint64_t nspam_msgs, uint64_t nham_msgs, double *fprob_r, size_t *nused_r,
+		     struct score_memo *memo)
 {
 	double sum_lnf = 0.0, sum_ln1f = 0.0;
 	size_t used = 0;
 
+	if (memo)
+		memo_ready(memo, p, nspam_msgs, nham_msgs);
 	for (size_t i = 0; i < n; i++) {
-		double f = score_token(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs);
+		double f = 0.0, ln_f = 0.0, ln_1f = 0.0;
+		bool weighs;
 
-		if (fabs(f - 0.5) < p->min_dev || (c[i].spam == 0 && c[i].ham == 0)) {
+		if (memo) {
+			uint64_t k = ((uint64_t)c[i].spam << 32 | c[i].ham) * 0x9E3779B97F4A7C15ULL;
+			struct score_memo_entry *e = &memo->e[k >> (64 - SCORE_MEMO_BITS)];
+
+			if (e->gen != memo->gen || e->spam != c[i].spam || e->ham != c[i].ham) {
+				e->used = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs,
+							&e->f, &e->ln_f, &e->ln_1f);
+				e->spam = c[i].spam;
+				e->ham = c[i].ham;
+				e->gen = memo->gen;
+			}
+			weighs = e->used;
+			f = e->f;
+			ln_f = e->ln_f;
+			ln_1f = e->ln_1f;
+		} else {
+			weighs = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs, &f, &ln_f,
+					       &ln_1f);
+		}
+		if (!weighs) {
 			if (fprob_r)
 				fprob_r[i] = -1.0;
 			continue;
 		}
-		/* keep f inside (0,1) so both logarithms are finite */
-		if (f < 1e-9)
-			f = 1e-9;
-		else if (f > 1.0 - 1e-9)
-			f = 1.0 - 1e-9;
 		if (fprob_r)
 			fprob_r[i] = f;
-		sum_lnf += log(f);
-		sum_ln1f += log1p(-f);
+		sum_lnf += ln_f;
+		sum_ln1f += ln_1f;
 		used++;
 	}
 	if (nused_r)

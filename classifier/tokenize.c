@@ -70,6 +70,7 @@
  *	an address the address features with prefix "meta:name".
  */
 #include "tokenize.h"
+#include "brkcache.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -167,6 +168,8 @@ struct tokenizer {
 
 	/* scratch */
 	struct buf word;	/* one word, UTF-8 */
+	struct brkcache *brkcache;	/* words of texts segmented lately */
+	struct buf brkwords;	/* the words of the text being segmented */
 	struct buf ftext;	/* feature text being hashed */
 	struct buf otext;	/* OSB pair text */
 	struct buf hname;	/* header prefix "name:" */
@@ -597,6 +600,22 @@ static void icu_words(struct tokenizer *t, const char *s, size_t n)
 
 	if (n > INT32_MAX / 4)
 		n = INT32_MAX / 4;
+	/* a text segmented before: the same words, without ICU */
+	const struct buf *seen = brkcache_get(t->brkcache, s, n);
+	if (seen) {
+		const char *w;
+		size_t pos = 0, wlen, ncp;
+
+		while (brkcache_word_next(seen, &pos, &w, &wlen, &ncp)) {
+			buf_reset(&t->word);
+			buf_append(&t->word, w, wlen);
+			emit_word(t, t->word.data, t->word.len, ncp);
+			if (t->word_budget == 0)
+				return;
+		}
+		return;
+	}
+	buf_reset(&t->brkwords);
 	u16_reserve(&t->u16, &t->u16_cap, n + 1);
 	u_strFromUTF8WithSub(t->u16, (int32_t)t->u16_cap, &len, s, (int32_t)n, 0xFFFD, NULL, &err);
 	if (U_FAILURE(err))
@@ -656,10 +675,12 @@ static void icu_words(struct tokenizer *t, const char *s, size_t n)
 			continue;
 		t->word.len = (size_t)outlen;
 		t->word.data[outlen] = '\0';
+		brkcache_word_add(&t->brkwords, t->word.data, t->word.len, ncp);
 		emit_word(t, t->word.data, t->word.len, ncp);
 		if (t->word_budget == 0)
-			return;
+			return;		/* not all words: nothing to remember */
 	}
+	brkcache_put(t->brkcache, s, n, &t->brkwords);
 }
 
 /* has_8bit - any byte of s[0..n) above 0x7f; word at a time. */
@@ -869,14 +890,14 @@ static bool ci_eq(const char *s, size_t len, const char *lit)
 
 /*
  * scan_links - find URLs (scheme://..., www....) and e-mail addresses in
- * text and add their features. Cheap on text without any: three memchr
- * or memmem passes.
+ * text and add their features. Cheap on text without any: four memchr
+ * passes (mem_find).
  */
 static void scan_links(struct tokenizer *t, const char *s, size_t n)
 {
 	const char *p, *end = s + n;
 
-	for (p = s; (p = memmem(p, (size_t)(end - p), "://", 3)) != NULL; p += 3) {
+	for (p = s; (p = mem_find(p, (size_t)(end - p), "://", 3)) != NULL; p += 3) {
 		const char *sc = p;
 
 		while (sc > s && p - sc < 16 && (ascii_class[(unsigned char)sc[-1]] == AC_LETTER ||
@@ -892,7 +913,7 @@ static void scan_links(struct tokenizer *t, const char *s, size_t n)
 	for (int pass = 0; pass < 2; pass++) {
 		const char *www = pass ? "WWW." : "www.";
 
-		for (p = s; (p = memmem(p, (size_t)(end - p), www, 4)) != NULL; p += 4) {
+		for (p = s; (p = mem_find(p, (size_t)(end - p), www, 4)) != NULL; p += 4) {
 			/* www. inside a longer host or after :// was done above */
 			if (p > s && (is_host_byte((unsigned char)p[-1]) || p[-1] == '/' || p[-1] == '@'))
 				continue;
@@ -1329,7 +1350,7 @@ static void hdr_results(struct tokenizer *t, const char *pfx, const char *v, siz
 static bool name_is_one_of(const char *name, const char *const *list)
 {
 	for (; *list; list++)
-		if (strcmp(name, *list) == 0)
+		if ((*list)[0] == name[0] && strcmp(name, *list) == 0)
 			return true;
 	return false;
 }
@@ -1534,6 +1555,7 @@ struct tokenizer *tokenizer_new(const struct tok_params *p, bool keep_text,
 	t->keep_text = keep_text;
 	t->norm = norm;
 	t->brk = brk;
+	t->brkcache = brkcache_new();
 	t->slot_mask = 1024 - 1;
 	t->slots = xcalloc(t->slot_mask + 1, sizeof(uint64_t));
 	tokenizer_reset(t);
@@ -1548,6 +1570,8 @@ void tokenizer_free(struct tokenizer **tp)
 	if (t == NULL)
 		return;
 	ubrk_close(t->brk);
+	brkcache_free(t->brkcache);
+	buf_free(&t->brkwords);
 	free(t->u16);
 	free(t->u16n);
 	free(t->slots);

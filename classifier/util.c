@@ -79,8 +79,8 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-/* buf_reserve - make room for extra more bytes plus the terminating NUL. */
-void buf_reserve(struct buf *b, size_t extra)
+/* buf_grow - see util.h: room for extra more bytes plus the terminating NUL. */
+void buf_grow(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 
@@ -103,13 +103,6 @@ void buf_append(struct buf *b, const void *data, size_t size)
 	b->data[b->len] = '\0';
 }
 
-void buf_putc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
-}
-
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,6 +118,25 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+/* mem_find - see util.h. */
+const char *mem_find(const char *h, size_t n, const char *needle, size_t m)
+{
+	const char *p = h, *last;
+
+	if (n < m)
+		return NULL;
+	last = h + (n - m);	/* the last place the needle can start */
+	while (p <= last) {
+		p = memchr(p, needle[0], (size_t)(last - p) + 1);
+		if (p == NULL)
+			return NULL;
+		if (memcmp(p + 1, needle + 1, m - 1) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
 }
 
 int ascii_casecmp_n(const char *a, const char *b, size_t n)

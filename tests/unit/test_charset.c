@@ -90,6 +90,39 @@ TEST(charset_lying_declaration)
 	CHECK(strncmp(r, "Привет, как дела?", strlen("Привет, как дела?")) == 0);
 }
 
+/* A sample seen before gets the remembered answer: the same as ICU's. */
+TEST(charset_detect_cache)
+{
+	unsigned f1, f2, f3;
+	const char *ru = "\xcf\xf0\xe8\xe2\xe5\xf2, \xea\xe0\xea \xe4\xe5\xeb\xe0? \xdd\xf2\xee "
+			 "\xef\xf0\xee\xe2\xe5\xf0\xea\xe0 \xf0\xf3\xf1\xf1\xea\xee\xe3\xee "
+			 "\xf2\xe5\xea\xf1\xf2\xe0 \xe4\xeb\xff \xf4\xe8\xeb\xfc\xf2\xf0\xe0.";
+	char *first, *again;
+
+	charset_thread_done();
+	first = xstrdup(conv(NULL, ru, strlen(ru), &f1));
+	again = xstrdup(conv(NULL, ru, strlen(ru), &f2));
+	CHECK_STR(again, first);
+	CHECK(f1 == f2);
+	/* The same bytes one shorter are another sample. */
+	free(again);
+	again = xstrdup(conv(NULL, ru, strlen(ru) - 1, &f2));
+	CHECK(strncmp(again, first, strlen(again)) == 0);
+	/* Many other samples push it out; it is asked again and answers alike. */
+	for (int i = 0; i < 300; i++) {
+		char t[64];
+		int n = snprintf(t, sizeof(t), "n\xe9 %d caf\xe9", i);
+		conv(NULL, t, (size_t)n, &f3);
+	}
+	free(again);
+	again = xstrdup(conv(NULL, ru, strlen(ru), &f2));
+	CHECK_STR(again, first);
+	CHECK(f1 == f2);
+	charset_thread_done();
+	free(first);
+	free(again);
+}
+
 TEST(charset_utf8_validator)
 {
 	CHECK(charset_utf8_valid("abc", 3) == 3);

@@ -306,6 +306,61 @@ static struct bayes *st_restore(enum bayes_backend be, const char *name, const c
 	return b;
 }
 
+/* bulk_agrees - user's counts of h[0..n) read through the in-memory table
+ * of a new BAYES_OPEN_BULK handle equal those read with SQL. */
+static bool bulk_agrees(const char *name, int64_t user, const uint64_t *h, size_t n)
+{
+	struct store *bulk = st_open(BAYES_BACKEND_SQLITE, name, BAYES_OPEN_RDONLY | BAYES_OPEN_BULK, TOK_A, NULL);
+	struct store *sql = st_open(BAYES_BACKEND_SQLITE, name, BAYES_OPEN_RDONLY, TOK_A, NULL);
+	struct store_counts a[8], b[8];
+	bool same = bulk && sql && n <= 8;
+
+	if (same) {
+		long fa = store_lookup(bulk, user, h, n, a), fb = store_lookup(sql, user, h, n, b);
+		same = fa >= 0 && fa == fb;
+		for (size_t i = 0; same && i < n; i++)
+			same = a[i].spam == b[i].spam && a[i].ham == b[i].ham;
+	}
+	store_close(&bulk);
+	store_close(&sql);
+	return same;
+}
+
+/* The bulk load reads the whole table when it is one user's, else that
+ * user's rows: both give what SQL gives. */
+TEST(store_sqlite_bulk_load)
+{
+	struct store *s = st_open(BAYES_BACKEND_SQLITE, "bulk", BAYES_OPEN_CREATE, TOK_A, NULL);
+	uint64_t h[6] = { 5, 0x8000000000000001ULL, UINT64_MAX, 77, 1ULL << 40, 9 };
+	int64_t carol = -1, dave = -1;
+	struct store_counts c[6];
+
+	REQUIRE(s);
+	REQUIRE(store_begin(s) == 0);
+	CHECK(store_add(s, 0, h, 4, 1, 0, 1, 0) == 0);
+	CHECK(store_add(s, 0, h + 1, 2, 0, 2, 0, 2) == 0);
+	REQUIRE(store_commit(s) == 0);
+	CHECK(bulk_agrees("bulk", 0, h, 6));
+	REQUIRE(store_begin(s) == 0);
+	CHECK(store_user_id(s, "carol", true, &carol) == 1 && carol > 0);
+	CHECK(store_user_id(s, "dave", true, &dave) == 1 && dave > carol);
+	CHECK(store_add(s, carol, h + 2, 3, 0, 1, 0, 1) == 0);
+	REQUIRE(store_commit(s) == 0);
+	/* global, carol (others on both sides), dave (no rows) */
+	CHECK(bulk_agrees("bulk", 0, h, 6));
+	CHECK(bulk_agrees("bulk", carol, h, 6));
+	CHECK(bulk_agrees("bulk", dave, h, 6));
+	/* carol's rows only */
+	REQUIRE(store_begin(s) == 0);
+	CHECK(store_add(s, 0, h, 4, -1, 0, -1, 0) == 0);
+	CHECK(store_add(s, 0, h + 1, 2, 0, -2, 0, -2) == 0);
+	REQUIRE(store_commit(s) == 0);
+	CHECK(store_lookup(s, 0, h, 6, c) == 0);
+	CHECK(bulk_agrees("bulk", carol, h, 6));
+	CHECK(bulk_agrees("bulk", 0, h, 6));
+	store_close(&s);
+}
+
 TEST(store_dump_sqlite_redis_sqlite)
 {
 	double p[200];

@@ -422,6 +422,71 @@ TEST(tokenize_deterministic_sorted)
 	tokenizer_free(&b);
 }
 
+/* fv_copy - the hashes of fv into a new array; *n_r their number. */
+static uint64_t *fv_copy(const struct featvec *fv, size_t *n_r)
+{
+	uint64_t *h = xmalloc((fv->n + 1) * sizeof(*h));
+
+	memcpy(h, fv->hash, fv->n * sizeof(*h));
+	*n_r = fv->n;
+	return h;
+}
+
+/* subject_of - the features of a message that is one Subject field. */
+static const struct featvec *subject_of(struct tokenizer *t, const char *text)
+{
+	tokenizer_reset(t);
+	feed_header(t, "subject", text);
+	return tokenizer_finish(t);
+}
+
+/*
+ * A text segmented before (brkcache) gives the features a tokenizer that
+ * never saw it gives: as a body, as a Subject whose word budget cuts it
+ * short, and the other way round.
+ */
+TEST(tokenize_brkcache_same_words)
+{
+	char text[4000];
+	size_t o = 0, nb, ns, n;
+	uint64_t *body, *subj;
+
+	for (int i = 0; i < 60; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "Grüße %d 我们今天去北京 ｶﾀｶﾅ ", i);
+	struct tokenizer *fresh = new_tok(true);
+	REQUIRE(fresh);
+	body = fv_copy(text_of(fresh, text), &nb);
+	tokenizer_free(&fresh);
+	fresh = new_tok(true);
+	REQUIRE(fresh);
+	subj = fv_copy(subject_of(fresh, text), &ns);
+	tokenizer_free(&fresh);
+	CHECK(ns < nb);
+
+	struct tokenizer *t = new_tok(true);
+	REQUIRE(t);
+	const struct featvec *fv = text_of(t, text);
+	CHECK(fv->n == nb && memcmp(fv->hash, body, nb * sizeof(*body)) == 0);
+	fv = text_of(t, text);			/* from the cache */
+	CHECK(fv->n == nb && memcmp(fv->hash, body, nb * sizeof(*body)) == 0);
+	fv = subject_of(t, text);		/* from the cache, cut short */
+	CHECK(fv->n == ns && memcmp(fv->hash, subj, ns * sizeof(*subj)) == 0);
+	tokenizer_free(&t);
+
+	t = new_tok(true);
+	REQUIRE(t);
+	fv = subject_of(t, text);		/* cut short: not kept */
+	CHECK(fv->n == ns && memcmp(fv->hash, subj, ns * sizeof(*subj)) == 0);
+	fv = text_of(t, text);
+	CHECK(fv->n == nb && memcmp(fv->hash, body, nb * sizeof(*body)) == 0);
+	uint64_t *again = fv_copy(text_of(t, text), &n);
+	CHECK(n == nb && memcmp(again, body, nb * sizeof(*body)) == 0);
+	tokenizer_free(&t);
+	free(again);
+	free(body);
+	free(subj);
+}
+
 TEST(tokenize_max_features)
 {
 	struct tok_params p;
