@@ -19,6 +19,7 @@
 
 #define TOKCACHE_MIN_SLOTS	1024
 #define TOKCACHE_SAT		0xFFFFu		/* a count this large: ask the store */
+#define TOKCACHE_PREFETCH	16		/* lookups: tokens to look ahead */
 
 struct tokcache_table {
 	uint64_t *key;
@@ -83,9 +84,14 @@ static void table_free(struct tokcache_table **tp)
  * store lists tokens so) fills the table front to back instead of at
  * random, and the table needs no power-of-two size.
  */
+static inline size_t table_home(const struct tokcache_table *t, uint64_t key)
+{
+	return (size_t)(((__uint128_t)key * t->cap) >> 64);
+}
+
 static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
 {
-	size_t i = (size_t)(((__uint128_t)key * t->cap) >> 64);
+	size_t i = table_home(t, key);
 
 	while (t->key[i] != 0 && t->key[i] != key)
 		if (++i == t->cap)
@@ -195,6 +201,13 @@ int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct s
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
 
+		/* the probes are cache misses: start one TOKCACHE_PREFETCH ahead */
+		if (i + TOKCACHE_PREFETCH < n) {
+			size_t h = table_home(t, hash[i + TOKCACHE_PREFETCH]);
+
+			__builtin_prefetch(&t->key[h]);
+			__builtin_prefetch(&t->val[h]);
+		}
 		out[i].spam = out[i].ham = 0;
 		if (hash[i] == 0) {
 			miss[nmiss++] = i;
