@@ -20,6 +20,8 @@
 #     stopped, mail still flows (milter_default_action = accept)
 #   - on a UNIX milter socket (mode 0666) a second Postfix gets the same
 #     verdict header, and the socket file goes when bayesd stops
+#   - a second bayesd on the same inet or UNIX milter socket refuses to
+#     start (exit 71, saying why) and the first goes on
 # (A SASL-authenticated sender takes the same not-scored path as a trusted
 # one; the harness has no SASL, so that is left to the unit level.)
 #
@@ -132,6 +134,20 @@ while [ $i -lt 150 ]; do
 done
 if [ $i -lt 150 ]; then ok "bayesd listens on inet:$mport@127.0.0.1"; else no "bayesd did not listen in 15 s"; exit 1; fi
 if [ "$(cat "$t/bd/bayesd.pid" 2>/dev/null)" = "$pid" ]; then ok "pid file holds bayesd's pid"; else no "pid file: '$(cat "$t/bd/bayesd.pid" 2>/dev/null)', pid $pid"; fi
+
+# a second bayesd on the same milter socket (its own controller socket and
+# pid file) must refuse to start, saying why, and leave the first serving
+second_refused() { # WHAT EXPECTED-TEXT
+	sed -e "s|^controller_socket = .*|controller_socket = $t/second.sock|" \
+		-e "s|^pidfile = .*|pidfile = $t/second.pid|" "$conf" >"$t/second.conf"
+	out=$(timeout 10 "$BD" -f -c "$t/second.conf" 2>&1 </dev/null); rc=$?
+	case "$rc:$out" in
+	71:*"$2"*) ok "$1: a second bayesd refuses (exit 71): $(echo "$out" | grep -m1 "$2" | sed 's/^[^:]*: //')" ;;
+	*) no "$1: a second bayesd: exit $rc: $(echo "$out" | tail -1)" ;;
+	esac
+	kill -0 "$pid" 2>/dev/null && ok "$1: the first still runs" || no "$1: the first bayesd died"
+}
+second_refused "inet:$mport@127.0.0.1" "Address already in use"
 
 # --untrusted: the harness's mynetworks is irrelevant to bayesd, but an
 # untrusted client is what a real MX sees
@@ -247,6 +263,7 @@ pid=$!
 i=0
 while [ $i -lt 150 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
 if [ -S "$sock" ]; then ok "bayesd listens on unix:$sock (mode $(stat -c %a "$sock"))"; else no "no UNIX socket after 15 s: $(tail -2 "$t/bayesd-unix.log")"; fi
+second_refused "unix:$sock" "is in use"
 if "$PH" start "$t/pf2" --untrusted --milter "unix:$sock" --set milter_command_timeout=10s >"$t/pf2.start" 2>&1; then
 	pf2=1
 	r=$("$PH" send "$t/pf2" "$SPAM" --to unix-1@example.net 2>&1)
