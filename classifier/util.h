@@ -75,6 +75,14 @@ int64_t stats_clock(void);
 bool path_on_readonly_fs(const char *path);
 
 /*
+ * unix_socket_reclaim - make path free for a UNIX socket's bind(): nothing
+ * there, or a socket nobody answers on (a dead daemon's; removed). False
+ * with a one-line reason in err when it is something else (never removed)
+ * or a socket someone answers on ("is in use").
+ */
+bool unix_socket_reclaim(const char *path, char *err, size_t errlen);
+
+/*
  * mem_find - the first needle[0..m) in h[0..n), or NULL: memmem() for the
  * short needles of the parsers ("://", "\n--"). memchr() finds the first
  * byte a vector at a time, which is several times faster than glibc's

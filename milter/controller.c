@@ -181,43 +181,6 @@ static void ctl_options(struct bayes_options *opt, const struct bayesd_config *c
  * Sockets.
  */
 
-/* ctl_unix_stale - prepare path for bind: remove a dead socket; false + err otherwise. */
-static bool ctl_unix_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return true;
-		snprintf(err, errlen, "lstat(%s): %s", path, strerror(errno));
-		return false;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket; not removing it", path);
-		return false;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return false;
-	}
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	if (rc == 0) {
-		snprintf(err, errlen, "%s is in use (is another bayesd running?)", path);
-		return false;
-	}
-	if (unlink(path) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "unlink(%s) (stale socket): %s", path, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
 /* ctl_unix_listen - the UNIX socket: tight umask, then mode and group. */
 static int ctl_unix_listen(const struct bayesd_config *cfg, char *err, size_t errlen)
 {
@@ -241,7 +204,7 @@ static int ctl_unix_listen(const struct bayesd_config *cfg, char *err, size_t er
 		}
 	}
 	free(dir);
-	if (!ctl_unix_stale(path, err, errlen))
+	if (!unix_socket_reclaim(path, err, errlen))
 		return -1;
 
 	memset(&sun, 0, sizeof(sun));

@@ -696,11 +696,16 @@ static int wire_listen_inet(const char *spec, char *err, size_t errlen)
 	return fd;
 }
 
-/* wire_listen_unix - unix:PATH, local:PATH or PATH: mode 0666, the MTA connects as itself */
+/*
+ * wire_listen_unix - unix:PATH, local:PATH or PATH: mode 0666, the MTA
+ * connects as itself. A dead daemon's socket is replaced; anything else
+ * at PATH, or a live socket, is an error (unix_socket_reclaim).
+ */
 static int wire_listen_unix(const char *spec, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *path = spec[0] == '/' ? spec : strchr(spec, ':') + 1;
+	char why[300];
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -708,19 +713,10 @@ static int wire_listen_unix(const char *spec, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "milter_socket %s: socket failed: %s", spec, strerror(errno));
+	if (!unix_socket_reclaim(path, why, sizeof(why))) {
+		snprintf(err, errlen, "milter_socket %s: %s", spec, why);
 		return -1;
 	}
-	/* a socket file nobody answers on is a leftover: replace it */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		snprintf(err, errlen, "milter_socket %s is in use (is another bayesd running?)", spec);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		snprintf(err, errlen, "milter_socket %s: cannot listen: %s (does its directory exist "

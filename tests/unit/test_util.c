@@ -1,9 +1,15 @@
 /*
- * test_util.c - the shared helpers of util.c: mem_find against memmem.
+ * test_util.c - the shared helpers of util.c: mem_find against memmem;
+ * unix_socket_reclaim on each kind of thing a socket path can hold.
  */
 #include "harness.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -43,4 +49,56 @@ TEST(util_mem_find)
 		for (size_t k = 0; k < ARRAY_SIZE(needles); k++)
 			CHECK(same_as_memmem(h, n, needles[k]));
 	}
+}
+
+/* tu_bound - a UNIX socket bound at path, listening or not; -1 on failure */
+static int tu_bound(const char *path, bool listening)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    (listening && listen(fd, 1) != 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(util_unix_socket_reclaim)
+{
+	char path[300], err[400];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/reclaim.sock", test_tmpdir());
+	/* nothing there */
+	unlink(path);
+	CHECK(unix_socket_reclaim(path, err, sizeof(err)));
+	/* a dead daemon's socket: removed */
+	fd = tu_bound(path, false);
+	REQUIRE(fd >= 0);
+	close(fd);
+	CHECK(unix_socket_reclaim(path, err, sizeof(err)));
+	CHECK(lstat(path, &st) != 0);
+	/* a live one: in use, left alone */
+	fd = tu_bound(path, true);
+	REQUIRE(fd >= 0);
+	CHECK(!unix_socket_reclaim(path, err, sizeof(err)));
+	CHECK(strstr(err, "is in use") != NULL);
+	CHECK(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+	close(fd);
+	unlink(path);
+	/* a regular file (a config mistake): never removed */
+	f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	fputs("keep me\n", f);
+	fclose(f);
+	CHECK(!unix_socket_reclaim(path, err, sizeof(err)));
+	CHECK(strstr(err, "not a socket") != NULL);
+	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	unlink(path);
 }
