@@ -350,23 +350,10 @@ static void tcache_drop(struct tcache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/*
- * tcache_slot - the slot of key: where it is, or the empty one it would go
- * in. Token hashes are uniform already, so the slot is the key scaled to
- * the table (key * cap / 2^64), which keeps key order: the table is filled
- * from the tokens table, which lists them in key order, and so fills slot
- * after slot instead of at random (most of the load's time was cache
- * misses), and it needs no power-of-two size. tcache_home is where the
- * search starts.
- */
-static inline size_t tcache_home(const struct tcache *c, uint64_t key)
-{
-	return (size_t)(((__uint128_t)key * c->cap) >> 64);
-}
-
+/* tcache_slot - the slot of key: where it is, or the empty one it would go in */
 static size_t tcache_slot(const struct tcache *c, uint64_t key)
 {
-	size_t i = tcache_home(c, key);
+	size_t i = hash_home_slot(key, c->cap);
 
 	while (c->key[i] != 0 && c->key[i] != key)
 		if (++i == c->cap)
@@ -739,7 +726,7 @@ static long sqlite_lookup(struct store *base, int64_t user, const uint64_t *hash
 			 * misses overlap instead of following one another.
 			 */
 			if (i + TCACHE_PREFETCH < n) {
-				size_t h = tcache_home(c, hash[i + TCACHE_PREFETCH]);
+				size_t h = hash_home_slot(hash[i + TCACHE_PREFETCH], c->cap);
 
 				__builtin_prefetch(&c->key[h]);
 				__builtin_prefetch(&c->val[h]);

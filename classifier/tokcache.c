@@ -77,21 +77,10 @@ static void table_free(struct tokcache_table **tp)
 	*tp = NULL;
 }
 
-/*
- * table_slot - where key is, or the empty slot it would go in. Token
- * hashes are uniform already, so the slot is the key scaled to the table
- * (key * cap / 2^64): it keeps key order, so a load in key order (the
- * store lists tokens so) fills the table front to back instead of at
- * random, and the table needs no power-of-two size.
- */
-static inline size_t table_home(const struct tokcache_table *t, uint64_t key)
-{
-	return (size_t)(((__uint128_t)key * t->cap) >> 64);
-}
-
+/* table_slot - where key is, or the empty slot it would go in */
 static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
 {
-	size_t i = table_home(t, key);
+	size_t i = hash_home_slot(key, t->cap);
 
 	while (t->key[i] != 0 && t->key[i] != key)
 		if (++i == t->cap)
@@ -203,7 +192,7 @@ int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct s
 
 		/* the probes are cache misses: start one TOKCACHE_PREFETCH ahead */
 		if (i + TOKCACHE_PREFETCH < n) {
-			size_t h = table_home(t, hash[i + TOKCACHE_PREFETCH]);
+			size_t h = hash_home_slot(hash[i + TOKCACHE_PREFETCH], t->cap);
 
 			__builtin_prefetch(&t->key[h]);
 			__builtin_prefetch(&t->val[h]);

@@ -71,6 +71,19 @@ static inline void buf_putc(struct buf *b, char c)
 #define STATS_CLOCK_ENV "BAYESD_NOW"
 int64_t stats_clock(void);
 
+/*
+ * hash_home_slot - the slot where an open-addressing table of cap slots
+ * starts looking for a uniform 64-bit hash: the hash scaled to the table
+ * (key * cap / 2^64). It keeps key order, so a load in key order (the
+ * store lists tokens so) fills the table front to back instead of at
+ * random, and the table needs no power-of-two size. bayesc's bulk table
+ * (store_sqlite.c) and bayesd's token cache (tokcache.c) both use it.
+ */
+static inline size_t hash_home_slot(uint64_t key, size_t cap)
+{
+	return (size_t)(((__uint128_t)key * cap) >> 64);
+}
+
 /* path_on_readonly_fs - true when path's file system is mounted read-only. */
 bool path_on_readonly_fs(const char *path);
 
