@@ -1,10 +1,20 @@
 # tap.sh - what the integration tests share, sourced from the project
 # root: "ok - " / "not ok - " lines counted in $fails, a free loopback
 # TCP port (the kernel's choice, released before use; the tests run one at
-# a time, so nobody takes it in between), and sample messages.
+# a time, so nobody takes it in between), stopping a daemon, and sample
+# messages.
 fails=0
 ok() { echo "ok - $1"; }
 no() { echo "not ok - $1"; fails=$((fails + 1)); }
+# stop_pid PID - SIGTERM, up to 10 s for PID to exit, then SIGKILL; reaps
+# it. STOPPED_IN: the tenths of a second it took, or "never" (killed).
+stop_pid() {
+	kill "$1" 2>/dev/null
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; STOPPED_IN=never; else STOPPED_IN=$_i; fi
+	wait "$1" 2>/dev/null
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # sample_messages DIR - spam-N.eml and ham-N.eml in DIR: the project's own

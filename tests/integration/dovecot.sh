@@ -57,12 +57,9 @@ MUID=$(id -u $MUSER) && MGID=$(id -g $MUSER) || skip "no user $MUSER"
 t=$(mktemp -d /tmp/bayesd-dovecot.XXXXXX) || exit 1
 chmod 755 "$t"
 BPID='' DC=0
-stop_bayesd() {
+stop_bayesd() { # tests/tap.sh
 	[ -n "$BPID" ] || return 0
-	kill "$BPID" 2>/dev/null
-	i=0; while kill -0 "$BPID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -9 "$BPID" 2>/dev/null
-	wait "$BPID" 2>/dev/null
+	stop_pid "$BPID"
 	BPID=
 }
 cleanup() {

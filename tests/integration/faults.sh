@@ -40,13 +40,9 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit
 t=$(mktemp -d /tmp/bayesd-faults.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= mounts=
-stop_bayesd() {
+stop_bayesd() { # tests/tap.sh
 	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	stop_pid "$pid"
 	pid=
 }
 cleanup() {

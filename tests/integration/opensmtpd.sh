@@ -46,13 +46,9 @@ finish() {
 t=$(mktemp -d /tmp/bayesd-opensmtpd.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= os=
-stop_bayesd() {
+stop_bayesd() { # tests/tap.sh
 	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	wait "$pid" 2>/dev/null
+	stop_pid "$pid"
 	pid=
 }
 stop_os() {

@@ -45,13 +45,9 @@ done
 t=$(mktemp -d /tmp/bayesd-postfix.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= pf=0 pf2=0
-stop_bayesd() {
+stop_bayesd() { # tests/tap.sh
 	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; stopped_in=never; else stopped_in=$i; fi
-	wait "$pid" 2>/dev/null
+	stop_pid "$pid"
 	pid=
 }
 cleanup() {
@@ -236,7 +232,7 @@ grep -q 'not scored: trusted network' "$t/bayesd.log" && ok "log says: not score
 
 # 4. SIGTERM, then mail flows without bayesd
 stop_bayesd
-if [ "$stopped_in" != never ]; then ok "bayesd stopped on SIGTERM in $((stopped_in / 10)).$((stopped_in % 10)) s"; else no "bayesd ignored SIGTERM for 10 s"; fi
+if [ "$STOPPED_IN" != never ]; then ok "bayesd stopped on SIGTERM in $((STOPPED_IN / 10)).$((STOPPED_IN % 10)) s"; else no "bayesd ignored SIGTERM for 10 s"; fi
 [ -e "$t/bd/bayesd.pid" ] && no "pid file left behind" || ok "pid file removed"
 grep -q 'stopped' "$t/bayesd.log" && ok "log says: stopped" || no "no 'stopped' log line"
 r=$(send "$HAM" down-1@example.net)
