@@ -1,8 +1,8 @@
 # tap.sh - what the integration tests share, sourced from the project
 # root: "ok - " / "not ok - " lines counted in $fails, a free loopback
 # TCP port (the kernel's choice, released before use; the tests run one at
-# a time, so nobody takes it in between), stopping a daemon, and sample
-# messages.
+# a time, so nobody takes it in between), waiting for bayesd's controller
+# and stopping a daemon, and sample messages.
 fails=0
 ok() { echo "ok - $1"; }
 no() { echo "not ok - $1"; fails=$((fails + 1)); }
@@ -14,6 +14,17 @@ stop_pid() {
 	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; STOPPED_IN=never; else STOPPED_IN=$_i; fi
 	wait "$1" 2>/dev/null
+}
+# wait_controller SOCK PID - up to 10 s for bayesd (PID) to answer a stat
+# on its controller socket SOCK; 1 when it exits first or stays silent.
+wait_controller() {
+	_i=0
+	while [ $_i -lt 100 ]; do
+		[ -S "$1" ] && "$BC" -s "$1" -t 2 stat >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 

@@ -69,13 +69,7 @@ PY
 start() {
 	"$BD" -f -c "$t/bayesd.conf" </dev/null >>"$t/bayesd.log" 2>&1 &
 	bpid=$!
-	i=0
-	while [ $i -lt 100 ]; do
-		[ -S "$t/ctl.sock" ] && "$BC" -s "$t/ctl.sock" -t 2 stat >/dev/null 2>&1 && return 0
-		kill -0 "$bpid" 2>/dev/null || return 1
-		sleep 0.1; i=$((i + 1))
-	done
-	return 1
+	wait_controller "$t/ctl.sock" "$bpid"
 }
 start || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
 

@@ -70,12 +70,7 @@ EOF
 	"$BD" -f -c "$d/bayesd.conf" </dev/null >>"$d/bayesd.log" 2>&1 &
 	pid=$!
 	MILTER=127.0.0.1:$port SOCK=$d/ctl.sock LOG=$d/bayesd.log
-	i=0
-	while [ $i -lt 100 ]; do
-		[ -S "$SOCK" ] && "$BC" -s "$SOCK" -t 2 stat >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1; i=$((i + 1))
-	done
+	wait_controller "$SOCK" "$pid" && return 0
 	no "bayesd did not start: $(tail -3 "$d/bayesd.log")"
 	exit 1
 }

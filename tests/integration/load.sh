@@ -89,13 +89,7 @@ log_level = warning
 EOF
 "$BD" -f -c "$t/bd/bayesd.conf" </dev/null >"$t/bayesd.log" 2>&1 &
 pid=$!
-i=0
-while [ $i -lt 100 ]; do
-	[ -S "$t/bd/ctl.sock" ] && "$BC" -s "$t/bd/ctl.sock" -t 2 stat >/dev/null 2>&1 && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1; i=$((i + 1))
-done
-kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ] || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
+wait_controller "$t/bd/ctl.sock" "$pid" || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
 
 # 200 sessions need smtpd processes (default_process_limit 100) and no
 # per-client limit (all sessions come from 127.0.0.1)

@@ -48,12 +48,7 @@ EOF
 	: >"$t/bayesd.log"
 	"$BD" -f -c "$t/bayesd.conf" </dev/null >>"$t/bayesd.log" 2>&1 &
 	pid=$!
-	i=0
-	while [ $i -lt 100 ]; do
-		[ -S "$t/run/ctl.sock" ] && "$BC" -s "$t/run/ctl.sock" -t 2 stat >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1; i=$((i + 1))
-	done
+	wait_controller "$t/run/ctl.sock" "$pid" && return 0
 	no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; rm -f "$t/run/ctl.sock"; }
