@@ -26,6 +26,12 @@ wait_controller() {
 	done
 	return 1
 }
+# stop_bayesd - stop_pid for the bayesd whose pid is in $pid, if any
+stop_bayesd() {
+	[ -n "$pid" ] || return 0
+	stop_pid "$pid"
+	pid=
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # sample_messages DIR - spam-N.eml and ham-N.eml in DIR: the project's own

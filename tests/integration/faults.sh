@@ -40,11 +40,6 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit
 t=$(mktemp -d /tmp/bayesd-faults.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= mounts=
-stop_bayesd() { # tests/tap.sh
-	[ -n "$pid" ] || return 0
-	stop_pid "$pid"
-	pid=
-}
 cleanup() {
 	stop_bayesd
 	for m in $mounts; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done

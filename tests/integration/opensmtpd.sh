@@ -46,11 +46,6 @@ finish() {
 t=$(mktemp -d /tmp/bayesd-opensmtpd.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= os=
-stop_bayesd() { # tests/tap.sh
-	[ -n "$pid" ] || return 0
-	stop_pid "$pid"
-	pid=
-}
 stop_os() {
 	[ -n "$os" ] || return 0
 	"$OH" stop "$os" >/dev/null 2>&1

@@ -45,11 +45,6 @@ done
 t=$(mktemp -d /tmp/bayesd-postfix.XXXXXX) || exit 1
 chmod 755 "$t"
 pid= pf=0 pf2=0
-stop_bayesd() { # tests/tap.sh
-	[ -n "$pid" ] || return 0
-	stop_pid "$pid"
-	pid=
-}
 cleanup() {
 	[ $pf = 1 ] && "$PH" stop "$t/pf" >/dev/null 2>&1
 	[ $pf2 = 1 ] && "$PH" stop "$t/pf2" >/dev/null 2>&1
