@@ -56,12 +56,7 @@ MUID=$(id -u $MUSER) && MGID=$(id -g $MUSER) || skip "no user $MUSER"
 
 t=$(mktemp -d /tmp/bayesd-dovecot.XXXXXX) || exit 1
 chmod 755 "$t"
-BPID='' DC=0
-stop_bayesd() { # tests/tap.sh
-	[ -n "$BPID" ] || return 0
-	stop_pid "$BPID"
-	BPID=
-}
+pid='' DC=0
 cleanup() {
 	[ "$DC" = 1 ] && "$DH" stop "$t/dc" >/dev/null 2>&1
 	stop_bayesd
@@ -120,9 +115,9 @@ chown "$MUID:$MGID" "$t/bayesd/bayesd.conf"
 "$t/bin/bayesd" -n -c "$t/bayesd/bayesd.conf" >"$t/n.out" 2>&1 || die "bayesd -n: $(tail -1 "$t/n.out")"
 setpriv --reuid="$MUID" --regid="$MGID" --clear-groups "$t/bin/bayesd" -f -c "$t/bayesd/bayesd.conf" \
 	</dev/null >"$t/bayesd.log" 2>&1 &
-BPID=$!
+pid=$!
 i=0; while [ ! -S "$SOCK" ] && [ $i -lt 150 ]; do
-	kill -0 "$BPID" 2>/dev/null || die "bayesd exited at start: $(tail -1 "$t/bayesd.log")"
+	kill -0 "$pid" 2>/dev/null || die "bayesd exited at start: $(tail -1 "$t/bayesd.log")"
 	sleep 0.1; i=$((i + 1))
 done
 [ -S "$SOCK" ] || die "bayesd made no controller socket in 15 s"
