@@ -214,3 +214,95 @@ bool unix_socket_reclaim(const char *path, char *err, size_t errlen)
 	}
 	return true;
 }
+
+/* utf8_char_len - see util.h */
+size_t utf8_char_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		len = 2, c &= 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3, c &= 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* user_name_problem - see util.h */
+const char *user_name_problem(const char *name, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	uint32_t cp;
+	size_t i = 0, k;
+
+	if (len == 0)
+		return "is empty";
+	if (len > USER_NAME_MAX)
+		return "is longer than 256 bytes";
+	while (i < len) {
+		if ((k = utf8_char_len(s + i, len - i, &cp)) == 0)
+			return "is not valid UTF-8";
+		if (cp == 0)
+			return "holds a NUL byte";
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+			return "holds a control character";
+		if (cp == ' ')
+			return "holds a space";
+		i += k;
+	}
+	return NULL;
+}
+
+/* escape_for_log - see util.h */
+char *escape_for_log(char *out, size_t outlen, const char *in)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = strlen(in), i = 0, o = 0, k;
+	uint32_t cp;
+
+	if (outlen == 0)
+		return out;
+	while (i < n) {
+		k = utf8_char_len(s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
+			if (o + 4 >= outlen)
+				break;
+			snprintf(out + o, 5, "\\x%02x", s[i]);
+			o += 4;
+			i++;
+		} else if (cp == '\\') {
+			if (o + 2 >= outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = '\\';
+			i++;
+		} else {
+			if (o + k >= outlen)
+				break;
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -104,6 +104,38 @@ bool unix_socket_reclaim(const char *path, char *err, size_t errlen);
  */
 const char *mem_find(const char *h, size_t n, const char *needle, size_t m);
 
+/*
+ * User names. bayesd keys per-user statistics by the name a client gives
+ * (the controller's "User:" header or ?user=, bayesc -u), and the name goes
+ * into JSON answers and log lines: one that JSON cannot hold or that a log
+ * line would show falsely is refused. USER_NAME_MAX bytes at most, valid
+ * UTF-8 (no overlong forms, no surrogates), no NUL, no C0 or C1 control
+ * character, no DEL, no space.
+ */
+#define USER_NAME_MAX	256
+
+/*
+ * user_name_problem - NULL when name[0..len) is a user name bayesd
+ * accepts, else why not, as a short phrase for an error message
+ * ("is not valid UTF-8"). len, not a NUL, ends the name, so an embedded NUL
+ * is seen.
+ */
+const char *user_name_problem(const char *name, size_t len);
+
+/*
+ * utf8_char_len - the length of the valid UTF-8 sequence at s[0..n), n > 0,
+ * storing its code point in *cp; 0 when the bytes there are not one.
+ */
+size_t utf8_char_len(const unsigned char *s, size_t n, uint32_t *cp);
+
+/*
+ * escape_for_log - in, with every byte that could forge or garble a log
+ * line (control characters, DEL, C1 controls, bytes that are not valid
+ * UTF-8) and the backslash written as \xNN (a backslash as \\), into
+ * out[0..outlen) NUL-terminated, cut at a whole escape. Returns out.
+ */
+char *escape_for_log(char *out, size_t outlen, const char *in);
+
 /* ascii_strncasecmp-like helper that does not depend on the locale. */
 int ascii_casecmp_n(const char *a, const char *b, size_t n);
 static inline char ascii_lower(char c)

@@ -454,22 +454,27 @@ static const char *ctl_errkind_name(enum bayes_errkind kind)
  * Request details.
  */
 
-/* ctl_user - the user of the request: "User:" header, else ?user=; false if malformed. */
-static bool ctl_user(struct MHD_Connection *conn, const char **user_r)
+/*
+ * ctl_user - the user of the request: "User:" header, else ?user=. False
+ * with the reason in why (for the 400) when the name is not one
+ * bayesd takes (user_name_problem: not UTF-8, a NUL - "?user=a%00b" is seen
+ * whole, not cut at the NUL -, a control character, a space, too long).
+ */
+static bool ctl_user(struct MHD_Connection *conn, const char **user_r, char *why, size_t whylen)
 {
-	const char *u = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User");
-	size_t n;
+	const char *u = NULL, *problem;
+	size_t n = 0;
 
-	if (u == NULL || *u == '\0')
-		u = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user");
 	*user_r = NULL;
-	if (u == NULL || *u == '\0')
+	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "User", 4, &u, &n) != MHD_YES || n == 0)
+		if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "user", 4, &u, &n) != MHD_YES)
+			u = NULL;
+	if (u == NULL || n == 0)
 		return true;
-	for (n = 0; u[n] != '\0'; n++)
-		if ((unsigned char)u[n] <= ' ' || u[n] == 0x7f)
-			return false;
-	if (n > CONTROLLER_MAX_USER)
+	if ((problem = user_name_problem(u, n)) != NULL) {
+		snprintf(why, whylen, "malformed user: the name %s", problem);
 		return false;
+	}
 	*user_r = u;
 	return true;
 }
@@ -583,14 +588,14 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 	struct bayes_result r;
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	const char *user;
-	char err[256];
+	char err[256], why[96];
 	struct bayes *h;
 	bool explain;
 	size_t size;
 	json_t *o, *feats;
 
-	if (!ctl_user(conn, &user))
-		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, "malformed user");
+	if (!ctl_user(conn, &user, why, sizeof(why)))
+		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, why);
 	if (req->len == 0)
 		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, "empty message");
 	explain = ctl_flag(conn, "Explain", "explain");
@@ -666,11 +671,11 @@ static enum MHD_Result ctl_do_learn(struct ctl_listener *l, struct MHD_Connectio
 {
 	struct writer_job job;
 	const char *user;
-	char peer[64];
+	char peer[64], why[96];
 	json_t *o;
 
-	if (!ctl_user(conn, &user))
-		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, "malformed user");
+	if (!ctl_user(conn, &user, why, sizeof(why)))
+		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, why);
 	if (req->len == 0)
 		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, "empty message");
 
@@ -719,12 +724,20 @@ static json_t *ctl_per_user(struct bayes *h, char *err, size_t errlen, enum baye
 		return NULL;
 	}
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s?,s:I,s:I,s:I,s:I}", "user", u[i].name,
+	for (size_t i = 0; i < n; i++) {
+		/* a name from before names were checked (or from a recipient) that
+		 * JSON cannot hold is listed escaped, not dropped from the list */
+		json_t *name = u[i].name ? json_string(u[i].name) : json_null();
+		char esc[4 * USER_NAME_MAX + 1];
+
+		if (name == NULL)
+			name = json_string(escape_for_log(esc, sizeof(esc), u[i].name));
+		json_array_append_new(arr, json_pack("{s:o,s:I,s:I,s:I,s:I}", "user", name,
 						     "learned_spam", (json_int_t)u[i].learned_spam,
 						     "learned_ham", (json_int_t)u[i].learned_ham,
 						     "tokens", (json_int_t)u[i].tokens,
 						     "remembered", (json_int_t)u[i].remembered));
+	}
 	bayes_users_free(&u, n);
 	return arr;
 }
@@ -736,12 +749,12 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	struct bayes_stats st;
 	const char *user = NULL;
-	char err[256];
+	char err[256], why[96];
 	struct bayes *h;
 	json_t *o;
 
-	if (!health && !ctl_user(conn, &user))
-		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, "malformed user");
+	if (!health && !ctl_user(conn, &user, why, sizeof(why)))
+		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, why);
 	err[0] = '\0';
 	if ((h = ctl_pool_get(c, false, err, sizeof(err), &kind)) == NULL)
 		goto fail;

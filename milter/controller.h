@@ -52,7 +52,6 @@
 #define CONTROLLER_MAX_PER_UID		16	/* UNIX socket connections per peer uid (not root) */
 #define CONTROLLER_POOL_HANDLES		8	/* idle read-only handles kept per kind */
 #define CONTROLLER_STOP_GRACE_S		5	/* controller_stop() waits this long for requests */
-#define CONTROLLER_MAX_USER		256	/* bytes in a user name */
 
 struct controller;
 

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static const char *log_ident = "bayesd";
 static bool log_stderr = true;
 static bool log_tee;		/* syslog and stderr */
@@ -86,34 +88,34 @@ static const char *log_prefix(int prio)
 	}
 }
 
-/* log_msg - write one line */
+/*
+ * log_msg - write one line. The line is formatted first and then escaped
+ * (escape_for_log: control characters and bytes that are not UTF-8 become
+ * \\xNN), so nothing a client sent - a user name, a URL, a queue id - can
+ * start a false line or put raw bytes into the log, whatever the caller
+ * passed in.
+ */
 void log_msg(int prio, const char *fmt, ...)
 {
 	int saved_errno = errno;
+	char msg[2048], esc[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (!log_stderr) {
-		va_list aq;
-
-		va_copy(aq, ap);
-		errno = saved_errno;
-		vsyslog(prio, fmt, aq);
-		va_end(aq);
-	}
+	errno = saved_errno;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	escape_for_log(esc, sizeof(esc), msg);
+	if (!log_stderr)
+		syslog(prio, "%s", esc);
 	if (log_stderr || log_tee) {
-		char line[2048];
-		int n, m;
+		char line[2200];
+		int n = snprintf(line, sizeof(line) - 1, "%s[%ld]: %s%s", log_ident, (long)getpid(),
+				 log_prefix(prio), esc);
 
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s", log_ident, (long)getpid(),
-			     log_prefix(prio));
 		if (n < 0)
 			n = 0;
-		errno = saved_errno;
-		m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-		if (m < 0)
-			m = 0;
-		n += m;
 		if ((size_t)n > sizeof(line) - 2)
 			n = (int)sizeof(line) - 2;	/* truncated */
 		line[n++] = '\n';
@@ -121,7 +123,6 @@ void log_msg(int prio, const char *fmt, ...)
 			/* nowhere left to complain */
 		}
 	}
-	va_end(ap);
 	errno = saved_errno;
 }
 

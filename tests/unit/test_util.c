@@ -102,3 +102,43 @@ TEST(util_unix_socket_reclaim)
 	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
 	unlink(path);
 }
+
+/* user_name_problem: what the controller and bayesc -u refuse, and why */
+TEST(util_user_name_problem)
+{
+	char longname[USER_NAME_MAX + 2];
+
+	CHECK(user_name_problem("alice@example.org", 17) == NULL);
+	CHECK(user_name_problem("j\xc3\xbcrgen", 7) == NULL);		/* ü */
+	CHECK(user_name_problem("\xe6\x97\xa5\xe6\x9c\xac", 6) == NULL);	/* 日本 */
+	CHECK(user_name_problem("\xf0\x9f\x98\x80", 4) == NULL);		/* U+1F600 */
+	CHECK(strcmp(user_name_problem("\xff\xfe", 2), "is not valid UTF-8") == 0);
+	CHECK(strcmp(user_name_problem("a\0b", 3), "holds a NUL byte") == 0);
+	CHECK(strcmp(user_name_problem("a\nb", 3), "holds a control character") == 0);
+	CHECK(strcmp(user_name_problem("a\x7f", 2), "holds a control character") == 0);
+	CHECK(strcmp(user_name_problem("a\xc2\x85", 3), "holds a control character") == 0);	/* NEL */
+	CHECK(strcmp(user_name_problem("a b", 3), "holds a space") == 0);
+	CHECK(strcmp(user_name_problem("\xc0\xaf", 2), "is not valid UTF-8") == 0);	/* overlong '/' */
+	CHECK(strcmp(user_name_problem("\xed\xa0\x80", 3), "is not valid UTF-8") == 0);	/* surrogate */
+	CHECK(strcmp(user_name_problem("\xf4\x90\x80\x80", 4), "is not valid UTF-8") == 0);	/* > U+10FFFF */
+	CHECK(strcmp(user_name_problem("\xe6\x97", 2), "is not valid UTF-8") == 0);	/* cut short */
+	CHECK(strcmp(user_name_problem("", 0), "is empty") == 0);
+	memset(longname, 'a', sizeof(longname));
+	CHECK(user_name_problem(longname, USER_NAME_MAX) == NULL);
+	CHECK(strcmp(user_name_problem(longname, USER_NAME_MAX + 1), "is longer than 256 bytes") == 0);
+}
+
+/* escape_for_log: nothing a client sends can forge a line or put raw bytes in the log */
+TEST(util_escape_for_log)
+{
+	char out[64];
+
+	CHECK(strcmp(escape_for_log(out, sizeof(out), "plain j\xc3\xbcrgen"), "plain j\xc3\xbcrgen") == 0);
+	CHECK(strcmp(escape_for_log(out, sizeof(out), "\xff\xfe"), "\\xff\\xfe") == 0);
+	CHECK(strcmp(escape_for_log(out, sizeof(out), "a\nwarning: forged"), "a\\x0awarning: forged") == 0);
+	CHECK(strcmp(escape_for_log(out, sizeof(out), "back\\slash"), "back\\\\slash") == 0);
+	CHECK(strcmp(escape_for_log(out, sizeof(out), "\x1b[31m"), "\\x1b[31m") == 0);
+	/* cut at a whole escape, always terminated */
+	CHECK(strcmp(escape_for_log(out, 6, "\x01\x02"), "\\x01") == 0);
+	CHECK(strcmp(escape_for_log(out, 4, "abcdef"), "abc") == 0);
+}
