@@ -454,6 +454,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bayesd: unexpected argument '%s' (see bayesd --help)\n", argv[optind]);
 		return EX_USAGE;
 	}
+	/* options that mean something only with another are refused alone,
+	 * rather than starting a daemon that silently ignores them */
+	if (verbose && !check) {
+		fprintf(stderr, "bayesd: -v goes with -n (print the configuration); it does not start the daemon\n");
+		return EX_USAGE;
+	}
+	if (foreground && check) {
+		fprintf(stderr, "bayesd: -f starts the daemon in the foreground and -n only checks the configuration: "
+			"give one\n");
+		return EX_USAGE;
+	}
 
 	path = main_config_path(opt_config, abs, sizeof(abs));
 	cfg = config_load(path, err, sizeof(err));

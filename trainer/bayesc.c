@@ -15,6 +15,7 @@
 
 #include "bayesc.h"
 #include "config.h"
+#include "util.h"
 
 static const struct {
 	const char *name;
@@ -107,6 +108,69 @@ static void usage(FILE *out)
 "incompatible.\n", out);
 }
 
+/*
+ * lone_option - why an option given without the one it belongs with is
+ * refused, or NULL: one that would be silently ignored is a mistake the
+ * user should hear about.
+ */
+static const char *lone_option(const struct bayesc_opts *o, const char *config, const char *redis,
+			       const char *redis_prefix)
+{
+	bool offline = o->db != NULL || config != NULL || redis != NULL;
+
+	if (o->password && !o->host)
+		return "-P (the controller password) goes with -H HOST:PORT; the UNIX socket needs none";
+	if (o->host && o->socket)
+		return "-H and -s name two controllers: give one";
+	if (offline && (o->host || o->socket || o->password))
+		return "-H, -s and -P talk to bayesd; --db, -c and --redis work without it: give one way";
+	if (redis_prefix && !redis && !config)
+		return "--redis-prefix goes with --redis SERVERS";
+	if (redis && config)
+		return "--redis and -c both say where the statistics are: give one";
+	if (o->train_mode && !offline)
+		return "--train-mode works on a database directly: add --db PATH, -c CONFIG or --redis";
+	return NULL;
+}
+
+/* verb_misuse - why the arguments or options do not fit the command, or NULL. */
+static const char *verb_misuse(const struct bayesc_opts *o)
+{
+	static char why[160];
+	bool check = o->verb == VERB_CHECK;
+
+	switch (o->verb) {
+	case VERB_STAT:
+	case VERB_DUMP:
+	case VERB_RESTORE:
+	case VERB_EXPIRE:
+		if (o->nargs > 0) {
+			snprintf(why, sizeof(why), "%s takes no argument, but was given '%.60s'%s", o->verb_name,
+				 o->args[0], o->verb == VERB_RESTORE ? " (restore reads standard input)" : "");
+			return why;
+		}
+		break;
+	case VERB_EVAL:
+		if (o->nargs != 1)
+			return "usage: bayesc --db PATH [--results FILE] eval INDEX (one index file)";
+		break;
+	default:
+		break;
+	}
+	if (o->results && o->verb != VERB_EVAL)
+		return "--results goes with eval";
+	if (o->max_age_days && o->verb != VERB_EXPIRE)
+		return "--max-age-days goes with expire";
+	if ((o->exit_code || o->explain) && !check)
+		return "-E and --explain go with check";
+	if (o->train_mode && o->verb != VERB_LEARN_SPAM && o->verb != VERB_LEARN_HAM)
+		return "--train-mode goes with learn_spam, learn_ham and import-mbox";
+	if (o->mbox && o->verb != VERB_CHECK && o->verb != VERB_LEARN_SPAM && o->verb != VERB_LEARN_HAM &&
+	    o->verb != VERB_FORGET)
+		return "--mbox goes with check, learn_spam, learn_ham and forget";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -135,6 +199,7 @@ int main(int argc, char **argv)
 	};
 	struct bayesc_opts o = { .timeout_s = 30 };
 	const char *config = NULL, *redis = NULL, *redis_prefix = NULL;
+	const char *why_alone;
 	int c, import_class = -1;
 
 	bayes_options_default(&o.store);
@@ -148,7 +213,16 @@ int main(int argc, char **argv)
 		case 'H': o.host = optarg; break;
 		case 'P': o.password = optarg; break;
 		case 'u': o.user = optarg; break;
-		case 't': o.timeout_s = atoi(optarg); break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 86400) {
+				fprintf(stderr, "bayesc: -t wants a number of seconds from 1 to 86400, not '%s'\n", optarg);
+				return BAYESC_EXIT_USAGE;
+			}
+			o.timeout_s = (int)v;
+			break;
+		}
 		case 'j': o.json = true; break;
 		case 'e': o.explain = true; break;
 		case 'q': o.quiet = true; break;
@@ -180,6 +254,17 @@ int main(int argc, char **argv)
 			fputs("Try 'bayesc --help'.\n", stderr);
 			return BAYESC_EXIT_USAGE;
 		}
+	}
+	if (o.user != NULL) {
+		const char *why = user_name_problem(o.user, strlen(o.user));
+		if (why != NULL) {
+			fprintf(stderr, "bayesc: -u: the user name %s\n", why);
+			return BAYESC_EXIT_USAGE;
+		}
+	}
+	if ((why_alone = lone_option(&o, config, redis, redis_prefix)) != NULL) {
+		fprintf(stderr, "bayesc: %s\n", why_alone);
+		return BAYESC_EXIT_USAGE;
 	}
 	if (config) {
 		char err[600];
@@ -239,6 +324,10 @@ int main(int argc, char **argv)
 		o.summary_only = true;
 	} else if (import_class >= 0) {
 		fprintf(stderr, "bayesc: --spam and --ham go with import-mbox, not %s\n", o.verb_name);
+		return BAYESC_EXIT_USAGE;
+	}
+	if ((why_alone = verb_misuse(&o)) != NULL) {
+		fprintf(stderr, "bayesc: %s\n", why_alone);
 		return BAYESC_EXIT_USAGE;
 	}
 	if (o.verb == VERB_EVAL)
