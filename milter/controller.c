@@ -59,6 +59,7 @@ enum ctl_endpoint {
 	CTL_STAT,
 	CTL_HEALTH,
 	CTL_METRICS,
+	CTL_LIMITS,
 };
 
 /* The routes: path, method, and whether TCP callers need the password. */
@@ -76,6 +77,7 @@ static const struct ctl_route {
 	{ "/stat", "GET", CTL_STAT, false },
 	{ "/health", "GET", CTL_HEALTH, false },
 	{ "/metrics", "GET", CTL_METRICS, false },
+	{ "/limits", "GET", CTL_LIMITS, false },
 };
 
 /* What a reload may change; strings owned. */
@@ -1088,6 +1090,10 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 		return ctl_do_stat(l, conn, true);
 	case CTL_METRICS:
 		return ctl_do_metrics(conn);
+	case CTL_LIMITS:
+		/* what a client may send: bayesc reads no more of a message than this */
+		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:I,s:I}",
+			"scan_limit", (json_int_t)s.scan_limit, "max_request_bytes", (json_int_t)s.max_request));
 	}
 	return ctl_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "no handler");
 }

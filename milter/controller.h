@@ -18,6 +18,9 @@
  *	GET  /stat		the database's statistics (per user when given)
  *	GET  /health		{"status":"ok"}, 503 when the database is unusable
  *	GET  /metrics		Prometheus text (metrics.h)
+ *	GET  /limits		{"scan_limit":N,"max_request_bytes":M}: what a
+ *				check scans and the largest request taken (bayesc
+ *				reads no more of a message than that)
  * Errors are {"error":"..."} with 400 (bad input), 403 (TCP learn without
  * the right "Password:"), 404, 405, 413 (body over max_request_bytes, refused
  * at header time or as soon as the count passes the cap - never buffered

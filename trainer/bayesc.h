@@ -99,6 +99,18 @@ size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx,
 /* inputs_flags - the inputs_each() flags for o: mbox, and progress on learns and forgets. */
 unsigned inputs_flags(const struct bayesc_opts *o);
 
+/*
+ * inputs_each_max - inputs_each, holding no more than max bytes (> 0) of
+ * any message file or of stdin: with INPUTS_CUT a longer message is handed
+ * over cut to its first max bytes (the rest of stdin is read and dropped),
+ * without it a longer one is refused (counted in *errors_r) and, when its
+ * size is known, not read at all. Mbox files keep their own per-message
+ * bound (mbox.h).
+ */
+#define INPUTS_CUT	0x04
+size_t inputs_each_max(char **paths, int n, unsigned flags, uint64_t max, inputs_fn fn, void *ctx,
+		       unsigned *errors_r);
+
 /* bayesc_store_options - o's backend and Redis settings into opt (after bayes_options_default). */
 void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt);
 

@@ -35,6 +35,9 @@
 #define CLIENT_DEFAULT_SOCKET	BAYESD_RUNDIR "/controller.sock"
 #define CLIENT_DEFAULT_TIMEOUT	60		/* seconds per request */
 #define CLIENT_MAX_RESPONSE	(8 * 1024 * 1024)	/* bytes of answer kept */
+/* when bayesd does not say its limits (before GET /limits): its largest settings */
+#define CLIENT_FALLBACK_SCAN	(64ull * 1024 * 1024)	/* scan_limit's upper bound */
+#define CLIENT_FALLBACK_REQUEST	(1024ull * 1024 * 1024)	/* max_request_bytes' upper bound */
 
 struct client {
 	const struct bayesc_opts *o;
@@ -323,6 +326,31 @@ static void client_stat(struct client *cl)
 	json_decref(o);
 }
 
+/*
+ * client_limit - the most of one message worth sending: for a check what
+ * bayesd scans (scan_limit), for a learn or forget the largest request it
+ * takes (max_request_bytes), from GET /limits; bayesd's largest settings
+ * when it does not answer that. False when bayesd cannot be reached
+ * (said already).
+ */
+static bool client_limit(struct client *cl, uint64_t *limit_r)
+{
+	bool check = cl->o->verb == VERB_CHECK;
+	long code = client_request(cl, "/limits", NULL, 0);
+	json_t *o, *v;
+
+	*limit_r = check ? CLIENT_FALLBACK_SCAN : CLIENT_FALLBACK_REQUEST;
+	if (code < 0)
+		return !cl->down;
+	if (code == 200 && (o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, NULL)) != NULL) {
+		v = json_object_get(o, check ? "scan_limit" : "max_request_bytes");
+		if (json_is_integer(v) && json_integer_value(v) > 0)
+			*limit_r = (uint64_t)json_integer_value(v);
+		json_decref(o);
+	}
+	return true;
+}
+
 /* client_setup - the curl handle, the target and the fixed headers; false on error. */
 static bool client_setup(struct client *cl)
 {
@@ -391,6 +419,7 @@ int client_main(const struct bayesc_opts *o)
 {
 	struct client cl;
 	unsigned errors = 0;
+	uint64_t limit;
 	size_t n;
 	int ret;
 
@@ -414,8 +443,12 @@ int client_main(const struct bayesc_opts *o)
 
 	if (o->verb == VERB_STAT) {
 		client_stat(&cl);
-	} else {
-		n = inputs_each(o->args, o->nargs, inputs_flags(o), client_message, &cl, &errors);
+	} else if (client_limit(&cl, &limit)) {
+		/* a check sends what bayesd scans, a learn no more than it takes:
+		 * bayesc's memory is bounded by those, not by the file */
+		unsigned flags = inputs_flags(o) | (o->verb == VERB_CHECK ? INPUTS_CUT : 0);
+
+		n = inputs_each_max(o->args, o->nargs, flags, limit, client_message, &cl, &errors);
 		if (o->verb != VERB_CHECK && !cl.down)
 			report_run_summary(o, n, &cl.tally);
 		if (errors > 0)

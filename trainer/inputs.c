@@ -47,6 +47,8 @@ struct walk {
 	size_t count;
 	unsigned errors;
 	bool stop;
+	uint64_t max;		/* bytes of a message file read at most; 0: all */
+	bool cut;		/* past max: hand over the start (else refuse it) */
 };
 
 /* walk_add - one more input on the list */
@@ -171,8 +173,12 @@ static int walk_open(struct walk *w, const char *path)
 static ssize_t walk_read(struct walk *w, int fd, const char *path)
 {
 	for (;;) {
-		buf_reserve(&w->data, INPUTS_CHUNK);
-		ssize_t r = read(fd, w->data.data + w->data.len, INPUTS_CHUNK);
+		size_t want = INPUTS_CHUNK;
+
+		if (w->max > 0 && !(w->flags & INPUTS_MBOX) && w->data.len + want > w->max + 1)
+			want = (size_t)(w->max + 1 - w->data.len);	/* one past the limit shows it is passed */
+		buf_reserve(&w->data, want);
+		ssize_t r = read(fd, w->data.data + w->data.len, want);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -198,17 +204,51 @@ static void walk_hand(struct walk *w, const char *name, const unsigned char *dat
 	progress_update(w->progress, w->count, bytes_done);
 }
 
-/* walk_message_file - one file (or stdin) that is one message */
-static void walk_message_file(struct walk *w, const struct input *in)
+/* walk_drain - read fd to its end, keeping nothing; false on a read error */
+static bool walk_drain(int fd)
 {
-	int fd = walk_open(w, in->path);
+	char sink[INPUTS_CHUNK];
 	ssize_t r;
 
-	if (fd < 0)
+	while ((r = read(fd, sink, sizeof(sink))) != 0)
+		if (r < 0 && errno != EINTR)
+			return false;
+	return true;
+}
+
+/*
+ * walk_message_file - one file (or stdin) that is one message. With a
+ * limit (w->max) no more than max bytes of it are ever held: a longer
+ * message is cut there (w->cut: a check, of which bayesd scans that much)
+ * or refused unread (a learn bayesd would refuse with 413).
+ */
+static void walk_message_file(struct walk *w, const struct input *in)
+{
+	int fd;
+	ssize_t r;
+
+	if (w->max > 0 && !w->cut && in->size > w->max) {
+		fprintf(stderr, "bayesc: %s: %llu bytes, more than bayesd takes (%llu): not sent\n", in->path,
+			(unsigned long long)in->size, (unsigned long long)w->max);
+		w->errors++;
+		return;
+	}
+	if ((fd = walk_open(w, in->path)) < 0)
 		return;
 	buf_reset(&w->data);
 	while ((r = walk_read(w, fd, in->path)) > 0)
-		;
+		if (w->max > 0 && w->data.len > w->max)
+			break;
+	if (r > 0 && w->cut) {
+		w->data.len = (size_t)w->max;	/* the start is what bayesd scans */
+		w->data.data[w->data.len] = '\0';
+		r = fd != STDIN_FILENO || walk_drain(fd) ? 0 : -1;
+	} else if (r > 0) {
+		fprintf(stderr, "bayesc: %s: more than bayesd takes (%llu bytes): not sent\n",
+			strcmp(in->path, "-") ? in->path : "standard input", (unsigned long long)w->max);
+		w->errors++;
+		r = -1;
+	}
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (r == 0)
@@ -270,7 +310,14 @@ unsigned inputs_flags(const struct bayesc_opts *o)
 /* inputs_each - list the inputs, then hand their messages over in order */
 size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx, unsigned *errors_r)
 {
-	struct walk w = { .fn = fn, .ctx = ctx, .flags = flags };
+	return inputs_each_max(paths, n, flags, 0, fn, ctx, errors_r);
+}
+
+/* inputs_each_max - inputs_each, holding at most max bytes of a message file */
+size_t inputs_each_max(char **paths, int n, unsigned flags, uint64_t max, inputs_fn fn, void *ctx,
+		       unsigned *errors_r)
+{
+	struct walk w = { .fn = fn, .ctx = ctx, .flags = flags, .max = max, .cut = (flags & INPUTS_CUT) != 0 };
 	uint64_t total = 0;
 
 	if (n == 0)
