@@ -41,6 +41,8 @@
 #define BAYESD_DEFAULT_CONTROLLER_SOCKET_MODE	0660
 #define BAYESD_DEFAULT_MAX_REQUEST_BYTES	(16u * 1024 * 1024)
 #define BAYESD_DEFAULT_CONTROLLER_TIMEOUT	30	/* seconds */
+#define BAYESD_DEFAULT_CONTROLLER_MAX_CONNECTIONS	64	/* per listener */
+#define BAYESD_DEFAULT_CONTROLLER_MAX_PER_IP	16	/* TCP, per client address */
 #define BAYESD_DEFAULT_REJECT_MESSAGE		"5.7.1 Message classified as spam"
 #define BAYESD_DEFAULT_SCAN_LIMIT		(1024u * 1024)
 #define BAYESD_DEFAULT_READ_HANDLES		32
@@ -78,6 +80,8 @@ struct bayesd_config {
 	char *controller_password;	/* required for TCP learns */
 	size_t max_request_bytes;	/* controller request body cap */
 	unsigned controller_timeout_s;	/* idle / slow client timeout */
+	unsigned controller_max_connections;	/* per listener (libmicrohttpd's limit) */
+	unsigned controller_max_per_ip;	/* TCP connections per client address */
 	char *database;			/* the SQLite file (backend = sqlite) */
 	int backend;			/* enum bayes_backend: sqlite or redis */
 	char *redis_servers;		/* "host:port, ...": the primary, then read-only replicas */

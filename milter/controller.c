@@ -111,10 +111,20 @@ struct ctl_uid_count {
 	unsigned n;
 };
 
-/* Per connection (libmicrohttpd's socket context), UNIX socket only. */
+/*
+ * Per connection (libmicrohttpd's socket context). UNIX socket: the peer's
+ * uid. TCP: what the slow-client eviction needs (ctl_tcp_evict).
+ */
 struct ctl_conn {
 	bool known;			/* uid from SO_PEERCRED */
 	uid_t uid;
+	/* TCP */
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct timespec since;		/* opened, or its last request answered */
+	bool busy;			/* a whole request is in and being served */
+	bool evicted;			/* shut down by ctl_tcp_evict */
 };
 
 struct controller {
@@ -132,8 +142,15 @@ struct controller {
 	atomic_int inflight;		/* requests between first call and completion */
 
 	/* connections per peer uid (under lock); at most one slot per connection */
-	struct ctl_uid_count uids[CONTROLLER_MAX_CONNECTIONS];
+	struct ctl_uid_count uids[CONTROLLER_MAX_UIDS];
 	size_t nuids;
+
+	/* open TCP connections (under lock), for ctl_tcp_evict */
+	struct ctl_conn **tcp;
+	size_t ntcp, tcp_cap;
+	unsigned max_conns, max_per_ip;	/* libmicrohttpd's limits, from the config */
+	unsigned long evictions;	/* slow clients dropped, for the log */
+	time_t evict_logged;
 };
 
 /* Per-request state, libmicrohttpd's *con_cls. */
@@ -907,6 +924,141 @@ static struct ctl_uid_count *ctl_uid_slot(struct controller *c, uid_t uid, bool 
 	return &c->uids[c->nuids++];
 }
 
+/* ctl_same_addr - whether two client addresses are one host (port aside). */
+static bool ctl_same_addr(const struct ctl_conn *a, const struct ctl_conn *b)
+{
+	if (a->addr.ss_family != b->addr.ss_family)
+		return false;
+	if (a->addr.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->addr)->sin_addr.s_addr ==
+			((const struct sockaddr_in *)&b->addr)->sin_addr.s_addr;
+	if (a->addr.ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)&a->addr)->sin6_addr,
+			      &((const struct sockaddr_in6 *)&b->addr)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* ctl_older - whether a has waited for its request longer than b. */
+static bool ctl_older(const struct ctl_conn *a, const struct ctl_conn *b)
+{
+	return a->since.tv_sec < b->since.tv_sec ||
+		(a->since.tv_sec == b->since.tv_sec && a->since.tv_nsec < b->since.tv_nsec);
+}
+
+/*
+ * ctl_tcp_evict - make room before libmicrohttpd's limits are reached.
+ * libmicrohttpd closes a connection over CONNECTION_LIMIT or
+ * PER_IP_CONNECTION_LIMIT at accept, so 3,000 clients that send a POST
+ * head and a few bytes of body and then wait (slowloris) would hold every
+ * slot until controller_timeout, and /health would be refused all that
+ * time. So when a new connection leaves fewer than a reserve of free slots
+ * (an eighth of the limit, at least one) from its address or in all, the
+ * connection that has waited longest without a whole request (sending its
+ * head or body slowly, or idle between requests) is shut down; one being
+ * served is never touched. A client that sends its request at once is
+ * answered in milliseconds and is never the oldest waiter, so it gets
+ * through however many slow ones there are; the slow ones lose their slot
+ * to the newest. shutdown(2) wakes the connection's thread, which closes it
+ * (the fd stays valid until our CLOSED notification, which takes the lock
+ * held here). Under c->lock.
+ */
+static void ctl_tcp_evict(struct controller *c, const struct ctl_conn *fresh)
+{
+	unsigned reserve_ip = c->max_per_ip / 8 ? c->max_per_ip / 8 : 1;
+	unsigned reserve = c->max_conns / 8 ? c->max_conns / 8 : 1;
+	size_t same = 0;
+	struct ctl_conn *victim = NULL, *victim_ip = NULL;
+
+	for (size_t i = 0; i < c->ntcp; i++) {
+		struct ctl_conn *x = c->tcp[i];
+		bool mine = ctl_same_addr(x, fresh);
+
+		same += mine && !x->evicted;
+		if (x == fresh || x->busy || x->evicted)
+			continue;
+		if (victim == NULL || ctl_older(x, victim))
+			victim = x;
+		if (mine && (victim_ip == NULL || ctl_older(x, victim_ip)))
+			victim_ip = x;
+	}
+	if (same + reserve_ip <= c->max_per_ip)
+		victim_ip = NULL;
+	if (c->ntcp + reserve <= c->max_conns)
+		victim = NULL;
+	if (victim_ip != NULL)
+		victim = victim_ip;
+	if (victim == NULL)
+		return;
+	victim->evicted = true;
+	shutdown(victim->fd, SHUT_RDWR);
+	c->evictions++;
+	metrics_error("controller_slow_client");
+	if (time(NULL) - c->evict_logged >= 10) {
+		c->evict_logged = time(NULL);
+		log_notice("controller: near the connection limit (%zu open, %zu from one address): "
+			   "dropped the oldest client still sending its request (%lu so far)",
+			   c->ntcp, same, c->evictions);
+	}
+}
+
+/* ctl_tcp_notify - track TCP connections for ctl_tcp_evict. */
+static void ctl_tcp_notify(struct controller *c, struct MHD_Connection *conn, void **socket_context,
+			   enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct ctl_conn *cc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		cc = xcalloc(1, sizeof(*cc));
+		*socket_context = cc;
+		cc->fd = -1;
+		clock_gettime(CLOCK_MONOTONIC, &cc->since);
+		if ((ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
+			cc->fd = ci->connect_fd;
+		if ((ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL &&
+		    ci->client_addr != NULL) {
+			cc->addrlen = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+				sizeof(struct sockaddr_in);
+			memcpy(&cc->addr, ci->client_addr, cc->addrlen);
+		}
+		pthread_mutex_lock(&c->lock);
+		if (c->ntcp == c->tcp_cap)
+			c->tcp = xrealloc(c->tcp, (c->tcp_cap = c->tcp_cap ? c->tcp_cap * 2 : 64) * sizeof(*c->tcp));
+		c->tcp[c->ntcp++] = cc;
+		if (cc->fd >= 0)
+			ctl_tcp_evict(c, cc);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (cc == NULL)
+		return;
+	*socket_context = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->ntcp; i++)
+		if (c->tcp[i] == cc) {
+			c->tcp[i] = c->tcp[--c->ntcp];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	free(cc);
+}
+
+/* ctl_tcp_mark - a TCP connection starts (busy) or ends serving a request. */
+static void ctl_tcp_mark(struct ctl_listener *l, struct MHD_Connection *conn, bool busy)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct ctl_conn *cc;
+
+	if (!l->tcp || (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
+	    (cc = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&l->c->lock);
+	cc->busy = busy;
+	if (!busy)
+		clock_gettime(CLOCK_MONOTONIC, &cc->since);
+	pthread_mutex_unlock(&l->c->lock);
+}
+
 /*
  * ctl_notify - a connection opened or closed: count UNIX socket peers per
  * uid (OpenSMTPD's control socket does the same), so that one local user
@@ -923,8 +1075,10 @@ static void ctl_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
-	if (l->tcp)
+	if (l->tcp) {
+		ctl_tcp_notify(c, conn, socket_context, toe);
 		return;
+	}
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		cc = xcalloc(1, sizeof(*cc));
 		*socket_context = cc;
@@ -1050,6 +1204,16 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		/* the whole request within controller_timeout, however it trickles
+		 * (libmicrohttpd's timeout restarts at every byte) */
+		pthread_mutex_lock(&c->lock);
+		s.timeout_s = c->set.timeout_s;
+		pthread_mutex_unlock(&c->lock);
+		if (s.timeout_s > 0 && ctl_elapsed_ms(&req->start) > s.timeout_s * 1000.0) {
+			log_info("controller: %s: request not in after %u s, dropped", url, s.timeout_s);
+			metrics_error("controller_slow_client");
+			return MHD_NO;
+		}
 		if (req->answered)	/* refused early: drop whatever still comes */
 			return MHD_YES;
 		if (!ctl_body_append(req, upload_data, n)) {
@@ -1077,6 +1241,7 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 	s.password = NULL;
 	pthread_mutex_unlock(&c->lock);
 	req->answered = true;
+	ctl_tcp_mark(l, conn, true);
 	switch (req->route->ep) {
 	case CTL_CHECK:
 		return ctl_do_check(l, conn, req, &s);
@@ -1109,6 +1274,7 @@ static void ctl_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	ctl_tcp_mark(l, conn, false);
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		log_info("controller: %s: client timed out", l->name);
 	free(req->body);
@@ -1197,6 +1363,10 @@ int controller_start(struct controller *c, const struct bayesd_config *cfg, char
 
 	if (c->nlst == 0)
 		return 0;
+	c->max_conns = cfg->controller_max_connections;
+	c->max_per_ip = cfg->controller_max_per_ip;
+	if (c->max_per_ip > c->max_conns)
+		c->max_per_ip = c->max_conns;
 	if ((c->writer = writer_start(c->database, &c->opt, 0, err, errlen)) == NULL)
 		return -1;
 
@@ -1205,11 +1375,11 @@ int controller_start(struct controller *c, const struct bayesd_config *cfg, char
 		struct MHD_OptionItem ops[] = {
 			{ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->controller_timeout_s, NULL },
-			{ MHD_OPTION_CONNECTION_LIMIT, CONTROLLER_MAX_CONNECTIONS, NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)c->max_conns, NULL },
 			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)ctl_completed, l },
 			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)ctl_notify, l },
 			{ l->tcp ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END,
-			  CONTROLLER_MAX_PER_IP, NULL },
+			  (intptr_t)c->max_per_ip, NULL },
 			{ MHD_OPTION_END, 0, NULL },
 		};
 
@@ -1283,6 +1453,7 @@ void controller_stop(struct controller **cp)
 	if (c->unix_path != NULL && unlink(c->unix_path) < 0 && errno != ENOENT)
 		log_debug("controller: unlink(%s): %m", c->unix_path);
 
+	free(c->tcp);
 	free(c->unix_path);
 	free(c->set.password);
 	free(c->database);

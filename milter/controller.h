@@ -50,8 +50,9 @@
 
 #include "config.h"
 
-#define CONTROLLER_MAX_CONNECTIONS	64	/* per listener, beyond: refused at accept */
-#define CONTROLLER_MAX_PER_IP		16	/* TCP connections per client address */
+/* connections per listener and per TCP address: controller_max_connections,
+ * controller_max_per_ip (config.h has the defaults) */
+#define CONTROLLER_MAX_UIDS		1024	/* peer uids counted at once (the most connections) */
 #define CONTROLLER_MAX_PER_UID		16	/* UNIX socket connections per peer uid (not root) */
 #define CONTROLLER_POOL_HANDLES		8	/* idle read-only handles kept per kind */
 #define CONTROLLER_STOP_GRACE_S		5	/* controller_stop() waits this long for requests */
