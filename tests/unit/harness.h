@@ -43,6 +43,12 @@ void test_failf(const char *file, int line, const char *fmt, ...)
 		test_failf(__FILE__, __LINE__, "%s == %.12g, expected %.12g", #a, a_, b_); \
 	} while (0)
 
+/*
+ * test_skip - mark the running test skipped (why: printed): it counts as
+ * skipped, never as passed, in the closing "N passed, N failed, N skipped".
+ */
+void test_skip(const char *name, const char *why);
+
 /* check_golden - compare text with tests/golden/name; see above. */
 void check_golden(const char *file, int line, const char *name, const char *text, size_t len);
 #define CHECK_GOLDEN(name, text, len) check_golden(__FILE__, __LINE__, (name), (text), (len))

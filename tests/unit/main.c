@@ -77,6 +77,14 @@ void check_golden(const char *file, int line, const char *name, const char *text
 	free(want);
 }
 
+static int skipped_now;
+
+void test_skip(const char *name, const char *why)
+{
+	printf("SKIP: %s: %s\n", name, why);
+	skipped_now = 1;
+}
+
 const char *test_tmpdir(void)
 {
 	return tmpdir;
@@ -106,7 +114,7 @@ static int by_name(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	const char *filter = argc > 1 ? argv[1] : NULL;
 
 	qsort(tests, (size_t)ntests, sizeof(tests[0]), by_name);
@@ -119,11 +127,14 @@ int main(int argc, char **argv)
 		if (filter && !strstr(tests[i].name, filter))
 			continue;
 		failures = 0;
+		skipped_now = 0;
 		tests[i].fn();
-		printf("%s %s\n", failures ? "FAIL" : "ok  ", tests[i].name);
+		printf("%s %s\n", failures ? "FAIL" : skipped_now ? "skip" : "ok  ", tests[i].name);
 		fflush(stdout);
 		if (failures)
 			failed++;
+		else if (skipped_now)
+			skipped++;
 		else
 			passed++;
 	}
@@ -131,6 +142,6 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	printf("unit: %d passed, %d failed\n", passed, failed);
+	printf("unit: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }

@@ -104,6 +104,6 @@ bool redis_server_skip(const char *test)
 {
 	if (redis_server_port() > 0)
 		return false;
-	printf("SKIP: %s: redis-server not installed or did not start (apt-get install redis-server)\n", test);
+	test_skip(test, "redis-server not installed or did not start (apt-get install redis-server)");
 	return true;
 }
