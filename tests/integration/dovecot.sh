@@ -2,7 +2,7 @@
 # dovecot.sh - learning from the Junk folder end to end: the shipped Sieve
 # scripts (trainer/sieve/report-spam.sieve, report-ham.sieve) and pipe
 # helpers (bayes-learn-spam, bayes-learn-ham) in a private, loopback-only
-# Dovecot with imapsieve (../shared/check/tools/dovecot-harness.sh), with a
+# Dovecot with imapsieve (tests/harness/dovecot-harness), with a
 # real bayesd running as the Dovecot mail user (nobody). Over IMAP
 # (imap-move.py, Python's imaplib), for user alice:
 #   - MOVE INBOX->Junk learns spam for alice (stat -u alice), bob unchanged
@@ -25,9 +25,9 @@
 cd "$(dirname "$0")/../.." || exit 1
 BD=${BAYESD:-./bayesd}
 BC=${BAYESC:-./bayesc}
-TOOLS=${CHECK_TOOLS:-../shared/check/tools}
-DH=$TOOLS/dovecot-harness.sh
-MV=$TOOLS/imap-move.py
+TOOLS=${CHECK_TOOLS:-tests/harness}
+DH=$TOOLS/dovecot-harness
+MV=$TOOLS/imap-move
 SV=trainer/sieve
 S=corpus/samples
 MOVES=${MOVES:-500}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # load.sh - bayesd under load (issue 5): LOAD_SESSIONS (default 200)
 # concurrent SMTP sessions from Postfix's smtp-source into a private Postfix
-# (../shared/check/tools/postfix-harness.sh) whose smtpd_milters is a real
+# (tests/harness/postfix-harness) whose smtpd_milters is a real
 # bayesd, relaying to smtp-sink, for LOAD_SECONDS (default 60), while two
 # clients learn distinct messages through the controller the whole time.
 # Asserts:
@@ -23,7 +23,7 @@
 # Prints the numbers (sessions, messages, learns, RSS samples) and "ok - "
 # / "not ok - " lines; exits 1 on any failure, 77 with a SKIP line when
 # Postfix is missing or not root. KEEP=1 keeps the work directory.
-PH="$(cd "$(dirname "$0")/../../../shared/check/tools" 2>/dev/null && pwd)/postfix-harness.sh"
+PH="$(cd "$(dirname "$0")/../harness" 2>/dev/null && pwd)/postfix-harness"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (a private Postfix master)"; exit 77; fi
 PATH=$PATH:/usr/sbin:/sbin
 for c in postfix smtp-sink smtp-source python3; do

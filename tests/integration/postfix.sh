@@ -28,7 +28,7 @@
 # Prints "ok - ..." / "not ok - ..." per assertion; exits 1 on any failure,
 # 77 with a SKIP line when Postfix is missing or not running as root.
 # KEEP=1 keeps the work directory.
-PH="$(cd "$(dirname "$0")/../../../shared/check/tools" 2>/dev/null && pwd)/postfix-harness.sh"
+PH="$(cd "$(dirname "$0")/../harness" 2>/dev/null && pwd)/postfix-harness"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (a private Postfix master)"; exit 77; fi
 PATH=$PATH:/usr/sbin:/sbin
 for c in postfix smtp-sink python3; do
