@@ -12,7 +12,7 @@
 # 2. A private loopback-only OpenSMTPD 6.8 from Debian's opensmtpd package,
 #    fetched with `apt-get download` and unpacked with `dpkg-deb -x` (it
 #    conflicts with Postfix, so it is never installed), run in its own mount
-#    namespace by ../shared/check/tools/opensmtpd-harness.sh, relaying to
+#    namespace by tests/harness/opensmtpd-harness, relaying to
 #    smtp-sink, with the filter attached as proc-exec running as nobody,
 #    and bayesd (as nobody) on a database trained offline with bayesc --db:
 #      - spam and ham arrive with X-Spam-Status Yes|No, score=...,
@@ -29,7 +29,7 @@
 # 77 with a SKIP line when part 2 cannot run (not root, no unshare or
 # smtp-sink, package not downloadable). KEEP=1 keeps the work directory.
 cd "$(dirname "$0")/../.." || exit 1
-OH="$(cd ../shared/check/tools 2>/dev/null && pwd)/opensmtpd-harness.sh"
+OH="$PWD/tests/harness/opensmtpd-harness"
 BD=${BAYESD:-$PWD/bayesd}
 BC=${BAYESC:-$PWD/bayesc}
 SF=${SMTPD_FILTER:-$PWD/bayesd-smtpd-filter}
