@@ -52,3 +52,31 @@ sample_messages() {
 	SPAM=$1/spam-1.eml
 	HAM=$1/ham-1.eml
 }
+
+# need_built PROG... / need_cmds CMD... - exit 77 with a SKIP line when a
+# program of the project is not built or a command is not installed
+need_built() {
+	for _p in "$@"; do [ -x "$_p" ] || { echo "SKIP: $_p not built"; exit 77; }; done
+}
+need_cmds() {
+	for _c in "$@"; do command -v "$_c" >/dev/null 2>&1 || { echo "SKIP: $_c not installed"; exit 77; }; done
+}
+# start_test_bayesd DIR [KEY = VALUE lines on stdin] - a bayesd -f on a
+# config of its own in DIR: the milter on a free loopback port, the
+# controller on DIR/controller.sock ($SOCK), database and pid file in DIR,
+# plus the lines read from standard input; its log in DIR/bayesd.log, its
+# pid in $pid. Counts a failure and exits when it does not answer.
+start_test_bayesd() {
+	SOCK=$1/controller.sock
+	{
+		echo "milter_socket = inet:$(free_port)@127.0.0.1"
+		echo "controller_socket = $SOCK"
+		echo "database = $1/bayes.sqlite"
+		echo "pidfile = $1/bayesd.pid"
+		cat
+	} >"$1/bayesd.conf"
+	MPORT=$(sed -n 's/^milter_socket = inet:\([0-9]*\)@.*/\1/p' "$1/bayesd.conf")
+	"$BD" -f -c "$1/bayesd.conf" >"$1/bayesd.log" 2>&1 &
+	pid=$!
+	wait_controller "$SOCK" "$pid" || { no "bayesd did not start: $(tail -3 "$1/bayesd.log")"; exit 1; }
+}

@@ -12,30 +12,19 @@
 cd "$(dirname "$0")/../.." || exit 1
 BD=${BAYESD:-./bayesd}
 BC=${BAYESC:-./bayesc}
-for p in "$BD" "$BC"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
+. tests/tap.sh
+need_built "$BD" "$BC"
 [ -x /usr/bin/time ] || { echo "SKIP: /usr/bin/time not installed (apt-get install time)"; exit 77; }
 t=$(mktemp -d) || exit 1
 pid=
-. tests/tap.sh
 trap 'stop_bayesd; rm -rf "$t"' EXIT
 trap 'exit 1' INT TERM
 sample_messages "$t/m"
 
-MPORT=$(free_port)
-SOCK=$t/controller.sock
-cat >"$t/bayesd.conf" <<EOF
-milter_socket = inet:$MPORT@127.0.0.1
-controller_socket = $SOCK
-database = $t/bayes.sqlite
-pidfile = $t/bayesd.pid
+start_test_bayesd "$t" <<EOF
 scan_limit = 2M
 max_request_bytes = 8M
 EOF
-"$BD" -f -c "$t/bayesd.conf" >"$t/bayesd.log" 2>&1 &
-pid=$!
-wait_controller "$SOCK" "$pid" || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
 "$BC" -s "$SOCK" learn_spam "$t/m"/spam-*.eml >/dev/null && "$BC" -s "$SOCK" learn_ham "$t/m"/ham-*.eml >/dev/null ||
 	no "training failed"
 

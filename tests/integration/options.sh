@@ -11,11 +11,9 @@
 cd "$(dirname "$0")/../.." || exit 1
 BD=${BAYESD:-./bayesd}
 BC=${BAYESC:-./bayesc}
-for p in "$BD" "$BC"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
-t=$(mktemp -d) || exit 1
 . tests/tap.sh
+need_built "$BD" "$BC"
+t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
 sample_messages "$t/m"
 MPORT=$(free_port)

@@ -16,36 +16,24 @@
 cd "$(dirname "$0")/../.." || exit 1
 BD=${BAYESD:-./bayesd}
 BC=${BAYESC:-./bayesc}
-for p in "$BD" "$BC"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
-for c in python3 curl; do
-	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
-done
+. tests/tap.sh
+need_built "$BD" "$BC"
+need_cmds python3 curl
 t=$(mktemp -d) || exit 1
 pid= apid=
-. tests/tap.sh
 trap '[ -n "$apid" ] && kill "$apid" 2>/dev/null; stop_bayesd; rm -rf "$t"' EXIT
 trap 'exit 1' INT TERM
 sample_messages "$t/m"
 
-MPORT=$(free_port) CPORT=$(free_port)
-SOCK=$t/controller.sock
-cat >"$t/bayesd.conf" <<EOF
-milter_socket = inet:$MPORT@127.0.0.1
-controller_socket = $SOCK
+CPORT=$(free_port)
+start_test_bayesd "$t" <<EOF
 controller_bind = 127.0.0.1:$CPORT
 controller_password = pw
 controller_timeout = 6
-database = $t/bayes.sqlite
-pidfile = $t/bayesd.pid
 EOF
 "$BD" -n -v -c "$t/bayesd.conf" | grep -q '^controller_max_connections = 64' && "$BD" -n -v -c "$t/bayesd.conf" |
 	grep -q '^controller_max_per_ip = 16' && ok "defaults: controller_max_connections 64, controller_max_per_ip 16" ||
 	no "defaults not shown by bayesd -n -v"
-"$BD" -f -c "$t/bayesd.conf" >"$t/bayesd.log" 2>&1 &
-pid=$!
-wait_controller "$SOCK" "$pid" || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
 
 N=${SLOWLORIS_N:-3000}
 python3 tests/harness/slowloris.py "$CPORT" "$N" 25 --ready "$t/ready" >"$t/attack.out" 2>&1 &

@@ -14,33 +14,21 @@
 cd "$(dirname "$0")/../.." || exit 1
 BD=${BAYESD:-./bayesd}
 BC=${BAYESC:-./bayesc}
-for p in "$BD" "$BC"; do
-	[ -x "$p" ] || { echo "SKIP: $p not built"; exit 77; }
-done
-for c in python3 curl; do
-	command -v $c >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
-done
+. tests/tap.sh
+need_built "$BD" "$BC"
+need_cmds python3 curl
 t=$(mktemp -d) || exit 1
 pid=
-. tests/tap.sh
 trap 'stop_bayesd; rm -rf "$t"' EXIT
 trap 'exit 1' INT TERM
 sample_messages "$t/m"
 
-MPORT=$(free_port) CPORT=$(free_port)
-SOCK=$t/controller.sock
-cat >"$t/bayesd.conf" <<EOF
-milter_socket = inet:$MPORT@127.0.0.1
-controller_socket = $SOCK
+CPORT=$(free_port)
+start_test_bayesd "$t" <<EOF
 controller_bind = 127.0.0.1:$CPORT
 controller_password = pw
-database = $t/bayes.sqlite
-pidfile = $t/bayesd.pid
 log_level = debug
 EOF
-"$BD" -f -c "$t/bayesd.conf" >"$t/bayesd.log" 2>&1 &
-pid=$!
-wait_controller "$SOCK" "$pid" || { no "bayesd did not start: $(tail -3 "$t/bayesd.log")"; exit 1; }
 
 # req WHERE PATH HEADER... - status code of a POST (GET for /stat) of $SPAM
 req() {
