@@ -407,6 +407,13 @@ plain=$(rate plain none | tail -1)
 filt=$(rate filter "$t/bd/bayesd.conf" | tail -1)
 pct=$(python3 -c "import sys; print(round(100 * float(sys.argv[2]) / float(sys.argv[1])))" "$plain" "$filt" 2>/dev/null)
 echo "# throughput: $plain msg/s without the filter, $filt msg/s with it (${pct:-?}%; target >= 90%)"
-[ -n "$pct" ] && ok "throughput measured: ${pct}% of plain OpenSMTPD" || no "throughput not measured ($plain / $filt)"
+# the assertion is the target the line above names, not merely that a figure came out
+if [ -z "$pct" ]; then
+	no "throughput not measured ($plain / $filt)"
+elif [ "$pct" -ge 90 ]; then
+	ok "throughput with the filter: ${pct}% of plain OpenSMTPD (>= 90%)"
+else
+	no "throughput with the filter: ${pct}% of plain OpenSMTPD, under the 90% target"
+fi
 
 finish
