@@ -124,6 +124,7 @@ struct ctl_conn {
 	socklen_t addrlen;
 	struct timespec since;		/* opened, or its last request answered */
 	bool busy;			/* a whole request is in and being served */
+	bool head_in;			/* its request's head is parsed, the body is awaited */
 	bool evicted;			/* shut down by ctl_tcp_evict */
 };
 
@@ -938,9 +939,17 @@ static bool ctl_same_addr(const struct ctl_conn *a, const struct ctl_conn *b)
 	return false;
 }
 
-/* ctl_older - whether a has waited for its request longer than b. */
+/*
+ * ctl_older - whether a is the better one to drop: one whose head is in
+ * and whose body is awaited (what a slowloris holds) before one whose
+ * head has not been parsed yet (a client that connected a moment ago and
+ * whose request is still in the socket buffer), then the one that has
+ * waited longer.
+ */
 static bool ctl_older(const struct ctl_conn *a, const struct ctl_conn *b)
 {
+	if (a->head_in != b->head_in)
+		return a->head_in;
 	return a->since.tv_sec < b->since.tv_sec ||
 		(a->since.tv_sec == b->since.tv_sec && a->since.tv_nsec < b->since.tv_nsec);
 }
@@ -954,7 +963,8 @@ static bool ctl_older(const struct ctl_conn *a, const struct ctl_conn *b)
  * time. So when a new connection leaves fewer than a reserve of free slots
  * (an eighth of the limit, at least one) from its address or in all, the
  * connection that has waited longest without a whole request (sending its
- * head or body slowly, or idle between requests) is shut down; one being
+ * head or body slowly, or idle between requests) is shut down - one whose
+ * head is in and whose body is awaited first (ctl_older) -; one being
  * served is never touched. A client that sends its request at once is
  * answered in milliseconds and is never the oldest waiter, so it gets
  * through however many slow ones there are; the slow ones lose their slot
@@ -1043,6 +1053,20 @@ static void ctl_tcp_notify(struct controller *c, struct MHD_Connection *conn, vo
 	free(cc);
 }
 
+/* ctl_tcp_head_in - a TCP connection's request head is parsed. */
+static void ctl_tcp_head_in(struct ctl_listener *l, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct ctl_conn *cc;
+
+	if (!l->tcp || (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
+	    (cc = ci->socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&l->c->lock);
+	cc->head_in = true;
+	pthread_mutex_unlock(&l->c->lock);
+}
+
 /* ctl_tcp_mark - a TCP connection starts (busy) or ends serving a request. */
 static void ctl_tcp_mark(struct ctl_listener *l, struct MHD_Connection *conn, bool busy)
 {
@@ -1054,8 +1078,10 @@ static void ctl_tcp_mark(struct ctl_listener *l, struct MHD_Connection *conn, bo
 		return;
 	pthread_mutex_lock(&l->c->lock);
 	cc->busy = busy;
-	if (!busy)
+	if (!busy) {
+		cc->head_in = false;	/* idle until its next request */
 		clock_gettime(CLOCK_MONOTONIC, &cc->since);
+	}
 	pthread_mutex_unlock(&l->c->lock);
 }
 
@@ -1145,6 +1171,7 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 		/* headers are in; no body read yet */
 		req = xcalloc(1, sizeof(*req));
 		*con_cls = req;
+		ctl_tcp_head_in(l, conn);
 		atomic_fetch_add(&c->inflight, 1);
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
 		pthread_mutex_lock(&c->lock);
