@@ -1053,14 +1053,22 @@ static void ctl_tcp_notify(struct controller *c, struct MHD_Connection *conn, vo
 	free(cc);
 }
 
+/* ctl_tcp_conn - the tracking record of a TCP connection, or NULL (UNIX socket, untracked). */
+static struct ctl_conn *ctl_tcp_conn(struct ctl_listener *l, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (!l->tcp || (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL)
+		return NULL;
+	return ci->socket_context;
+}
+
 /* ctl_tcp_head_in - a TCP connection's request head is parsed. */
 static void ctl_tcp_head_in(struct ctl_listener *l, struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci;
-	struct ctl_conn *cc;
+	struct ctl_conn *cc = ctl_tcp_conn(l, conn);
 
-	if (!l->tcp || (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
-	    (cc = ci->socket_context) == NULL)
+	if (cc == NULL)
 		return;
 	pthread_mutex_lock(&l->c->lock);
 	cc->head_in = true;
@@ -1070,11 +1078,9 @@ static void ctl_tcp_head_in(struct ctl_listener *l, struct MHD_Connection *conn)
 /* ctl_tcp_mark - a TCP connection starts (busy) or ends serving a request. */
 static void ctl_tcp_mark(struct ctl_listener *l, struct MHD_Connection *conn, bool busy)
 {
-	const union MHD_ConnectionInfo *ci;
-	struct ctl_conn *cc;
+	struct ctl_conn *cc = ctl_tcp_conn(l, conn);
 
-	if (!l->tcp || (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL ||
-	    (cc = ci->socket_context) == NULL)
+	if (cc == NULL)
 		return;
 	pthread_mutex_lock(&l->c->lock);
 	cc->busy = busy;
