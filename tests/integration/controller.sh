@@ -171,7 +171,14 @@ if [ -r /proc/$pid/status ]; then
 	code=$(ucurl -o /dev/null -w '%{http_code}' --data-binary @"$t/big" $H/learn_spam)
 	[ "$code" = 413 ] && ok "100 MB learn refused with 413" || no "100 MB learn gave $code"
 	code=$(ucurl -o /dev/null -w '%{http_code}' -H 'Expect:' --data-binary @"$t/big" $H/check)
-	[ "$code" = 413 ] && ok "100 MB check (no Expect) refused with 413" || no "100 MB check gave $code"
+	# a client that pushes the whole body without waiting may hit the closed
+	# socket before it reads the 413 (curl then says 000): either is a refusal,
+	# as long as the daemon logged it as one
+	case $code in
+	413|000) grep -q '/check: request of 104857600 bytes refused' "$t/bayesd.log" &&
+		ok "100 MB check (no Expect) refused ($code)" || no "100 MB check gave $code, no refusal logged" ;;
+	*) no "100 MB check gave $code" ;;
+	esac
 	# chunked, no length: refused (413 or connection dropped) once past the cap
 	ucurl -o /dev/null -H 'Transfer-Encoding: chunked' --data-binary @"$t/big" $H/check
 	h1=$(hwm)
