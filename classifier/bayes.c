@@ -214,6 +214,7 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	if (b->opt.backend == BAYES_BACKEND_REDIS)
 		b->opt.cache = NULL;
 	score_params_default(&b->sp);
+	b->sp.combiner = (enum score_combiner)b->opt.combiner;
 	tok_params_string(&b->opt.tok, &params);
 	b->store = store_open(path, flags, params.data, &b->opt, err, errlen, kind_r);
 	buf_free(&params);
@@ -278,6 +279,7 @@ static const struct featvec *features(struct bayes *b, const unsigned char *data
 	}
 	tokenizer_reset(b->tok);
 	*mime_flags_r = mime_parse(data, size, &b->opt.lim, tokenizer_sink(), b->tok);
+	tokenizer_add_bytes(b->tok, data, size);
 	if (has_meta) {
 		if (meta->client_ip)
 			tokenizer_add_meta(b->tok, "client-ip", meta->client_ip);

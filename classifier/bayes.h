@@ -109,6 +109,7 @@ struct bayes_options {
 	struct tok_params tok;		/* used when creating; checked on open */
 	struct mime_limits lim;
 	double spam_threshold;		/* prob >= this is spam */
+	int combiner;			/* enum score_combiner (score.h): 0 = mean */
 	enum bayes_train_mode train_mode;
 	bool keep_text;			/* tokenizer keeps text: needed for explain */
 	bool sync_full;			/* PRAGMA synchronous=FULL (survive power loss) */

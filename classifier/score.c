@@ -1,5 +1,7 @@
 /*
- * score.c - Robinson token probabilities combined with Fisher's method.
+ * score.c - Robinson token probabilities combined into one spam
+ * probability: by the mean of their log-odds (the default) or by Fisher's
+ * method.
  *
  * Each feature w seen in spam s times (of S spam messages learned) and in
  * ham h times (of H) gets
@@ -7,17 +9,26 @@
  *	f(w) = (robs * robx + n * p(w)) / (robs + n),	n = s + h
  * (Gary Robinson's smoothing: a token seen once says little, one seen a
  * hundred times says what it has seen). Features with |f - 0.5| < min_dev
- * are noise and left out. The rest are combined by Fisher's method, as
- * SpamBayes and bogofilter do: under the hypothesis that the f are uniform,
- * -2 sum ln f and -2 sum ln(1-f) are chi-square with 2N degrees of
- * freedom; their survival probabilities Qh and Qs say how unlikely the
- * message is as ham and as spam.
+ * are noise and left out.
  *
- * The classic indicator (1 + Qh - Qs) / 2 saturates: for a long message
- * Qs underflows to 0 and thousands of messages tie at exactly 1.0, which
- * throws away the ranking that (1-ROCA) measures and that a threshold needs.
- * We therefore work with logarithms throughout (score_ln_chi2q never
- * underflows) and report
+ * SCORE_MEAN: the N that remain give
+ *	m = (1/N) sum ln(f / (1 - f))
+ *	prob = 1 / (1 + exp(-mean_scale * m))
+ * The mean does not grow with the length of the message: a long message
+ * is not more certain for having more words, and a few thousand weak,
+ * correlated features (word pairs and byte 4-grams repeat one another)
+ * cannot outvote the strong ones by number alone. Measured against Fisher
+ * on trec06p, the SpamAssassin corpus and csdmc2010, online and trained on
+ * one and scored on another, it ranks better on all but one (README).
+ *
+ * SCORE_FISHER, as SpamBayes and bogofilter do: under the hypothesis that
+ * the f are uniform, -2 sum ln f and -2 sum ln(1-f) are chi-square with 2N
+ * degrees of freedom; their survival probabilities Qh and Qs say how
+ * unlikely the message is as ham and as spam. The classic indicator
+ * (1 + Qh - Qs) / 2 saturates: for a long message Qs underflows to 0 and
+ * thousands of messages tie at exactly 1.0, which throws away the ranking
+ * that (1-ROCA) measures and that a threshold needs. We therefore work
+ * with logarithms throughout (score_ln_chi2q never underflows) and report
  *	d = ln Qh - ln Qs		(> 0: spam-like)
  *	prob = 1 / (1 + exp(-scale * asinh(d)))
  * asinh() keeps the ordering of all messages while compressing the huge
@@ -60,10 +71,27 @@ static void ln_int_fill(void)
 
 void score_params_default(struct score_params *p)
 {
+	memset(p, 0, sizeof(*p));	/* no padding garbage: the memo compares bytes */
+	p->combiner = SCORE_MEAN;
 	p->robs = 0.45;		/* SpamBayes' default strength */
 	p->robx = 0.5;		/* an unknown token is neutral */
 	p->min_dev = 0.1;	/* ignore tokens in (0.4, 0.6) */
 	p->scale = 1.0;		/* prob 0.9 at d = sinh(ln 9) ~ 4.4 */
+	p->mean_scale = 5.0;	/* prob 0.9 at a mean log-odds of ln 9 / 5 ~ 0.44 */
+}
+
+int score_combiner_parse(const char *name)
+{
+	if (strcmp(name, "mean") == 0)
+		return SCORE_MEAN;
+	if (strcmp(name, "fisher") == 0)
+		return SCORE_FISHER;
+	return -1;
+}
+
+const char *score_combiner_name(enum score_combiner c)
+{
+	return c == SCORE_FISHER ? "fisher" : "mean";
 }
 
 double score_token(const struct score_params *p, uint32_t spam, uint32_t ham,
@@ -208,6 +236,12 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 		*nused_r = used;
 	if (used == 0)
 		return 0.5;
+	if (p->combiner == SCORE_MEAN) {
+		double z = p->mean_scale * (sum_lnf - sum_ln1f) / (double)used;
+		double prob = 1.0 / (1.0 + exp(-z));
+
+		return isfinite(prob) ? prob : 0.5;
+	}
 	double lqh = score_ln_chi2q(-2.0 * sum_lnf, used);
 	double lqs = score_ln_chi2q(-2.0 * sum_ln1f, used);
 	double d = lqh - lqs;

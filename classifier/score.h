@@ -11,12 +11,27 @@
 
 #include "store.h"
 
+/* How the features' f(w) become one probability (score.c). */
+enum score_combiner {
+	SCORE_MEAN,		/* the mean of their log-odds (the default) */
+	SCORE_FISHER,		/* Fisher's chi-square method, as bogofilter */
+};
+
 struct score_params {
+	enum score_combiner combiner;
 	double robs;		/* Robinson's s: strength of the prior */
 	double robx;		/* Robinson's x: probability of an unknown token */
 	double min_dev;		/* tokens with |f - 0.5| below this are ignored */
 	double scale;		/* maps the evidence to a probability, see score.c */
+	double mean_scale;	/* SCORE_MEAN: prob = 1 / (1 + exp(-mean_scale * mean)) */
 };
+
+/*
+ * score_combiner_parse - SCORE_MEAN for "mean", SCORE_FISHER for
+ * "fisher"; -1 for anything else. score_combiner_name is the inverse.
+ */
+int score_combiner_parse(const char *name);
+const char *score_combiner_name(enum score_combiner c);
 
 /* score_params_default - the measured defaults (see score.c for why). */
 void score_params_default(struct score_params *p);

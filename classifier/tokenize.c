@@ -65,6 +65,13 @@
  *	subject missing from the top-level header.
  *
  * Parts: "ct:type", "cte:encoding", "charset:x", "filename-ext:ext".
+ * Byte 4-grams (tokenizer_add_bytes): every 4-byte window of the first
+ *	ngram_bytes bytes of the raw message, headers included but for
+ *	X-Spam-* and X-Bayesd* fields (see verdict_header()), CR skipped:
+ *	readable "4g:" plus the bytes (\xHH for what is not printable ASCII).
+ *	Like OSB pairs they hash the bytes directly (ngram_hash()). They carry
+ *	what words do not: the mailer's header layout, encodings, markup, and
+ *	they transfer better from one mail stream to another (README).
  * Meta (tokenizer_add_meta): "meta:name:value"; an IP value also gives its
  *	/24 (IPv4) or /48 (IPv6); a host name its "meta:name:domain:regdom";
  *	an address the address features with prefix "meta:name".
@@ -221,6 +228,7 @@ void tok_params_default(struct tok_params *p)
 	p->osb_window = TOK_DEFAULT_OSB_WINDOW;
 	p->max_features = TOK_DEFAULT_MAX_FEATURES;
 	p->max_word = TOK_DEFAULT_MAX_WORD;
+	p->ngram_bytes = TOK_DEFAULT_NGRAM_BYTES;
 }
 
 /* tok_params_string - see tokenize.h. */
@@ -230,6 +238,9 @@ void tok_params_string(const struct tok_params *p, struct buf *out)
 	buf_printf(out, "v=%u hash=xxh3 seed=0x%llx osb=%u maxword=%u maxfeat=%u",
 		   p->version, (unsigned long long)p->seed, p->osb_window,
 		   p->max_word, p->max_features);
+	/* absent when off, so that a database made before 4-grams still opens */
+	if (p->ngram_bytes > 0)
+		buf_printf(out, " ngram=4x%u", p->ngram_bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1698,6 +1709,90 @@ static void bucket_sort(struct tokenizer *t, const uint64_t *src, size_t n, uint
 	}
 }
 
+/*
+ * ngram_hash - the feature of the 4 bytes packed in v (first byte
+ * highest): the bytes hashed with the seed turned, so that no 4-byte word
+ * shares its hash with the 4-gram of the same bytes.
+ */
+static inline uint64_t ngram_hash(const struct tokenizer *t, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 8), (unsigned char)v };
+
+	return XXH3_64bits_withSeed(b, sizeof(b), t->p.seed ^ 0x3467726d73ULL);
+}
+
+/* ngram_text - the readable form of a 4-gram, into t->ftext. */
+static void ngram_text(struct tokenizer *t, uint32_t v)
+{
+	buf_reset(&t->ftext);
+	buf_append(&t->ftext, "4g:", 3);
+	for (int sh = 24; sh >= 0; sh -= 8) {
+		unsigned c = (v >> sh) & 0xff;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf_putc(&t->ftext, (char)c);
+		else
+			buf_printf(&t->ftext, "\\x%02x", c);
+	}
+}
+
+/*
+ * verdict_header - does the header line at s (n bytes to the end) carry a
+ * verdict, ours or an upstream filter's (X-Spam-*, X-Bayesd*)? Such lines
+ * are left out of the 4-grams, as their fields are left out of the
+ * features: a message learned after it was tagged must not learn the tag.
+ */
+static bool verdict_header(const unsigned char *s, size_t n)
+{
+	static const char *const names[] = { "x-spam-", "x-bayesd" };
+
+	for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+		size_t len = strlen(names[k]), i = 0;
+
+		while (i < len && i < n && ascii_lower_tab[s[i]] == (unsigned char)names[k][i])
+			i++;
+		if (i == len)
+			return true;
+	}
+	return false;
+}
+
+/* tokenizer_add_bytes - see tokenize.h. */
+void tokenizer_add_bytes(struct tokenizer *t, const unsigned char *data, size_t size)
+{
+	uint32_t v = 0;
+	unsigned have = 0, used = 0;
+	bool in_header = true, line_start = true, skipping = false;
+
+	for (size_t i = 0; i < size && used < t->p.ngram_bytes && !t->full; i++) {
+		unsigned char c = data[i];
+
+		if (c == '\r')
+			continue;
+		if (in_header && line_start) {
+			if (c == '\n') {
+				in_header = skipping = false;	/* the empty line */
+			} else if (c != ' ' && c != '\t') {
+				skipping = verdict_header(data + i, size - i);
+			}
+		}
+		line_start = c == '\n';
+		if (skipping)
+			continue;
+		used++;
+		v = v << 8 | c;
+		if (++have < 4)
+			continue;
+		if (t->keep_text) {
+			ngram_text(t, v);
+			fs_add(t, ngram_hash(t, v), t->ftext.data, t->ftext.len);
+		} else {
+			fs_add(t, ngram_hash(t, v), NULL, 0);
+		}
+	}
+}
+
 /* tokenizer_finish - see tokenize.h. */
 const struct featvec *tokenizer_finish(struct tokenizer *t)
 {
@@ -1748,6 +1843,7 @@ const struct featvec *tokenize_message(struct tokenizer *t, const unsigned char 
 
 	tokenizer_reset(t);
 	flags = mime_parse(data, size, lim, tokenizer_sink(), t);
+	tokenizer_add_bytes(t, data, size);
 	if (mime_flags_r)
 		*mime_flags_r = flags;
 	return tokenizer_finish(t);

@@ -31,6 +31,7 @@
 #define TOK_DEFAULT_OSB_WINDOW	2	/* word pairs: each word with the one before it (measured; README) */
 #define TOK_DEFAULT_MAX_FEATURES 20000	/* unique features kept per message */
 #define TOK_DEFAULT_MAX_WORD	40	/* longer words are cut to a length class token */
+#define TOK_DEFAULT_NGRAM_BYTES	3000	/* raw bytes cut into 4-grams (measured; README) */
 
 struct tok_params {
 	unsigned version;	/* TOK_VERSION */
@@ -38,6 +39,7 @@ struct tok_params {
 	unsigned osb_window;	/* 0 or 1 = no word pairs; N = pairs at distance 1..N-1 */
 	unsigned max_features;	/* cap on unique features per message */
 	unsigned max_word;	/* in code points */
+	unsigned ngram_bytes;	/* byte 4-grams of the first N raw bytes; 0 = none */
 };
 
 /* tok_params_default - the defaults above. */
@@ -88,6 +90,14 @@ const struct mime_sink *tokenizer_sink(void);
  * yields prefixed features as a header of that name would.
  */
 void tokenizer_add_meta(struct tokenizer *t, const char *name, const char *value);
+
+/*
+ * tokenizer_add_bytes - add the byte 4-grams of the raw message: every
+ * window of 4 bytes in its first ngram_bytes bytes, CR left out (so a
+ * message read from a file and the same one from the milter, in CRLF,
+ * agree). Nothing when ngram_bytes is 0.
+ */
+void tokenizer_add_bytes(struct tokenizer *t, const unsigned char *data, size_t size);
 
 /*
  * tokenizer_finish - sort and de-duplicate what was fed since the last

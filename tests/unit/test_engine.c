@@ -144,6 +144,7 @@ TEST(score_combine_hand_computed)
 	size_t used;
 
 	score_params_default(&p);
+	p.combiner = SCORE_FISHER;
 	double prob = score_combine(&p, c, 3, 10, 10, f, &used, NULL);
 	/* only the first weighs in: unseen is skipped, 5/5 is exactly 0.5 */
 	CHECK(used == 1);
@@ -160,12 +161,38 @@ TEST(score_combine_hand_computed)
 		   score_combine(&p, h, 1, 10, 10, NULL, NULL, NULL), 1.0, 1e-12);
 }
 
+TEST(score_mean_hand_computed)
+{
+	struct score_params p;
+	struct store_counts c[4] = { { 3, 1 }, { 0, 0 }, { 5, 5 }, { 0, 2 } };
+	double f[4];
+	size_t used;
+
+	score_params_default(&p);
+	CHECK(p.combiner == SCORE_MEAN);
+	double prob = score_combine(&p, c, 4, 10, 10, f, &used, NULL);
+	CHECK(used == 2);
+	CHECK(f[1] < 0 && f[2] < 0);
+	double f0 = (0.225 + 4.0 * 0.75) / 4.45, f3 = 0.225 / 2.45;
+	CHECK_NEAR(f[0], f0, 1e-12);
+	CHECK_NEAR(f[3], f3, 1e-12);
+	double m = (log(f0 / (1.0 - f0)) + log(f3 / (1.0 - f3))) / 2.0;
+	CHECK_NEAR(prob, 1.0 / (1.0 + exp(-p.mean_scale * m)), 1e-12);
+	/* the mean does not grow with repetition: twice the same evidence, same prob */
+	struct store_counts twice[2] = { { 9, 1 }, { 9, 1 } };
+	CHECK_NEAR(score_combine(&p, twice, 2, 10, 10, NULL, NULL, NULL),
+		   score_combine(&p, twice, 1, 10, 10, NULL, NULL, NULL), 1e-12);
+	CHECK(score_combiner_parse("mean") == SCORE_MEAN && score_combiner_parse("fisher") == SCORE_FISHER);
+	CHECK(score_combiner_parse("bogus") == -1);
+}
+
 TEST(score_long_message_no_saturation)
 {
-	/* two long, strongly spammy messages must still be told apart */
+	/* Fisher: two long, strongly spammy messages must still be told apart */
 	struct score_params p;
 	struct store_counts c[2000];
 	score_params_default(&p);
+	p.combiner = SCORE_FISHER;
 	for (size_t i = 0; i < 2000; i++)
 		c[i] = (struct store_counts){ 50, 1 };
 	double a = score_combine(&p, c, 1000, 100, 100, NULL, NULL, NULL);

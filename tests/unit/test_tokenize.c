@@ -89,6 +89,10 @@ TEST(tokenize_params_string)
 
 	tok_params_default(&p);
 	tok_params_string(&p, &b);
+	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000 ngram=4x3000");
+	/* without 4-grams: the string of the databases made before them */
+	p.ngram_bytes = 0;
+	tok_params_string(&p, &b);
 	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000");
 	buf_free(&b);
 }
@@ -685,6 +689,60 @@ TEST(tokenize_garbage_survives)
 	tokenizer_free(&t);
 }
 
+/* ngrams - the 4-gram features of msg, sorted, into out; their number */
+static size_t ngrams(const char *msg, uint64_t *out, size_t max)
+{
+	struct tokenizer *t = new_tok(true);
+	size_t k = 0;
+
+	tokenizer_reset(t);
+	tokenizer_add_bytes(t, (const unsigned char *)msg, strlen(msg));
+	const struct featvec *fv = tokenizer_finish(t);
+	for (size_t i = 0; i < fv->n && k < max; i++)
+		if (strncmp(fv->text[i], "4g:", 3) == 0)
+			out[k++] = fv->hash[i];
+	tokenizer_free(&t);
+	return k;
+}
+
+TEST(tokenize_byte_ngrams)
+{
+	uint64_t a[256], b[256];
+	struct tokenizer *t = new_tok(true);
+
+	/* "abcdef" gives abcd, bcde, cdef; CR is skipped, \n rendered */
+	tokenizer_reset(t);
+	tokenizer_add_bytes(t, (const unsigned char *)"ab\r\ncd", 6);
+	const struct featvec *fv = tokenizer_finish(t);
+	CHECK_HAS(fv, "4g:ab\\x0ac");
+	CHECK_HAS(fv, "4g:b\\x0acd");
+	CHECK(count_prefix(fv, "4g:") == 2);
+	tokenizer_free(&t);
+	/* LF and CRLF line ends give the same 4-grams */
+	size_t na = ngrams("Subject: hi\n\nbody text\n", a, 256);
+	size_t nb = ngrams("Subject: hi\r\n\r\nbody text\r\n", b, 256);
+	CHECK(na > 10 && na == nb && memcmp(a, b, na * sizeof(*a)) == 0);
+	/* a verdict header (folded or not) is not in them, in any case */
+	nb = ngrams("Subject: hi\nX-Spam-Status: Yes, score=0.99\n\tfolded\n"
+		    "x-bayesd-score: 0.9\n\nbody text\n", b, 256);
+	CHECK(na == nb && memcmp(a, b, na * sizeof(*a)) == 0);
+	/* ... but the same words in the body are */
+	nb = ngrams("Subject: hi\n\nbody text\nX-Spam-Status: Yes\n", b, 256);
+	CHECK(nb > na);
+	/* only the first ngram_bytes bytes */
+	struct tok_params p;
+	char err[256];
+	tok_params_default(&p);
+	p.ngram_bytes = 5;
+	t = tokenizer_new(&p, true, err, sizeof(err));
+	REQUIRE(t);
+	tokenizer_reset(t);
+	tokenizer_add_bytes(t, (const unsigned char *)"abcdefghij", 10);
+	fv = tokenizer_finish(t);
+	CHECK(count_prefix(fv, "4g:") == 2);
+	tokenizer_free(&t);
+}
+
 TEST(tokenize_message_whole)
 {
 	/* through the real MIME walk: headers, base64 UTF-8 text, HTML link */
@@ -734,10 +792,10 @@ TEST(tokenize_message_whole)
 	CHECK_HASNT(fv, "hdr:x-spam-status");
 	CHECK(!fv->truncated);
 	/* the same bytes again: the same features */
-	uint64_t first[512];
+	uint64_t first[4096];
 	size_t n = fv->n;
 
-	REQUIRE(n <= 512);
+	REQUIRE(n <= 4096);
 	memcpy(first, fv->hash, n * sizeof(uint64_t));
 	fv = tokenize_message(t, (const unsigned char *)msg, sizeof(msg) - 1, NULL, NULL);
 	CHECK(fv->n == n && memcmp(first, fv->hash, n * sizeof(uint64_t)) == 0);
