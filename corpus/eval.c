@@ -8,6 +8,13 @@
  * true label in the default training mode. At the end print the summary:
  * (1-ROCA)% (area above the ROC curve, ties counted half), hm% and sm% at
  * the default threshold, their logistic average lam%, and throughput.
+ *
+ * --windows N adds the same figures for each N messages (how fast the
+ * filter recovers when the mail changes). --train-only learns every
+ * message with its label and scores none; --score-only scores every
+ * message and learns none: the two halves of a cross-corpus transfer run
+ * (train on one corpus, score another with no feedback). --json prints
+ * the summary, windows included, as one JSON object instead.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,13 +23,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "bayes.h"
 #include "bayesc.h"
 #include "util.h"
 
 struct scored {
 	double score;
-	bool spam;
+	bool spam;		/* the true label */
+	bool said_spam;		/* the filter's verdict */
 };
 
 static int by_score(const void *a, const void *b)
@@ -66,6 +76,59 @@ static double logit(double p)
 	return log(p / (1.0 - p));
 }
 
+/* The figures of one run of messages: all of them, or one window. */
+struct figures {
+	size_t n, nspam, nham, fp, fn;
+	double one_minus_roca;	/* percent; < 0 when one class is missing */
+	double hm, sm, lam;	/* percent */
+};
+
+/*
+ * figures_of - the TREC figures of r[0..n). Sorts r. A rate of 0 or 1 is
+ * continuity-corrected for lam%, as the TREC toolkit does.
+ */
+static void figures_of(struct scored *r, size_t n, struct figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->n = n;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].spam) {
+			f->nspam++;
+			f->fn += !r[i].said_spam;
+		} else {
+			f->nham++;
+			f->fp += r[i].said_spam;
+		}
+	}
+	double auc = roc_area(r, n);
+	f->one_minus_roca = auc >= 0 ? 100.0 * (1.0 - auc) : -1.0;
+	double hm = f->nham ? (double)f->fp / (double)f->nham : 0;
+	double sm = f->nspam ? (double)f->fn / (double)f->nspam : 0;
+	double hmc = (f->fp == 0 || f->fp == f->nham) ? ((double)f->fp + 0.5) / ((double)f->nham + 1) : hm;
+	double smc = (f->fn == 0 || f->fn == f->nspam) ? ((double)f->fn + 0.5) / ((double)f->nspam + 1) : sm;
+	f->hm = 100 * hm;
+	f->sm = 100 * sm;
+	f->lam = 100.0 / (1.0 + exp(-(logit(hmc) + logit(smc)) / 2.0));
+}
+
+static json_t *figures_json(const struct figures *f)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:f, s:f, s:f}", "n", (json_int_t)f->n,
+			      "spam", (json_int_t)f->nspam, "ham", (json_int_t)f->nham,
+			      "hm_pct", f->hm, "sm_pct", f->sm, "lam_pct", f->lam);
+	json_object_set_new(o, "one_minus_roca_pct",
+			    f->one_minus_roca >= 0 ? json_real(f->one_minus_roca) : json_null());
+	return o;
+}
+
+static void print_roca(const char *prefix, double v)
+{
+	if (v >= 0)
+		printf("%s(1-ROCA)%%=%.5f", prefix, v);
+	else
+		printf("%s(1-ROCA)%%=undefined (one class only)", prefix);
+}
+
 /* read_file - whole file into b; false with errno on failure. */
 static bool read_file(const char *path, struct buf *b)
 {
@@ -93,6 +156,63 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * report - print the summary (and the windows) of res[0..n), as text or
+ * as one JSON object. Sorts res.
+ */
+static void report(const struct bayesc_opts *o, struct scored *res, size_t n, size_t learned,
+		   size_t unreadable, double secs, double threshold)
+{
+	const char *phase = o->eval_phase == EVAL_TRAIN_ONLY ? "train-only"
+			    : o->eval_phase == EVAL_SCORE_ONLY ? "score-only" : "online";
+	double rate = secs > 0 ? (double)(n ? n : learned) / secs : 0.0;
+	json_t *windows = o->json ? json_array() : NULL;
+	struct figures all, w;
+
+	/* windows first: figures_of sorts, so the stream order is used up by the whole */
+	for (size_t i = 0; o->windows && i < n; i += o->windows) {
+		size_t len = n - i < o->windows ? n - i : o->windows;
+		figures_of(res + i, len, &w);
+		if (windows) {
+			json_t *j = figures_json(&w);
+			json_object_set_new(j, "first", json_integer((json_int_t)i + 1));
+			json_array_append_new(windows, j);
+			continue;
+		}
+		printf("window %zu-%zu: ", i + 1, i + len);
+		print_roca("", w.one_minus_roca);
+		printf(" hm%%=%.4f sm%%=%.4f (spam=%zu ham=%zu)\n", w.hm, w.sm, w.nspam, w.nham);
+	}
+	figures_of(res, n, &all);
+	if (o->json) {
+		json_t *j = figures_json(&all);
+		json_object_set_new(j, "mode", json_string(phase));
+		json_object_set_new(j, "learned", json_integer((json_int_t)learned));
+		json_object_set_new(j, "unreadable", json_integer((json_int_t)unreadable));
+		json_object_set_new(j, "threshold", json_real(threshold));
+		json_object_set_new(j, "msgs_per_s", json_real(rate));
+		json_object_set_new(j, "seconds", json_real(secs));
+		if (o->windows) {
+			json_object_set_new(j, "window", json_integer((json_int_t)o->windows));
+			json_object_set_new(j, "windows", windows);
+		}
+		char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(8));
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(j);
+		return;
+	}
+	printf("n=%zu spam=%zu ham=%zu learned=%zu unreadable=%zu mode=%s\n", n, all.nspam,
+	       all.nham, learned, unreadable, phase);
+	if (o->eval_phase != EVAL_TRAIN_ONLY) {
+		print_roca("", all.one_minus_roca);
+		printf("\nhm%%=%.4f sm%%=%.4f lam%%=%.4f (threshold %.2f)\n", all.hm, all.sm, all.lam,
+		       threshold);
+	}
+	printf("msgs/s=%.1f (%.1f s)\n", rate, secs);
+}
+
 int eval_main(const struct bayesc_opts *o)
 {
 	struct bayes_options opt;
@@ -101,8 +221,10 @@ int eval_main(const struct bayesc_opts *o)
 	enum bayes_errkind kind;
 	FILE *idx, *out = stdout;
 	struct scored *res = NULL;
-	size_t n = 0, cap = 0, fp = 0, fn = 0, nham = 0, nspam = 0, learned = 0, unreadable = 0;
+	size_t n = 0, cap = 0, learned = 0, unreadable = 0, in_batch = 0;
 	struct buf msg = { 0 }, path = { 0 };
+	bool failed = false;
+	bool scoring = o->eval_phase != EVAL_TRAIN_ONLY, training = o->eval_phase != EVAL_SCORE_ONLY;
 
 	if (o->nargs != 1) {
 		fprintf(stderr, "bayesc: eval takes one TREC index file\n");
@@ -119,7 +241,8 @@ int eval_main(const struct bayesc_opts *o)
 
 	bayes_options_default(&opt);
 	bayesc_store_options(o, &opt);
-	b = bayes_open(o->db, BAYES_OPEN_CREATE | BAYES_OPEN_BULK, &opt, err, sizeof(err), &kind);
+	b = bayes_open(o->db, (o->eval_phase == EVAL_SCORE_ONLY ? 0 : BAYES_OPEN_CREATE) |
+			      BAYES_OPEN_BULK, &opt, err, sizeof(err), &kind);
 	if (b == NULL) {
 		fprintf(stderr, "bayesc: %s\n", err);
 		fclose(idx);
@@ -133,7 +256,7 @@ int eval_main(const struct bayesc_opts *o)
 	}
 
 	double t0 = now();
-	while (fgets(line, sizeof(line), idx)) {
+	while (!failed && fgets(line, sizeof(line), idx)) {
 		char label[16], rel[4000];
 		if (sscanf(line, "%15s %3999s", label, rel) != 2)
 			continue;
@@ -150,9 +273,29 @@ int eval_main(const struct bayesc_opts *o)
 			unreadable++;
 			continue;
 		}
+		const unsigned char *data = (const unsigned char *)msg.data;
+		enum bayes_class cls = is_spam ? BAYES_SPAM : BAYES_HAM;
+		enum bayes_learn_outcome lo;
+		if (!scoring) {
+			/* train-only: every message, a batch of 500 per transaction */
+			if (in_batch == 0 && bayes_batch_begin(b) < 0)
+				failed = true;
+			else if (bayes_learn(b, NULL, cls, data, msg.len, &lo) < 0)
+				failed = true;
+			else
+				learned += lo == BAYES_LEARNED || lo == BAYES_RELEARNED;
+			if (!failed && ++in_batch == 500) {
+				in_batch = 0;
+				failed = bayes_batch_commit(b) < 0;
+			}
+			if (failed)
+				fprintf(stderr, "bayesc: %s: learn: %s\n", rel, bayes_errmsg(b));
+			continue;
+		}
 		struct bayes_result r;
-		if (bayes_check(b, NULL, (const unsigned char *)msg.data, msg.len, NULL, &r) < 0) {
+		if (bayes_check(b, NULL, data, msg.len, NULL, &r) < 0) {
 			fprintf(stderr, "bayesc: %s: %s\n", rel, bayes_errmsg(b));
+			failed = true;
 			break;
 		}
 		fprintf(out, "file=%s judge=%s class=%s score=%.17g\n", rel, is_spam ? "spam" : "ham",
@@ -161,21 +304,20 @@ int eval_main(const struct bayesc_opts *o)
 			res = xrealloc(res, (cap = cap ? cap * 2 : 4096) * sizeof(*res));
 		res[n].score = r.prob;
 		res[n].spam = is_spam;
+		res[n].said_spam = r.spam;
 		n++;
-		if (is_spam) {
-			nspam++;
-			fn += !r.spam;
-		} else {
-			nham++;
-			fp += r.spam;
-		}
-		enum bayes_learn_outcome lo;
-		if (bayes_train(b, NULL, is_spam ? BAYES_SPAM : BAYES_HAM, r.prob,
-				(const unsigned char *)msg.data, msg.len, &lo) < 0) {
+		if (!training)
+			continue;
+		if (bayes_train(b, NULL, cls, r.prob, data, msg.len, &lo) < 0) {
 			fprintf(stderr, "bayesc: %s: learn: %s\n", rel, bayes_errmsg(b));
+			failed = true;
 			break;
 		}
 		learned += lo == BAYES_LEARNED || lo == BAYES_RELEARNED;
+	}
+	if (!failed && in_batch && bayes_batch_commit(b) < 0) {
+		fprintf(stderr, "bayesc: learn: %s\n", bayes_errmsg(b));
+		failed = true;
 	}
 	double secs = now() - t0;
 	fclose(idx);
@@ -185,20 +327,9 @@ int eval_main(const struct bayesc_opts *o)
 	buf_free(&msg);
 	buf_free(&path);
 
-	double auc = roc_area(res, n);
+	report(o, res, n, learned, unreadable, secs, opt.spam_threshold);
 	free(res);
-	double hm = nham ? (double)fp / (double)nham : 0, sm = nspam ? (double)fn / (double)nspam : 0;
-	/* continuity correction where a rate is 0 or 1, as the TREC toolkit */
-	double hmc = (fp == 0 || fp == nham) ? ((double)fp + 0.5) / ((double)nham + 1) : hm;
-	double smc = (fn == 0 || fn == nspam) ? ((double)fn + 0.5) / ((double)nspam + 1) : sm;
-	double lam = 1.0 / (1.0 + exp(-(logit(hmc) + logit(smc)) / 2.0));
-	printf("n=%zu spam=%zu ham=%zu learned=%zu unreadable=%zu\n", n, nspam, nham, learned, unreadable);
-	if (auc >= 0)
-		printf("(1-ROCA)%%=%.5f\n", 100.0 * (1.0 - auc));
-	else
-		printf("(1-ROCA)%%=undefined (one class only)\n");
-	printf("hm%%=%.4f sm%%=%.4f lam%%=%.4f (threshold %.2f)\n", 100 * hm, 100 * sm, 100 * lam,
-	       opt.spam_threshold);
-	printf("msgs/s=%.1f (%.1f s)\n", secs > 0 ? (double)n / secs : 0.0, secs);
-	return unreadable || n == 0 ? BAYESC_EXIT_DATAERR : BAYESC_EXIT_OK;
+	if (failed)
+		return BAYESC_EXIT_SOFTWARE;
+	return unreadable || (n == 0 && learned == 0) ? BAYESC_EXIT_DATAERR : BAYESC_EXIT_OK;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bayesc.h"
+#include "score.h"
 #include "config.h"
 #include "util.h"
 
@@ -98,6 +99,14 @@ static void usage(FILE *out)
 "                   without it check exits 0 for spam and ham alike\n"
 "  -q, --quiet      check: no output (with -c: the exit status only)\n"
 "  --results FILE   eval: write the per-message TREC results to FILE\n"
+"  --windows N      eval: also (1-ROCA)%, hm% and sm% of each N messages\n"
+"  --train-only     eval: learn every message of INDEX with its label,\n"
+"                   score none (the first half of a cross-corpus run)\n"
+"  --score-only     eval: score every message, learn none (the second half)\n"
+"  --classifier C   with --db: combine the features by 'mean' (default:\n"
+"                   mean log-odds) or 'fisher' (chi-square, as bogofilter)\n"
+"  --byte-ngrams N  with --db: byte 4-grams of the first N bytes (default\n"
+"                   3000; 0 = none, which opens a database made before them)\n"
 "  --max-age-days N expire: remove any token not seen for N days (default\n"
 "                   180); the hapax (15) and neutral (60) ages are capped at N\n"
 "  -h, --help       this text;  -V, --version  the version\n"
@@ -159,6 +168,12 @@ static const char *verb_misuse(const struct bayesc_opts *o)
 	}
 	if (o->results && o->verb != VERB_EVAL)
 		return "--results goes with eval";
+	if ((o->windows || o->eval_phase) && o->verb != VERB_EVAL)
+		return "--windows, --train-only and --score-only go with eval";
+	if (o->windows && o->eval_phase == EVAL_TRAIN_ONLY)
+		return "--windows goes with a scoring eval, not --train-only";
+	if ((o->combiner >= 0 || o->ngram_bytes >= 0) && o->db == NULL)
+		return "--classifier and --byte-ngrams go with --db";
 	if (o->max_age_days && o->verb != VERB_EXPIRE)
 		return "--max-age-days goes with expire";
 	if ((o->exit_code || o->explain) && !check)
@@ -188,6 +203,11 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "exit-code", no_argument, NULL, 'E' },
 		{ "results", required_argument, NULL, 'r' },
+		{ "windows", required_argument, NULL, 'W' },
+		{ "train-only", no_argument, NULL, 'T' },
+		{ "score-only", no_argument, NULL, 'O' },
+		{ "classifier", required_argument, NULL, 'K' },
+		{ "byte-ngrams", required_argument, NULL, 'G' },
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
 		{ "mbox", no_argument, NULL, 'M' },
@@ -197,7 +217,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bayesc_opts o = { .timeout_s = 30 };
+	struct bayesc_opts o = { .timeout_s = 30, .combiner = -1, .ngram_bytes = -1 };
 	const char *config = NULL, *redis = NULL, *redis_prefix = NULL;
 	const char *why_alone;
 	int c, import_class = -1;
@@ -228,6 +248,36 @@ int main(int argc, char **argv)
 		case 'q': o.quiet = true; break;
 		case 'E': o.exit_code = true; break;
 		case 'r': o.results = optarg; break;
+		case 'W':
+		case 'G': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			long lo = c == 'W' ? 1 : 0, hi = c == 'W' ? 10000000 : 1000000;
+			if (*optarg == '\0' || *end != '\0' || v < lo || v > hi) {
+				fprintf(stderr, "bayesc: --%s wants a number from %ld to %ld, not '%s'\n",
+					c == 'W' ? "windows" : "byte-ngrams", lo, hi, optarg);
+				return BAYESC_EXIT_USAGE;
+			}
+			if (c == 'W')
+				o.windows = (unsigned)v;
+			else
+				o.ngram_bytes = v;
+			break;
+		}
+		case 'T':
+		case 'O':
+			if (o.eval_phase && o.eval_phase != (c == 'T' ? EVAL_TRAIN_ONLY : EVAL_SCORE_ONLY)) {
+				fputs("bayesc: --train-only and --score-only exclude each other\n", stderr);
+				return BAYESC_EXIT_USAGE;
+			}
+			o.eval_phase = c == 'T' ? EVAL_TRAIN_ONLY : EVAL_SCORE_ONLY;
+			break;
+		case 'K':
+			if ((o.combiner = score_combiner_parse(optarg)) < 0) {
+				fprintf(stderr, "bayesc: --classifier is 'mean' or 'fisher', not '%s'\n", optarg);
+				return BAYESC_EXIT_USAGE;
+			}
+			break;
 		case 'm': o.train_mode = optarg; break;
 		case 'M': o.mbox = true; break;
 		case 'S':
@@ -340,4 +390,8 @@ void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt
 {
 	opt->backend = o->store.backend;
 	opt->redis = o->store.redis;
+	if (o->combiner >= 0)
+		opt->combiner = o->combiner;
+	if (o->ngram_bytes >= 0)
+		opt->tok.ngram_bytes = (unsigned)o->ngram_bytes;
 }

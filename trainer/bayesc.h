@@ -51,6 +51,9 @@ enum bayesc_verb {
 	VERB_IMPORT_MBOX,	/* import-mbox --spam|--ham: becomes VERB_LEARN_* with mbox set */
 };
 
+#define EVAL_TRAIN_ONLY	1	/* eval --train-only: learn every message, score none */
+#define EVAL_SCORE_ONLY	2	/* eval --score-only: score every message, learn none */
+
 struct bayesc_opts {
 	enum bayesc_verb verb;
 	const char *verb_name;	/* as typed */
@@ -66,6 +69,10 @@ struct bayesc_opts {
 	const char *password;	/* -P */
 	const char *user;	/* -u USER or NULL */
 	const char *results;	/* eval --results FILE */
+	unsigned windows;	/* eval --windows N: figures per N messages too (0 = none) */
+	int eval_phase;		/* eval: 0 score and train, EVAL_TRAIN_ONLY, EVAL_SCORE_ONLY */
+	int combiner;		/* --classifier: enum score_combiner, -1 = the default */
+	long ngram_bytes;	/* --byte-ngrams N, -1 = the default */
 	const char *train_mode;	/* --train-mode: learn only where the mode says (offline) */
 	int max_age_days;	/* expire --max-age-days N (0 = the defaults) */
 	bool mbox;		/* --mbox, import-mbox: the FILEs are mbox files */

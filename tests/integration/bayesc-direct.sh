@@ -65,6 +65,35 @@ erc=$?
 "$BC" --db "$t/eval2.sqlite" eval "$t/no-such-index" >"$t/e2.out" 2>&1; rc=$?
 [ $rc = 66 ] && grep -q 'cannot open index' "$t/e2.out" && ok "eval of a missing index fails (exit 66)" ||
 	no "eval of a missing index: exit $rc $(cat "$t/e2.out")"
+# --windows in the JSON summary: the windows cover the stream in order
+"$BC" --db "$t/eval4.sqlite" --json --windows 3 --results "$t/r4" eval "$t/index" >"$t/e4.out" 2>&1
+python3 - "$t/e4.out" "$nmsg" <<'PY' >"$t/e4.check" 2>&1 &&
+import json, sys
+j = json.loads(open(sys.argv[1]).read().splitlines()[-1]); n = int(sys.argv[2])
+w = j["windows"]
+assert j["n"] == n and j["window"] == 3, j
+assert [x["first"] for x in w] == list(range(1, n + 1, 3)), w
+assert sum(x["n"] for x in w) == n and all(x["n"] == 3 for x in w[:-1]), w
+assert sum(x["spam"] for x in w) == j["spam"] and sum(x["ham"] for x in w) == j["ham"], w
+print(len(w), "windows")
+PY
+	ok "eval --windows 3 --json: $(cat "$t/e4.check") covering all $nmsg" ||
+	no "eval --windows: $(cat "$t/e4.check") $(tail -1 "$t/e4.out")"
+# transfer: --train-only learns all and scores none; --score-only scores all and learns none
+"$BC" --db "$t/eval5.sqlite" --train-only eval "$t/index" >"$t/e5.out" 2>&1; rc=$?
+"$BC" --db "$t/eval5.sqlite" --json stat >"$t/s5a" 2>&1
+"$BC" --db "$t/eval5.sqlite" --score-only --results "$t/r5" eval "$t/index" >"$t/e6.out" 2>&1; rc2=$?
+"$BC" --db "$t/eval5.sqlite" --json stat >"$t/s5b" 2>&1
+learned=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["learned_spam"]+j["learned_ham"])' "$t/s5a")
+[ $rc = 0 ] && [ "$learned" = "$nmsg" ] && grep -q "^n=0 .*learned=$nmsg .*mode=train-only" "$t/e5.out" &&
+	ok "eval --train-only learns all $nmsg and scores none" || no "eval --train-only: rc $rc learned $learned $(cat "$t/e5.out")"
+[ $rc2 = 0 ] && cmp -s "$t/s5a" "$t/s5b" && [ "$(wc -l <"$t/r5")" = "$nmsg" ] &&
+	grep -q "^n=$nmsg .*learned=0 .*mode=score-only" "$t/e6.out" &&
+	ok "eval --score-only scores all $nmsg and leaves the database as it was" ||
+	no "eval --score-only: rc $rc2 $(cat "$t/e6.out") $(diff "$t/s5a" "$t/s5b")"
+"$BC" --db "$t/none.sqlite" --score-only eval "$t/index" >"$t/e7.out" 2>&1; rc=$?
+[ $rc = 66 ] && [ ! -e "$t/none.sqlite" ] && ok "eval --score-only on a missing database fails (exit 66), creates none" ||
+	no "eval --score-only, no database: exit $rc $(cat "$t/e7.out")"
 { cat "$t/index"; echo "spam $t/m/not-there.eml"; } >"$t/index2"
 "$BC" --db "$t/eval3.sqlite" eval "$t/index2" >"$t/e3.out" 2>&1
 grep -q 'unreadable=1' "$t/e3.out" && ok "eval counts a missing message as unreadable" ||

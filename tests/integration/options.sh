@@ -64,6 +64,12 @@ refused "bayesc -P without -H" "-P" "$BC" -s "$S" -P secret learn_spam "$SPAM"
 refused "bayesc -H and -s" "give one" "$BC" -s "$S" -H 127.0.0.1:1 stat
 refused "bayesc --db with -H" "give one way" "$BC" --db "$t/x.sqlite" -H 127.0.0.1:1 stat
 refused "bayesc --redis-prefix alone" "--redis-prefix goes with" "$BC" --db "$t/x.sqlite" --redis-prefix p stat
+refused "bayesc --windows without eval" "go with eval" "$BC" --db "$t/x.sqlite" --windows 10 check "$SPAM"
+refused "bayesc --windows 0" "--windows wants" "$BC" --db "$t/x.sqlite" --windows 0 eval i
+refused "bayesc --train-only and --score-only" "--score-only" "$BC" --db "$t/x.sqlite" --train-only --score-only eval i
+refused "bayesc --windows with --train-only" "not --train-only" "$BC" --db "$t/x.sqlite" --windows 5 --train-only eval i
+refused "bayesc --classifier bogus" "--classifier" "$BC" --db "$t/x.sqlite" --classifier bogus eval i
+refused "bayesc --classifier with the controller" "go with --db" "$BC" -s "$S" --classifier fisher stat
 refused "bayesc --results without eval" "--results goes with eval" "$BC" --db "$t/x.sqlite" --results r check "$SPAM"
 refused "bayesc --max-age-days without expire" "--max-age-days goes with expire" "$BC" --db "$t/x.sqlite" --max-age-days 3 stat
 refused "bayesc -E with learn_spam" "-E and --explain go with check" "$BC" --db "$t/x.sqlite" -E learn_spam "$SPAM"
