@@ -217,6 +217,18 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	b->sp.combiner = (enum score_combiner)b->opt.combiner;
 	tok_params_string(&b->opt.tok, &params);
 	b->store = store_open(path, flags, params.data, &b->opt, err, errlen, kind_r);
+	if (b->store == NULL && b->opt.tok.ngram_bytes && err && strstr(err, "incompatible tokenizer")) {
+		/*
+		 * Statistics made before byte 4-grams (or without them) keep
+		 * working: the database's tokenizer wins over the default.
+		 */
+		char err2[64];
+		enum bayes_errkind kind2;
+
+		b->opt.tok.ngram_bytes = 0;
+		tok_params_string(&b->opt.tok, &params);
+		b->store = store_open(path, flags, params.data, &b->opt, err2, sizeof(err2), &kind2);
+	}
 	buf_free(&params);
 	if (b->store == NULL) {
 		free(b);

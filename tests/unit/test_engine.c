@@ -483,6 +483,48 @@ TEST(engine_open_checks)
 	bayes_close(&b);
 }
 
+/*
+ * A database made without byte 4-grams (by an older bayesd, or with
+ * ngram_bytes 0) opens with the default options and is read and trained
+ * with its own tokenizer; one made with them is not opened without them.
+ */
+TEST(engine_open_keeps_old_tokenizer)
+{
+	char err[600];
+	enum bayes_errkind kind;
+	struct bayes_options old;
+	struct bayes_result r_old, r_dflt;
+	struct bayes_stats st;
+	enum bayes_learn_outcome lo;
+	struct bayes *b;
+
+	bayes_options_default(&old);
+	old.tok.ngram_bytes = 0;
+	b = bayes_open(db_path("old-tok.db"), BAYES_OPEN_CREATE, &old, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &lo) == 0);
+	REQUIRE(bayes_learn(b, NULL, BAYES_HAM, (const unsigned char *)ham_msg, strlen(ham_msg), &lo) == 0);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r_old) == 0);
+	bayes_close(&b);
+
+	b = bayes_open(db_path("old-tok.db"), 0, NULL, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(strstr(st.tok_params, "ngram") == NULL);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r_dflt) == 0);
+	CHECK(r_dflt.prob == r_old.prob);
+	bayes_close(&b);
+
+	b = bayes_open(db_path("new-tok.db"), BAYES_OPEN_CREATE, NULL, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(strstr(st.tok_params, "ngram=4x") != NULL);
+	bayes_close(&b);
+	b = bayes_open(db_path("new-tok.db"), 0, &old, err, sizeof(err), &kind);
+	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE && strstr(err, "incompatible tokenizer"));
+	bayes_close(&b);
+}
+
 /* learned_totals - the message totals of user, as bayes_stats says */
 static void learned_totals(struct bayes *b, const char *user, uint64_t *ns, uint64_t *nh)
 {
