@@ -97,6 +97,7 @@ void bayes_options_default(struct bayes_options *o)
 	mime_limits_default(&o->lim);
 	o->spam_threshold = BAYES_DEFAULT_SPAM_THRESHOLD;
 	o->train_mode = BAYES_TRAIN_ERROR;
+	o->robs = o->min_dev = o->mean_scale = -1.0;
 	o->keep_text = false;
 	o->sync_full = false;
 	o->busy_timeout_ms = 5000;
@@ -214,7 +215,13 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	if (b->opt.backend == BAYES_BACKEND_REDIS)
 		b->opt.cache = NULL;
 	score_params_default(&b->sp);
-	b->sp.combiner = (enum score_combiner)b->opt.combiner;
+	score_params_combiner(&b->sp, (enum score_combiner)b->opt.combiner);
+	if (b->opt.robs >= 0)
+		b->sp.robs = b->opt.robs;
+	if (b->opt.min_dev >= 0)
+		b->sp.min_dev = b->opt.min_dev;
+	if (b->opt.mean_scale >= 0)
+		b->sp.mean_scale = b->opt.mean_scale;
 	tok_params_string(&b->opt.tok, &params);
 	b->store = store_open(path, flags, params.data, &b->opt, err, errlen, kind_r);
 	if (b->store == NULL && b->opt.tok.ngram_bytes && err && strstr(err, "incompatible tokenizer")) {

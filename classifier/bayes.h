@@ -110,6 +110,8 @@ struct bayes_options {
 	struct mime_limits lim;
 	double spam_threshold;		/* prob >= this is spam */
 	int combiner;			/* enum score_combiner (score.h): 0 = mean */
+	/* >= 0: instead of the combiner's own (bayesc --score-param, experiments) */
+	double robs, min_dev, mean_scale;
 	enum bayes_train_mode train_mode;
 	bool keep_text;			/* tokenizer keeps text: needed for explain */
 	bool sync_full;			/* PRAGMA synchronous=FULL (survive power loss) */

@@ -37,6 +37,12 @@ const char *score_combiner_name(enum score_combiner c);
 void score_params_default(struct score_params *p);
 
 /*
+ * score_params_combiner - switch p to combiner c with the smoothing and
+ * the neutral band that combiner was measured with.
+ */
+void score_params_combiner(struct score_params *p, enum score_combiner c);
+
+/*
  * score_token - Robinson's smoothed spam probability f(w) of a token seen
  * in spam of nspam_msgs spam and ham of nham_msgs ham messages.
  */

@@ -41,6 +41,7 @@ TEST(score_token_robinson)
 {
 	struct score_params p;
 	score_params_default(&p);
+	score_params_combiner(&p, SCORE_FISHER);	/* robs 0.45 */
 	/* s=3 of 10 spam, h=1 of 10 ham: p(w)=0.75, n=4: (0.45*0.5 + 4*0.75)/4.45 */
 	CHECK_NEAR(score_token(&p, 3, 1, 10, 10), (0.225 + 3.0) / 4.45, 1e-12);
 	/* unseen token: robx */
@@ -144,7 +145,7 @@ TEST(score_combine_hand_computed)
 	size_t used;
 
 	score_params_default(&p);
-	p.combiner = SCORE_FISHER;
+	score_params_combiner(&p, SCORE_FISHER);
 	double prob = score_combine(&p, c, 3, 10, 10, f, &used, NULL);
 	/* only the first weighs in: unseen is skipped, 5/5 is exactly 0.5 */
 	CHECK(used == 1);
@@ -164,16 +165,17 @@ TEST(score_combine_hand_computed)
 TEST(score_mean_hand_computed)
 {
 	struct score_params p;
-	struct store_counts c[4] = { { 3, 1 }, { 0, 0 }, { 5, 5 }, { 0, 2 } };
-	double f[4];
+	struct store_counts c[5] = { { 4, 0 }, { 0, 0 }, { 5, 5 }, { 0, 3 }, { 3, 2 } };
+	double f[5];
 	size_t used;
 
 	score_params_default(&p);
-	CHECK(p.combiner == SCORE_MEAN);
-	double prob = score_combine(&p, c, 4, 10, 10, f, &used, NULL);
+	CHECK(p.combiner == SCORE_MEAN && p.robs == 1.0 && p.min_dev == 0.225);
+	double prob = score_combine(&p, c, 5, 10, 10, f, &used, NULL);
+	/* unseen, 5/5 (exactly 0.5) and 3/2 (f = 3.5/6, inside the band) are left out */
 	CHECK(used == 2);
-	CHECK(f[1] < 0 && f[2] < 0);
-	double f0 = (0.225 + 4.0 * 0.75) / 4.45, f3 = 0.225 / 2.45;
+	CHECK(f[1] < 0 && f[2] < 0 && f[4] < 0);
+	double f0 = (0.5 + 4.0 * 1.0) / 5.0, f3 = 0.5 / 4.0;
 	CHECK_NEAR(f[0], f0, 1e-12);
 	CHECK_NEAR(f[3], f3, 1e-12);
 	double m = (log(f0 / (1.0 - f0)) + log(f3 / (1.0 - f3))) / 2.0;
@@ -182,6 +184,9 @@ TEST(score_mean_hand_computed)
 	struct store_counts twice[2] = { { 9, 1 }, { 9, 1 } };
 	CHECK_NEAR(score_combine(&p, twice, 2, 10, 10, NULL, NULL, NULL),
 		   score_combine(&p, twice, 1, 10, 10, NULL, NULL, NULL), 1e-12);
+	/* Fisher keeps the smoothing and band it was measured with */
+	score_params_combiner(&p, SCORE_FISHER);
+	CHECK(p.combiner == SCORE_FISHER && p.robs == 0.45 && p.min_dev == 0.1);
 	CHECK(score_combiner_parse("mean") == SCORE_MEAN && score_combiner_parse("fisher") == SCORE_FISHER);
 	CHECK(score_combiner_parse("bogus") == -1);
 }
@@ -192,7 +197,7 @@ TEST(score_long_message_no_saturation)
 	struct score_params p;
 	struct store_counts c[2000];
 	score_params_default(&p);
-	p.combiner = SCORE_FISHER;
+	score_params_combiner(&p, SCORE_FISHER);
 	for (size_t i = 0; i < 2000; i++)
 		c[i] = (struct store_counts){ 50, 1 };
 	double a = score_combine(&p, c, 1000, 100, 100, NULL, NULL, NULL);
