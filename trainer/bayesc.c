@@ -107,6 +107,9 @@ static void usage(FILE *out)
 "                   mean log-odds) or 'fisher' (chi-square, as bogofilter)\n"
 "  --byte-ngrams N  with --db: byte 4-grams of the first N bytes (default\n"
 "                   3000; 0 = none, which opens a database made before them)\n"
+"  --score-param NAME=VALUE[,NAME=VALUE]\n"
+"                   with --db, for experiments: robs (Robinson's strength),\n"
+"                   min_dev (the neutral band left out), mean_scale\n"
 "  --max-age-days N expire: remove any token not seen for N days (default\n"
 "                   180); the hapax (15) and neutral (60) ages are capped at N\n"
 "  -h, --help       this text;  -V, --version  the version\n"
@@ -172,8 +175,8 @@ static const char *verb_misuse(const struct bayesc_opts *o)
 		return "--windows, --train-only and --score-only go with eval";
 	if (o->windows && o->eval_phase == EVAL_TRAIN_ONLY)
 		return "--windows goes with a scoring eval, not --train-only";
-	if ((o->combiner >= 0 || o->ngram_bytes >= 0) && o->db == NULL)
-		return "--classifier and --byte-ngrams go with --db";
+	if ((o->combiner >= 0 || o->ngram_bytes >= 0 || o->score_params) && o->db == NULL)
+		return "--classifier, --byte-ngrams and --score-param go with --db";
 	if (o->max_age_days && o->verb != VERB_EXPIRE)
 		return "--max-age-days goes with expire";
 	if ((o->exit_code || o->explain) && !check)
@@ -184,6 +187,39 @@ static const char *verb_misuse(const struct bayesc_opts *o)
 	    o->verb != VERB_FORGET)
 		return "--mbox goes with check, learn_spam, learn_ham and forget";
 	return NULL;
+}
+
+/*
+ * parse_score_params - "robs=1,min_dev=0.2" into opt; -1 with a message
+ * on a name or value it does not know.
+ */
+static int parse_score_params(const char *arg, struct bayes_options *opt)
+{
+	char copy[256], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", arg);
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '='), *end;
+		double v = eq ? strtod(eq + 1, &end) : -1.0;
+		double *dst = NULL, hi = 0;
+
+		if (eq) {
+			*eq = '\0';
+			if (strcmp(kv, "robs") == 0)
+				dst = &opt->robs, hi = 1000;
+			else if (strcmp(kv, "min_dev") == 0)
+				dst = &opt->min_dev, hi = 0.5;
+			else if (strcmp(kv, "mean_scale") == 0)
+				dst = &opt->mean_scale, hi = 1000;
+		}
+		if (dst == NULL || eq[1] == '\0' || *end != '\0' || !(v >= 0 && v <= hi)) {
+			fprintf(stderr, "bayesc: --score-param wants robs=X, min_dev=X or mean_scale=X "
+				"(0 <= X, min_dev <= 0.5), not '%s'\n", arg);
+			return -1;
+		}
+		*dst = v;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -208,6 +244,7 @@ int main(int argc, char **argv)
 		{ "score-only", no_argument, NULL, 'O' },
 		{ "classifier", required_argument, NULL, 'K' },
 		{ "byte-ngrams", required_argument, NULL, 'G' },
+		{ "score-param", required_argument, NULL, 'Z' },
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
 		{ "mbox", no_argument, NULL, 'M' },
@@ -277,6 +314,11 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bayesc: --classifier is 'mean' or 'fisher', not '%s'\n", optarg);
 				return BAYESC_EXIT_USAGE;
 			}
+			break;
+		case 'Z':
+			if (parse_score_params(optarg, &o.store) < 0)
+				return BAYESC_EXIT_USAGE;
+			o.score_params = true;
 			break;
 		case 'm': o.train_mode = optarg; break;
 		case 'M': o.mbox = true; break;
@@ -394,4 +436,7 @@ void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt
 		opt->combiner = o->combiner;
 	if (o->ngram_bytes >= 0)
 		opt->tok.ngram_bytes = (unsigned)o->ngram_bytes;
+	opt->robs = o->store.robs;
+	opt->min_dev = o->store.min_dev;
+	opt->mean_scale = o->store.mean_scale;
 }

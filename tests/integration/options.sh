@@ -69,6 +69,8 @@ refused "bayesc --windows 0" "--windows wants" "$BC" --db "$t/x.sqlite" --window
 refused "bayesc --train-only and --score-only" "--score-only" "$BC" --db "$t/x.sqlite" --train-only --score-only eval i
 refused "bayesc --windows with --train-only" "not --train-only" "$BC" --db "$t/x.sqlite" --windows 5 --train-only eval i
 refused "bayesc --classifier bogus" "--classifier" "$BC" --db "$t/x.sqlite" --classifier bogus eval i
+refused "bayesc --score-param bogus=1" "--score-param wants" "$BC" --db "$t/x.sqlite" --score-param bogus=1 eval i
+refused "bayesc --score-param min_dev=0.7" "--score-param wants" "$BC" --db "$t/x.sqlite" --score-param min_dev=0.7 eval i
 refused "bayesc --classifier with the controller" "go with --db" "$BC" -s "$S" --classifier fisher stat
 refused "bayesc --results without eval" "--results goes with eval" "$BC" --db "$t/x.sqlite" --results r check "$SPAM"
 refused "bayesc --max-age-days without expire" "--max-age-days goes with expire" "$BC" --db "$t/x.sqlite" --max-age-days 3 stat
