@@ -50,7 +50,8 @@ static double roc_area(struct scored *r, size_t n)
 	size_t nspam = 0, nham = 0;
 	double wins = 0.0, hams_below = 0.0;
 
-	qsort(r, n, sizeof(*r), by_score);
+	if (n > 0)
+		qsort(r, n, sizeof(*r), by_score);
 	for (size_t i = 0; i < n;) {
 		size_t j = i, s = 0, h = 0;
 		while (j < n && r[j].score == r[i].score) {
