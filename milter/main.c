@@ -585,17 +585,18 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * No new connections (smfi_stop); then wait for the messages in
-	 * flight: libmilter's sessions go on after a plain smfi_stop().
+	 * No new connections; wait for the messages in flight; only then
+	 * smfi_stop(), which ends libmilter's sessions (milter.h).
 	 */
 	milter_stop();
+	milter_drain(BAYESD_DRAIN_S);
+	log_debug("stop: messages in flight done");
+	milter_finish();
 	if (__atomic_load_n(&main_milter_returned, __ATOMIC_ACQUIRE))
 		pthread_join(milter_tid, NULL);
 	else
 		pthread_detach(milter_tid);
 	log_debug("stop: milter listener closed");
-	milter_drain(BAYESD_DRAIN_S);
-	log_debug("stop: messages in flight done");
 	milter_writer_set(NULL);
 	controller_stop(&ctl);
 	log_debug("stop: controller stopped");

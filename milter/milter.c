@@ -125,6 +125,7 @@ static const struct milter_io milter_smfi = {
 static const struct milter_io *mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
+static bool milter_closing;		/* milter_stop(): no new connections */
 static struct tokcache *milter_cache;	/* shared token cache, or NULL */
 static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
@@ -468,6 +469,9 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 	struct milter_conn *conn = milter_conn_get(ctx);
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
 
+	/* stopping: a new connection is turned away (the MTA's default action) */
+	if (__atomic_load_n(&milter_closing, __ATOMIC_ACQUIRE))
+		return SMFIS_REJECT;
 	if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
 		log_warning("milter: the MTA does not offer to add and change headers; "
 			    "verdicts cannot be written into messages");
@@ -1134,14 +1138,26 @@ static void milter_poke(void)
 }
 
 /*
- * milter_stop - ask libmilter to stop accepting; sessions in progress go
- * on (main() then drains them). smfi_stop() waits for a lock that
- * libmilter's listener holds while it polls (for up to 5 seconds), and
- * the listener looks at the stop flag only when its poll returns. So
- * smfi_stop() runs in a thread of its own, and we wake the listener by
- * connecting to it until smfi_stop() has returned.
+ * milter_stop - no new connections: they are turned away at negotiation.
+ * libmilter's listener stays, because smfi_stop() ends every session with
+ * it (Debian builds libmilter with its worker pool, whose controller
+ * drops the sessions it polls once the stop flag is set): the messages in
+ * flight finish first (milter_drain), then milter_finish().
  */
 void milter_stop(void)
+{
+	__atomic_store_n(&milter_closing, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * milter_finish - smfi_stop(): milter_run() returns, sessions still open
+ * end. smfi_stop() waits for a lock that libmilter's listener holds while
+ * it polls (for up to 5 seconds), and the listener looks at the stop flag
+ * only when its poll returns. So smfi_stop() runs in a thread of its own,
+ * and we wake the listener by connecting to it until smfi_stop() has
+ * returned.
+ */
+void milter_finish(void)
 {
 	pthread_t tid;
 	struct timespec t;

@@ -5,9 +5,10 @@
  * Life cycle, as main() calls it:
  *	milter_setup()	register with libmilter and open the listening socket
  *			(as root, before the privilege drop)
- *	milter_run()	smfi_main(): serve until milter_stop() or a signal
- *	milter_stop()	ask libmilter to stop accepting (from any thread)
+ *	milter_run()	smfi_main(): serve until milter_finish() or a signal
+ *	milter_stop()	turn new connections away (from any thread)
  *	milter_drain()	wait for messages in flight to finish
+ *	milter_finish()	smfi_stop(): milter_run() returns
  *	milter_reload()	a new config was published: drop pooled handles
  *	milter_shutdown()	close pooled engine handles
  *
@@ -32,11 +33,17 @@
  */
 bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen);
 
-/* milter_run - smfi_main() until milter_stop(); 0, or -1 when it failed. */
+/* milter_run - smfi_main() until milter_finish(); 0, or -1 when it failed. */
 int milter_run(void);
 
-/* milter_stop - make milter_run() return (no new connections). */
+/*
+ * milter_stop - no new connections (turned away at negotiation, so the
+ * MTA takes its default action); sessions in progress go on.
+ */
 void milter_stop(void);
+
+/* milter_finish - smfi_stop(): milter_run() returns; open sessions end. */
+void milter_finish(void);
 
 /*
  * milter_drain - wait up to timeout_s seconds for messages in flight
