@@ -3,16 +3,23 @@
  *
  * Process life, in order:
  *	parse the command line and the config (bayesd -n stops here);
- *	open the logs; bind the controller's sockets and the milter's listening
+ *	open the logs; bind the controller's sockets and libmilter's listening
  *	socket while still root; daemonize unless -f; write the pid file; drop
  *	to the configured user; check the database once (a warning, not a
  *	failure: mail must flow); start the controller (and its writer); run
- *	the milter (milter_wire.c) in its own thread; then wait for signals.
+ *	libmilter in its own thread; then wait for signals.
  *
- * Signals. The milter's threads block SIGHUP, SIGTERM and SIGINT; the main
- * thread keeps them unblocked, with handlers that write the signal to a
- * self-pipe, and reads the pipe. Should the milter stop serving on its
- * own, its thread reports that through the same pipe, and bayesd shuts
+ * Signals. libmilter's smfi_main() spawns a thread that sigwait()s for
+ * SIGHUP, SIGTERM and SIGINT and stops the milter on any of them, and it
+ * blocks those signals in the thread that calls smfi_main() and in every
+ * thread made after. A second sigwait() thread of ours would race with
+ * it, and the loser's SIGHUP would stop the daemon instead of reloading
+ * it. So smfi_main() runs in a thread of its own and the main thread keeps
+ * the three signals unblocked, with handlers that write the signal to a
+ * self-pipe: Linux delivers a process-directed signal to the main thread
+ * whenever it does not block it, so these handlers, not libmilter, get
+ * them. Should libmilter's thread catch one anyway, smfi_main() returns,
+ * the milter thread reports that through the same pipe, and bayesd shuts
  * down cleanly rather than running without its milter.
  *	SIGHUP		reload the config; a bad file keeps the old config
  *	SIGTERM, SIGINT	stop: no new connections, messages in flight finish
@@ -47,7 +54,7 @@
 static int main_pipe[2] = { -1, -1 };	/* signal and milter-exit notifications */
 static int main_pidfd = -1;
 static const char *main_pidpath;	/* written by us, removed at exit */
-static bool main_milter_returned;	/* milter_run() is over */
+static bool main_milter_returned;	/* smfi_main() is over */
 
 /* main_usage - the manual, short */
 static void main_usage(FILE *out)
@@ -150,7 +157,7 @@ static bool main_signals(void)
 	return true;
 }
 
-/* main_milter_thread - run the milter; tell the main thread when it returns */
+/* main_milter_thread - run libmilter; tell the main thread when it returns */
 static void *main_milter_thread(void *arg)
 {
 	char c;
@@ -566,26 +573,30 @@ int main(int argc, char **argv)
 			stopping = true;
 			break;
 		case 'M':
-			log_warning("milter stopped serving; shutting down");
+			log_warning("milter stopped (a signal reached libmilter); shutting down");
 			stopping = true;
 			break;
 		default:
-			log_error("milter: cannot serve; shutting down");
+			log_error("milter: smfi_main failed; shutting down");
 			status = EX_SOFTWARE;
 			stopping = true;
 			break;
 		}
 	}
 
-	/* no new connections; then wait for the messages in flight */
+	/*
+	 * No new connections; wait for the messages in flight; only then
+	 * smfi_stop(), which ends libmilter's sessions (milter.h).
+	 */
 	milter_stop();
+	milter_drain(BAYESD_DRAIN_S);
+	log_debug("stop: messages in flight done");
+	milter_finish();
 	if (__atomic_load_n(&main_milter_returned, __ATOMIC_ACQUIRE))
 		pthread_join(milter_tid, NULL);
 	else
 		pthread_detach(milter_tid);
 	log_debug("stop: milter listener closed");
-	milter_drain(BAYESD_DRAIN_S);
-	log_debug("stop: messages in flight done");
 	milter_writer_set(NULL);
 	controller_stop(&ctl);
 	log_debug("stop: controller stopped");

@@ -1,5 +1,5 @@
 /*
- * milter.c - bayesd's milter callbacks: read a message, score it, act.
+ * milter.c - bayesd's libmilter callbacks: read a message, score it, act.
  *
  * State. Each milter connection (one SMTP session) has a struct
  * milter_conn, made at negotiate or connect and freed at close; it pins
@@ -10,7 +10,7 @@
  * body bytes up to scan_limit, and the X-Spam-* headers that came from
  * outside. One function, milter_msg_reset(), clears it; envfrom, abort,
  * eom and close call it. Every callback fetches its connection and copes
- * with NULL (close comes even when connect never ran).
+ * with NULL (libmilter calls close even when connect never ran).
  *
  * Reading. Headers are rebuilt as "Name: value" lines with CRLF, then the
  * blank line, then body chunks, as the engine reads a raw message. Once
@@ -41,27 +41,32 @@
  * (the next message reopens), and after a reload handles of the old config
  * are closed as they come back. The milter never writes the database.
  *
- * Side effects on the MTA go through milter_io (milter_wire.c's by
- * default), so a test can drive these callbacks without a socket.
+ * Side effects on the MTA go through milter_io (smfi_* by default), so a
+ * test can drive these callbacks without libmilter's socket.
  */
 #include "milter.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "autolearn.h"
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
-#include "milter_wire.h"
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
@@ -69,6 +74,8 @@
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
 #define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
+#define MILTER_IDLE_TIMEOUT_S	7210	/* silence from the MTA (libmilter's default) */
+#define MILTER_SEND_TIMEOUT_S	60	/* a write the MTA does not take */
 #define MILTER_NOREPLY		(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | \
 				 SMFIP_NR_HDR | SMFIP_NR_EOH)
 
@@ -104,8 +111,21 @@ struct milter_conn {
 	struct milter_msg msg;
 };
 
-/* The protocol's side effects (milter_wire.c), or a test's. */
-static const struct milter_io *mio;
+/* The libmilter functions, or a test's. */
+static const struct milter_io milter_smfi = {
+	.getpriv = smfi_getpriv,
+	.setpriv = smfi_setpriv,
+	.getsymval = smfi_getsymval,
+	.addheader = smfi_addheader,
+	.chgheader = smfi_chgheader,
+	.setreply = smfi_setreply,
+	.quarantine = smfi_quarantine,
+	.setsymlist = smfi_setsymlist,
+};
+static const struct milter_io *mio = &milter_smfi;
+
+static char *milter_spec;		/* the listening socket, for milter_poke() */
+static bool milter_closing;		/* milter_stop(): no new connections */
 static struct tokcache *milter_cache;	/* shared token cache, or NULL */
 static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
@@ -126,10 +146,10 @@ static struct {
 	size_t nidle;
 } milter_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* milter_io_set - replace the protocol's calls (NULL: the real ones) */
+/* milter_io_set - replace the libmilter calls (NULL: the real ones) */
 void milter_io_set(const struct milter_io *io)
 {
-	mio = io ? io : wire_io();
+	mio = io ? io : &milter_smfi;
 }
 
 /* milter_now_ms - a monotonic clock in milliseconds */
@@ -293,9 +313,15 @@ void milter_reload(void)
 	config_unref(&prev);
 }
 
-/* milter_shutdown - close every idle handle */
+/* milter_shutdown - close every idle handle, remove a UNIX listening socket */
 void milter_shutdown(void)
 {
+	if (milter_spec && strncmp(milter_spec, "inet", 4) != 0) {
+		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			log_debug("unlink(%s) failed: %m", path);
+	}
 	pthread_mutex_lock(&milter_pool.lock);
 	while (milter_pool.nidle > 0)
 		milter_handle_close(&milter_pool.idle[--milter_pool.nidle]);
@@ -410,6 +436,31 @@ static void milter_append(struct milter_conn *conn, const void *p, size_t n)
 		buf_append(&m->data, p, n);
 }
 
+/*
+ * milter_symlists - ask the MTA for the macros we read and no others:
+ * {i} (the queue id, for logs) at MAIL FROM and end of message, and
+ * {auth_authen} at MAIL FROM. The other steps get an empty list, so the
+ * MTA sends them no macro packet at all.
+ */
+static void milter_symlists(SMFICTX *ctx)
+{
+	static const struct {
+		int where;
+		const char *macros;
+	} want[] = {
+		{ SMFIM_CONNECT, "" }, { SMFIM_HELO, "" }, { SMFIM_ENVFROM, "i {auth_authen}" },
+		{ SMFIM_ENVRCPT, "" }, { SMFIM_DATA, "" }, { SMFIM_EOH, "" }, { SMFIM_EOM, "i" },
+	};
+
+	if (!mio->setsymlist)
+		return;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (mio->setsymlist(ctx, want[i].where, (char *)want[i].macros) != MI_SUCCESS)
+			log_debug("milter: smfi_setsymlist(%d, \"%s\") failed", want[i].where,
+				  want[i].macros);
+	}
+}
+
 /* milter_negotiate - ask for the actions we take and for SMFIP_SKIP */
 static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 				 unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -418,6 +469,9 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 	struct milter_conn *conn = milter_conn_get(ctx);
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
 
+	/* stopping: a new connection is turned away (the MTA's default action) */
+	if (__atomic_load_n(&milter_closing, __ATOMIC_ACQUIRE))
+		return SMFIS_REJECT;
 	if ((f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS)) != (SMFIF_ADDHDRS | SMFIF_CHGHDRS))
 		log_warning("milter: the MTA does not offer to add and change headers; "
 			    "verdicts cannot be written into messages");
@@ -443,6 +497,7 @@ static sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 		conn->noreply = f1 & MILTER_NOREPLY;
 		*pf1 |= conn->noreply;
 	}
+	milter_symlists(ctx);
 	return SMFIS_CONTINUE;
 }
 
@@ -862,25 +917,272 @@ const struct smfiDesc *milter_callbacks(void)
 	return &milter_desc;
 }
 
-/* milter_setup - open the listening socket */
+/*
+ * milter_listening - libmilter does not hand out its listening socket:
+ * find it, the listening stream socket bound to spec's port or path
+ * (called once, before any thread starts). -1 if not found.
+ */
+static int milter_listening(const char *spec, const char *path)
+{
+	unsigned port = path ? 0 : (unsigned)strtoul(strchr(spec, ':') + 1, NULL, 10);
+
+	for (int fd = 0; fd < 1024; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss), ol;
+		int listening = 0, type = 0;
+
+		ol = sizeof(listening);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) != 0 || !listening)
+			continue;
+		ol = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
+			continue;
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+			continue;
+		if (path && ss.ss_family == AF_UNIX &&
+		    strcmp(((struct sockaddr_un *)&ss)->sun_path, path) == 0)
+			return fd;
+		if (!path && ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)&ss)->sin_port) == port)
+			return fd;
+		if (!path && ss.ss_family == AF_INET6 &&
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * milter_sockopts - options the accepted connections inherit from the
+ * listening socket (Linux): no Nagle on TCP (at end of message libmilter
+ * writes each header change as a small packet of its own; with Nagle the
+ * second waits for the MTA's delayed ACK, 40 ms per message), and a send
+ * timeout (libmilter's own timeout, smfi_settimeout, covers the wait for
+ * the MTA: MILTER_IDLE_TIMEOUT_S).
+ */
+static void milter_sockopts(const char *spec, const char *path)
+{
+	struct timeval st = { .tv_sec = MILTER_SEND_TIMEOUT_S };
+	int fd = milter_listening(spec, path), one = 1;
+
+	if (fd < 0) {
+		log_warning("milter_socket %s: listening socket not found; Nagle and no send timeout",
+			    spec);
+		return;
+	}
+	if (!path && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		log_warning("milter_socket %s: setsockopt(TCP_NODELAY) failed: %m", spec);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st)) != 0)
+		log_warning("milter_socket %s: setsockopt(SO_SNDTIMEO) failed: %m", spec);
+}
+
+/*
+ * milter_try_bind - bind an inet socket spec ourselves first, because
+ * libmilter only tells syslog why it could not: here the reason reaches
+ * the terminal ("Address already in use": a second bayesd is refused).
+ */
+static bool milter_try_bind(const char *spec, char *err, size_t errlen)
+{
+	char port[16], host[256];
+	const char *p = strchr(spec, ':') + 1, *at = strchr(p, '@');
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	int fd, rc, one = 1;
+	bool ok;
+
+	if (!at || (size_t)(at - p) >= sizeof(port) || strlen(at + 1) >= sizeof(host))
+		return true;	/* let libmilter judge */
+	memcpy(port, p, (size_t)(at - p));
+	port[at - p] = '\0';
+	snprintf(host, sizeof(host), "%s", at + 1);
+	hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "milter_socket %s: %s", spec, gai_strerror(rc));
+		return false;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return true;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (!ok)
+		snprintf(err, errlen, "milter_socket %s: bind failed: %s", spec, strerror(errno));
+	close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+/*
+ * milter_setup - register with libmilter and open the listening socket:
+ * milter_socket is libmilter's own syntax (inet:PORT@HOST,
+ * inet6:PORT@HOST, unix:PATH, local:PATH, PATH).
+ */
 bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen)
 {
-	if (!mio)
-		mio = wire_io();
-	if (!wire_listen(cfg->milter_socket, err, errlen))
+	const char *spec = cfg->milter_socket;
+	const char *path = NULL;
+
+	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+		if (!milter_try_bind(spec, err, errlen))
+			return false;
+	} else {
+		struct sockaddr_un sun;
+		char why[300];
+
+		path = spec[0] == '/' ? spec : strchr(spec, ':') ? strchr(spec, ':') + 1 : spec;
+		if (strlen(path) >= sizeof(sun.sun_path)) {
+			snprintf(err, errlen, "milter_socket %s: path too long", spec);
+			return false;
+		}
+		/*
+		 * libmilter removes whatever is at the path: a live socket
+		 * (another bayesd) or a file that is not a socket must stop us
+		 * first; a dead daemon's socket is reclaimed.
+		 */
+		if (!unix_socket_reclaim(path, why, sizeof(why))) {
+			snprintf(err, errlen, "milter_socket %s: %s", spec, why);
+			return false;
+		}
+	}
+	if (smfi_register(milter_desc) != MI_SUCCESS) {
+		snprintf(err, errlen, "smfi_register failed (libmilter version mismatch?)");
 		return false;
+	}
+	/* libmilter keeps the pointer: it must live as long as the process */
+	milter_spec = xstrdup(spec);
+	if (smfi_setconn(milter_spec) != MI_SUCCESS) {
+		snprintf(err, errlen, "milter_socket %s: smfi_setconn failed", spec);
+		return false;
+	}
+	smfi_setbacklog(SOMAXCONN);
+	smfi_settimeout(MILTER_IDLE_TIMEOUT_S);
+	if (smfi_opensocket(true) != MI_SUCCESS) {
+		snprintf(err, errlen, "milter_socket %s: cannot listen (%s)", spec,
+			 path ? "does its directory exist and is it writable?" : "see syslog");
+		free(milter_spec);
+		milter_spec = NULL;
+		return false;
+	}
+	milter_sockopts(spec, path);
+	/*
+	 * The MTA connects as its own user (postfix): a UNIX socket must let
+	 * it in. Scoring is all it offers; training is the controller's.
+	 */
+	if (path && chmod(path, 0666) != 0)
+		log_warning("chmod(%s) failed: %m", path);
 	milter_pool.cfg = config_current();
 	return true;
 }
 
-/* milter_run - serve the MTA's connections until milter_stop() */
+/* milter_run - libmilter's loop: 0 when it stopped, -1 when it failed */
 int milter_run(void)
 {
-	return wire_serve(&milter_desc) ? 0 : -1;
+	return smfi_main() == MI_SUCCESS ? 0 : -1;
 }
 
-/* milter_stop - no new connections; those in progress go on */
+static pthread_mutex_t milter_stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t milter_stop_cond = PTHREAD_COND_INITIALIZER;
+static bool milter_stopped;
+
+/* milter_stopper - smfi_stop() in a thread of its own (it may block) */
+static void *milter_stopper(void *arg)
+{
+	(void)arg;
+	smfi_stop();
+	pthread_mutex_lock(&milter_stop_lock);
+	milter_stopped = true;
+	pthread_cond_broadcast(&milter_stop_cond);
+	pthread_mutex_unlock(&milter_stop_lock);
+	return NULL;
+}
+
+/* milter_poke - connect to our own listening socket and hang up */
+static void milter_poke(void)
+{
+	int fd = -1;
+
+	if (!milter_spec)
+		return;
+	if (strncmp(milter_spec, "inet", 4) == 0) {
+		const char *p = strchr(milter_spec, ':') + 1, *at = strchr(p, '@');
+		struct addrinfo hints = { 0 }, *ai = NULL;
+		char port[16];
+
+		if (!at || (size_t)(at - p) >= sizeof(port))
+			return;
+		memcpy(port, p, (size_t)(at - p));
+		port[at - p] = '\0';
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(at + 1, port, &hints, &ai) != 0)
+			return;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+			log_debug("stop: connect(%s) failed: %m", milter_spec);
+		freeaddrinfo(ai);
+	} else {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
+
+		if (strlen(path) >= sizeof(sun.sun_path))
+			return;
+		strcpy(sun.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			log_debug("stop: connect(%s) failed: %m", path);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * milter_stop - no new connections: they are turned away at negotiation.
+ * libmilter's listener stays, because smfi_stop() ends every session with
+ * it (Debian builds libmilter with its worker pool, whose controller
+ * drops the sessions it polls once the stop flag is set): the messages in
+ * flight finish first (milter_drain), then milter_finish().
+ */
 void milter_stop(void)
 {
-	wire_stop();
+	__atomic_store_n(&milter_closing, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * milter_finish - smfi_stop(): milter_run() returns, sessions still open
+ * end. smfi_stop() waits for a lock that libmilter's listener holds while
+ * it polls (for up to 5 seconds), and the listener looks at the stop flag
+ * only when its poll returns. So smfi_stop() runs in a thread of its own,
+ * and we wake the listener by connecting to it until smfi_stop() has
+ * returned.
+ */
+void milter_finish(void)
+{
+	pthread_t tid;
+	struct timespec t;
+
+	if (pthread_create(&tid, NULL, milter_stopper, NULL) != 0) {
+		smfi_stop();
+		return;
+	}
+	pthread_detach(tid);
+	pthread_mutex_lock(&milter_stop_lock);
+	for (int i = 0; i < 100 && !milter_stopped; i++) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 50 * 1000 * 1000;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&milter_stop_cond, &milter_stop_lock, &t);
+		if (!milter_stopped) {
+			pthread_mutex_unlock(&milter_stop_lock);
+			milter_poke();
+			pthread_mutex_lock(&milter_stop_lock);
+		}
+	}
+	if (!milter_stopped)
+		log_warning("stop: libmilter did not stop its listener");
+	pthread_mutex_unlock(&milter_stop_lock);
 }

@@ -1,13 +1,14 @@
 /*
- * milter.h - bayesd's milter filter: score each message, then add
+ * milter.h - bayesd's libmilter filter: score each message, then add
  * headers, rewrite the Subject, quarantine or reject by thresholds.
  *
  * Life cycle, as main() calls it:
- *	milter_setup()	open the listening socket (as root, before the
- *			privilege drop)
- *	milter_run()	serve the MTA (milter_wire.c) until milter_stop()
- *	milter_stop()	stop accepting connections (from any thread)
+ *	milter_setup()	register with libmilter and open the listening socket
+ *			(as root, before the privilege drop)
+ *	milter_run()	smfi_main(): serve until milter_finish() or a signal
+ *	milter_stop()	turn new connections away (from any thread)
  *	milter_drain()	wait for messages in flight to finish
+ *	milter_finish()	smfi_stop(): milter_run() returns
  *	milter_reload()	a new config was published: drop pooled handles
  *	milter_shutdown()	close pooled engine handles
  *
@@ -22,22 +23,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* the protocol's definitions (SMFIS_*, SMFIF_*, smfiDesc); not the library */
 #include <libmilter/mfapi.h>
 
 #include "config.h"
 
 /*
- * milter_setup - listen on cfg->milter_socket. Returns false with a
- * one-line reason in err.
+ * milter_setup - smfi_register, smfi_setconn(cfg->milter_socket) and
+ * smfi_opensocket. Returns false with a one-line reason in err.
  */
 bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen);
 
-/* milter_run - serve until milter_stop(); 0, or -1 when it could not start. */
+/* milter_run - smfi_main() until milter_finish(); 0, or -1 when it failed. */
 int milter_run(void);
 
-/* milter_stop - make milter_run() return (no new connections). */
+/*
+ * milter_stop - no new connections (turned away at negotiation, so the
+ * MTA takes its default action); sessions in progress go on.
+ */
 void milter_stop(void);
+
+/* milter_finish - smfi_stop(): milter_run() returns; open sessions end. */
+void milter_finish(void);
 
 /*
  * milter_drain - wait up to timeout_s seconds for messages in flight
@@ -71,9 +77,9 @@ void milter_writer_set(struct writer *w);
 void milter_shutdown(void);
 
 /*
- * struct milter_io - the calls with side effects on the MTA (the
- * protocol's, in milter_wire.c), so a test can drive the callbacks
- * without an MTA (milter_io_set(NULL) restores the protocol's own).
+ * struct milter_io - the libmilter calls with side effects, so a test can
+ * drive the callbacks without an MTA (milter_io_set(NULL) restores
+ * libmilter's own functions). setsymlist may be NULL.
  */
 struct milter_io {
 	void *(*getpriv)(SMFICTX *ctx);
@@ -83,6 +89,7 @@ struct milter_io {
 	int (*chgheader)(SMFICTX *ctx, char *name, int index, char *value);
 	int (*setreply)(SMFICTX *ctx, char *rcode, char *xcode, char *message);
 	int (*quarantine)(SMFICTX *ctx, char *reason);
+	int (*setsymlist)(SMFICTX *ctx, int where, char *macros);
 };
 
 void milter_io_set(const struct milter_io *io);

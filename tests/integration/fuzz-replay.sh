@@ -5,7 +5,7 @@
 # make check). Every input that ever crashed stays fixed.
 cd "$(dirname "$0")/../.." || exit 1
 fail=0
-for t in mime decode charset html tokenize config controller restore mbox wire; do
+for t in mime decode charset html tokenize config controller restore mbox; do
 	bin=tests/fuzz/replay-$t
 	if [ ! -x "$bin" ]; then
 		echo "FAIL $t: $bin not built (make fuzz-replay)"; fail=1; continue

@@ -12,12 +12,19 @@
 #     bayesd's own remain
 #   - one log line per message: queue id, client, score, action, ms
 #   - after SIGHUP with reject_threshold = 0.5 the spam gets 550 5.7.1 at SMTP
+#   - after SIGHUP with quarantine_threshold = 0.5 the spam is accepted and
+#     lands in Postfix's hold queue (smfi_quarantine), logged action=quarantine
 #   - after SIGHUP with trusted_networks = 127.0.0.0/8 a message is not
 #     scored: bayesd adds no X-Spam-* header at all (absence = not scored;
 #     its log line says "not scored: trusted network"), and forged X-Spam-*
 #     headers are still removed
+#   - graceful stop: after a SIGTERM during a slow SMTP DATA a new milter
+#     connection is turned away at negotiation, yet bayesd waits for that
+#     message, scores it (it is
+#     delivered with X-Spam-Status) and only then exits
 #   - SIGTERM stops bayesd within 10 s and removes its pid file; with bayesd
 #     stopped, mail still flows (milter_default_action = accept)
+#   - a stale UNIX socket left by a dead bayesd is reclaimed at start
 #   - on a UNIX milter socket (mode 0666) a second Postfix gets the same
 #     verdict header, and the socket file goes when bayesd stops
 #   - a second bayesd on the same inet or UNIX milter socket refuses to
@@ -207,12 +214,34 @@ case $r in
 esac
 kill -0 "$pid" 2>/dev/null && ok "bayesd still running after SIGHUP" || no "bayesd died on SIGHUP"
 
+# 2b. reload with quarantine_threshold = 0.5: the spam is accepted, then held
+# by Postfix (smfi_quarantine), not delivered
+write_conf "quarantine_threshold = 0.5"
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+r=$(send "$SPAM" held-1@example.net)
+case $r in
+250*) ok "after SIGHUP (quarantine_threshold = 0.5) spam accepted: $r" ;;
+*) no "after SIGHUP (quarantine_threshold = 0.5) spam got: $r (wanted 250)" ;;
+esac
+qid=$(echo "$r" | sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p')
+i=0
+while [ -z "$(find "$t/pf/queue/hold" -type f 2>/dev/null)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$qid" ] && [ -n "$(find "$t/pf/queue/hold" -type f -name "$qid*" 2>/dev/null)" ]; then
+	ok "quarantined: $qid is in Postfix's hold queue"
+else
+	no "quarantine: $qid not in $t/pf/queue/hold ($(find "$t/pf/queue/hold" -type f 2>/dev/null | wc -l) held)"
+fi
+grep -q "$qid: client=.*action=quarantine" "$t/bayesd.log" && ok "log says: action=quarantine" ||
+	no "no 'action=quarantine' log line for $qid"
+
 # 3. a trusted network is not scored
 write_conf "reject_threshold = 0.5
 trusted_networks = 127.0.0.0/8"
 kill -HUP "$pid"
 i=0
-while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 3 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 r=$(send "$m/forged.eml" trusted-1@example.net)
 case $r in
 250*) n_sent=$((n_sent + 1)); ok "trusted client: spam accepted, not rejected: $r" ;;
@@ -225,7 +254,65 @@ else no "trusted client: X-Spam-Status '$st', X-Spam-Flag '$fl' (wanted none)"; 
 grep -q 'not scored: trusted network' "$t/bayesd.log" && ok "log says: not scored: trusted network" ||
 	no "no 'not scored: trusted network' log line"
 
-# 4. SIGTERM, then mail flows without bayesd
+# 4. graceful stop: SIGTERM while a message is in flight (a client trickles
+# its DATA). The milter port closes, bayesd waits for the message, scores
+# it, then exits; the message is delivered with bayesd's verdict.
+write_conf ""
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 4 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+pport=$(. "$t/pf/harness.env"; echo "$PORT")
+python3 - "$pport" "$HAM" "$t/slow" >"$t/slow.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+port, path, flag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+msg = open(path, "rb").read().replace(b"\r\n", b"\n")
+if msg.startswith(b"From "): msg = msg.split(b"\n", 1)[1]
+msg = msg.replace(b"\n.", b"\n..").replace(b"\n", b"\r\n")
+s = socket.create_connection(("127.0.0.1", port), 30); f = s.makefile("rb")
+def cmd(c):
+    if c: s.sendall(c + b"\r\n")
+    while True:
+        l = f.readline()
+        if l[3:4] != b"-": return l.decode().strip()
+cmd(None); cmd(b"EHLO slow.example"); cmd(b"MAIL FROM:<slow@example.org>")
+cmd(b"RCPT TO:<drain-1@example.net>"); cmd(b"DATA")
+s.sendall(msg[:len(msg) // 2])
+open(flag + ".mid", "w").close()		# the message is in flight now
+for _ in range(300):
+    if os.path.exists(flag + ".go"): break
+    time.sleep(0.1)
+s.sendall(msg[len(msg) // 2:] + b"\r\n.\r\n"); print(cmd(b"")); cmd(b"QUIT")
+PY
+slow=$!
+i=0
+while [ ! -e "$t/slow.mid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill "$pid"
+sleep 0.5
+# a new MTA connection now is turned away at negotiation (the MTA then takes
+# milter_default_action), while the message in flight goes on
+r=$(timeout 20 python3 tests/integration/milter-send.py "127.0.0.1:$mport" "$HAM" 2>&1)
+case $r in
+error*) ok "graceful stop: a new milter connection is turned away ($r)" ;;
+*) no "graceful stop: a new milter connection after SIGTERM got: $r" ;;
+esac
+kill -0 "$pid" 2>/dev/null && ok "graceful stop: bayesd waits for the message in flight" ||
+	no "graceful stop: bayesd exited with a message in flight"
+touch "$t/slow.go"
+wait $slow
+r=$(tail -1 "$t/slow.out")
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "graceful stop: the message in flight accepted: $r" ;;
+*) no "graceful stop: the message in flight got: $r" ;;
+esac
+wait_delivered $n_sent || no "graceful stop: the message in flight not delivered"
+st=$(delivered_field drain-1@example.net 3)
+case $st in
+No,*|Yes,*) ok "graceful stop: the message in flight was scored: X-Spam-Status: $st" ;;
+*) no "graceful stop: the message in flight has X-Spam-Status '$st' (not scored)" ;;
+esac
+
+# 4b. SIGTERM done: bayesd exits; mail flows without bayesd
 stop_bayesd
 if [ "$STOPPED_IN" != never ]; then ok "bayesd stopped on SIGTERM in $((STOPPED_IN / 10)).$((STOPPED_IN % 10)) s"; else no "bayesd ignored SIGTERM for 10 s"; fi
 [ -e "$t/bd/bayesd.pid" ] && no "pid file left behind" || ok "pid file removed"
@@ -248,12 +335,19 @@ fi
 sock=$t/bd/milter.sock
 write_conf
 sed -i "s|^milter_socket = .*|milter_socket = unix:$sock|" "$conf"
+# a dead bayesd's socket file is there: it must be reclaimed, not refused
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+[ -S "$sock" ] || no "could not make a stale socket at $sock"
 [ -n "$run_as" ] && chown -R "$(id -u nobody):$(id -g nobody)" "$t/bd"
 $run_as "$BD" -f -c "$conf" </dev/null >"$t/bayesd-unix.log" 2>&1 &
 pid=$!
 i=0
 while [ $i -lt 150 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
-if [ -S "$sock" ]; then ok "bayesd listens on unix:$sock (mode $(stat -c %a "$sock"))"; else no "no UNIX socket after 15 s: $(tail -2 "$t/bayesd-unix.log")"; fi
+while [ $i -lt 150 ] && ! python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$sock" 2>/dev/null; do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1; i=$((i + 1))
+done
+if [ -S "$sock" ] && kill -0 "$pid" 2>/dev/null; then ok "stale socket reclaimed: bayesd listens on unix:$sock (mode $(stat -c %a "$sock"))"; else no "no UNIX socket after 15 s: $(tail -2 "$t/bayesd-unix.log")"; fi
 second_refused "unix:$sock" "is in use"
 if "$PH" start "$t/pf2" --untrusted --milter "unix:$sock" --set milter_command_timeout=10s >"$t/pf2.start" 2>&1; then
 	pf2=1
