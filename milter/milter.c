@@ -313,12 +313,46 @@ void milter_reload(void)
 	config_unref(&prev);
 }
 
+/*
+ * milter_spec_path - the path of a UNIX socket spec (unix:PATH,
+ * local:PATH, PATH); NULL for inet:PORT@HOST and inet6:PORT@HOST.
+ */
+static const char *milter_spec_path(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+
+	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0)
+		return NULL;
+	return spec[0] == '/' || !colon ? spec : colon + 1;
+}
+
+/*
+ * milter_spec_addr - resolve an inet or inet6 spec's PORT@HOST into *ai
+ * (numeric port). 0 on success; 1 when the spec does not have that shape
+ * (libmilter judges it); else getaddrinfo's code.
+ */
+static int milter_spec_addr(const char *spec, struct addrinfo **ai)
+{
+	char port[16];
+	const char *p = strchr(spec, ':') + 1, *at = strchr(p, '@');
+	struct addrinfo hints = { 0 };
+
+	if (!at || (size_t)(at - p) >= sizeof(port))
+		return 1;
+	memcpy(port, p, (size_t)(at - p));
+	port[at - p] = '\0';
+	hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	return getaddrinfo(at + 1, port, &hints, ai);
+}
+
 /* milter_shutdown - close every idle handle, remove a UNIX listening socket */
 void milter_shutdown(void)
 {
-	if (milter_spec && strncmp(milter_spec, "inet", 4) != 0) {
-		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
+	const char *path = milter_spec ? milter_spec_path(milter_spec) : NULL;
 
+	if (path) {
 		if (unlink(path) != 0 && errno != ENOENT)
 			log_debug("unlink(%s) failed: %m", path);
 	}
@@ -983,21 +1017,13 @@ static void milter_sockopts(const char *spec, const char *path)
  */
 static bool milter_try_bind(const char *spec, char *err, size_t errlen)
 {
-	char port[16], host[256];
-	const char *p = strchr(spec, ':') + 1, *at = strchr(p, '@');
-	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct addrinfo *ai = NULL;
 	int fd, rc, one = 1;
 	bool ok;
 
-	if (!at || (size_t)(at - p) >= sizeof(port) || strlen(at + 1) >= sizeof(host))
+	if ((rc = milter_spec_addr(spec, &ai)) == 1)
 		return true;	/* let libmilter judge */
-	memcpy(port, p, (size_t)(at - p));
-	port[at - p] = '\0';
-	snprintf(host, sizeof(host), "%s", at + 1);
-	hints.ai_family = strncmp(spec, "inet6:", 6) == 0 ? AF_INET6 : AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+	if (rc != 0) {
 		snprintf(err, errlen, "milter_socket %s: %s", spec, gai_strerror(rc));
 		return false;
 	}
@@ -1023,16 +1049,15 @@ static bool milter_try_bind(const char *spec, char *err, size_t errlen)
 bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen)
 {
 	const char *spec = cfg->milter_socket;
-	const char *path = NULL;
+	const char *path = milter_spec_path(spec);
 
-	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+	if (!path) {
 		if (!milter_try_bind(spec, err, errlen))
 			return false;
 	} else {
 		struct sockaddr_un sun;
 		char why[300];
 
-		path = spec[0] == '/' ? spec : strchr(spec, ':') ? strchr(spec, ':') + 1 : spec;
 		if (strlen(path) >= sizeof(sun.sun_path)) {
 			snprintf(err, errlen, "milter_socket %s: path too long", spec);
 			return false;
@@ -1102,21 +1127,16 @@ static void *milter_stopper(void *arg)
 /* milter_poke - connect to our own listening socket and hang up */
 static void milter_poke(void)
 {
+	const char *path;
 	int fd = -1;
 
 	if (!milter_spec)
 		return;
-	if (strncmp(milter_spec, "inet", 4) == 0) {
-		const char *p = strchr(milter_spec, ':') + 1, *at = strchr(p, '@');
-		struct addrinfo hints = { 0 }, *ai = NULL;
-		char port[16];
+	path = milter_spec_path(milter_spec);
+	if (!path) {
+		struct addrinfo *ai = NULL;
 
-		if (!at || (size_t)(at - p) >= sizeof(port))
-			return;
-		memcpy(port, p, (size_t)(at - p));
-		port[at - p] = '\0';
-		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(at + 1, port, &hints, &ai) != 0)
+		if (milter_spec_addr(milter_spec, &ai) != 0)
 			return;
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
@@ -1124,7 +1144,6 @@ static void milter_poke(void)
 		freeaddrinfo(ai);
 	} else {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		const char *path = milter_spec[0] == '/' ? milter_spec : strchr(milter_spec, ':') + 1;
 
 		if (strlen(path) >= sizeof(sun.sun_path))
 			return;
