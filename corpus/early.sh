@@ -14,25 +14,9 @@ OUT=${EARLY_OUT:-/tmp/bayesd-early}
 M=${EARLY_SCORE:-2000}
 [ -x "$BC" ] || { echo "early: $BC not built (make)"; exit 1; }
 command -v bogofilter >/dev/null 2>&1 || { echo "early: needs bogofilter (apt-get install bogofilter)"; exit 1; }
-T6=${TMPDIR:-/tmp}/bayesd-corpus/trec06p
-if [ ! -f "$T6/index" ]; then
-	"$C/unpack" trec06p "${TMPDIR:-/tmp}/bayesd-corpus" >/dev/null || { echo "early: cannot unpack trec06p from $C"; exit 1; }
-fi
+PROG=early
+. "$(dirname "$0")/devcorpus.sh"
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
-
-index_of() {
-	case $1 in
-	trec06p) echo "$T6/index" ;;
-	*) echo "$C/$1/index" ;;
-	esac
-}
-
-# lines FROM TO of corpus NAME as "label /absolute/path"
-slice() {
-	idx=$(index_of "$1")
-	dir=$(cd "$(dirname "$idx")" && pwd)
-	awk -v d="$dir" -v a="$2" -v b="$3" '($1 == "spam" || $1 == "ham") { n++; if (n >= a && n <= b) print $1, d "/" $2 }' "$idx"
-}
 
 # count LABELFILE SAIDFILE: right, ham called spam, spam let through
 count() {

@@ -25,28 +25,13 @@ C=${EVAL_CORPUS:-../shared/corpus}
 OUT=${EVAL_OUT:-/tmp/bayesd-eval}
 [ -x "$BC" ] || { echo "validate: $BC not built (make)"; exit 1; }
 command -v python3 >/dev/null 2>&1 || { echo "validate: needs python3"; exit 1; }
-T6=${TMPDIR:-/tmp}/bayesd-corpus/trec06p
-if [ ! -f "$T6/index" ]; then
-	"$C/unpack" trec06p "${TMPDIR:-/tmp}/bayesd-corpus" >/dev/null || { echo "validate: cannot unpack trec06p from $C"; exit 1; }
-fi
-for f in "$C/spamassassin/index" "$C/csdmc2010/index"; do
-	[ -f "$f" ] || { echo "validate: no corpus index $f"; exit 1; }
-done
+PROG=validate
+. "$(dirname "$0")/devcorpus.sh"
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 1
-
-# index_of NAME - the TREC index of a development corpus
-index_of() {
-	case $1 in
-	trec06p) echo "$T6/index" ;;
-	*) echo "$C/$1/index" ;;
-	esac
-}
 
 # absolute NAME LIMIT - the index with absolute paths, its first LIMIT lines
 absolute() {
-	idx=$(index_of "$1")
-	dir=$(cd "$(dirname "$idx")" && pwd)
-	awk -v d="$dir" -v n="$2" '($1 == "spam" || $1 == "ham") && (n == 0 || c++ < n) { print $1, d "/" $2 }' "$idx"
+	slice "$1" 1 "$2"
 }
 
 echo "bayesd validation: $("$BC" --version 2>/dev/null | head -1) options: ${*:-(defaults)}"
