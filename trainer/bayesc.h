@@ -18,6 +18,8 @@
 #define BAYESD_RUNDIR "/run/bayesd"
 #endif
 #define BAYESC_DEFAULT_SOCKET BAYESD_RUNDIR "/controller.sock"
+/* the controller port -h HOST means: rspamd's controller port, bayesd.conf's example */
+#define BAYESC_DEFAULT_PORT "11334"
 #ifndef BAYESD_VERSION
 #define BAYESD_VERSION "0.1"
 #endif
