@@ -44,7 +44,9 @@ static void usage(FILE *out)
 "\n"
 "Check and train the bayesd spam classifier. Messages are read from the\n"
 "FILEs, from maildirs (DIR/cur and DIR/new), from folders of message files,\n"
-"or from standard input when none is given.\n"
+"and from the folders under them (Maildir++ .Junk, .Archive.2023, nested\n"
+"folders), or from standard input when none is given. A DIR with no mail\n"
+"anywhere below it is an error (exit 65).\n"
 "Without a COMMAND bayesc runs symbols (check and the words that weighed\n"
 "most), as rspamc does: 'bayesc FILE' checks FILE, 'bayesc < FILE' standard\n"
 "input. Options as in rspamc: -h is the host, -d the user (see below).\n"
@@ -90,6 +92,8 @@ static void usage(FILE *out)
 "  -u, --user USER, -d, --deliver-to USER\n"
 "                   per-user statistics of USER (rspamc's -d, deliver-to)\n"
 "  -t, --timeout S  seconds to wait for bayesd (default 30)\n"
+"  --no-recurse     a DIR's own mail only (DIR/cur, DIR/new or its files),\n"
+"                   not that of the folders under it\n"
 "  --mbox           the FILEs (or stdin) are mbox files of many messages,\n"
 "                   each named FILE#N in the output\n"
 "  --spam, --ham    import-mbox: the class to learn\n"
@@ -130,7 +134,7 @@ static void usage(FILE *out)
 }
 
 /* the long-only options' codes, beyond every short option's character */
-enum { OPT_HELP = 1000 };
+enum { OPT_HELP = 1000, OPT_NO_RECURSE };
 
 /*
  * host_with_port - -h/-H HOST[:PORT] with the port filled in when left
@@ -299,6 +303,7 @@ int main(int argc, char **argv)
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
 		{ "mbox", no_argument, NULL, 'M' },
+		{ "no-recurse", no_argument, NULL, OPT_NO_RECURSE },
 		{ "spam", no_argument, NULL, 'S' },
 		{ "ham", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -375,6 +380,7 @@ int main(int argc, char **argv)
 			break;
 		case 'm': o.train_mode = optarg; break;
 		case 'M': o.mbox = true; break;
+		case OPT_NO_RECURSE: o.no_recurse = true; break;
 		case 'S':
 		case 'N':
 			if (import_class >= 0 && import_class != (c == 'S')) {
