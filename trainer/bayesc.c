@@ -184,11 +184,11 @@ static const char *lone_option(const struct bayesc_opts *o, const char *config, 
 	bool offline = o->db != NULL || config != NULL || redis != NULL;
 
 	if (o->password && !o->host)
-		return "-P (the controller password) goes with -H HOST:PORT; the UNIX socket needs none";
+		return "-P (the controller password) goes with -h HOST[:PORT]; the UNIX socket needs none";
 	if (o->host && o->socket)
-		return "-H and -s name two controllers: give one";
+		return "-h (-H, --connect) and -s name two controllers: give one";
 	if (offline && (o->host || o->socket || o->password))
-		return "-H, -s and -P talk to bayesd; --db, -c and --redis work without it: give one way";
+		return "-h, -s and -P talk to bayesd; --db, -c and --redis work without it: give one way";
 	if (redis_prefix && !redis && !config)
 		return "--redis-prefix goes with --redis SERVERS";
 	if (redis && config)
