@@ -28,8 +28,8 @@
  *
  * URLs (url events, and found in body text and header values):
  *	"url:host" (lower-cased, port and user info dropped), "url-domain:dom"
- *	(the registered domain: last two labels, three under a two-letter
- *	ccTLD whose second level is co/com/net/org/ac/gov...), for a literal
+ *	(the registered domain, from the public suffix list: reg_domain),
+ *	for a literal
  *	IPv4 host "url-ip" and "ip:a.b.c.d" instead of the domain, for an
  *	unusual scheme "url-scheme:s", and up to 4 purely alphabetic path
  *	words "url-path:w" (ids with digits are left out: they never repeat).
@@ -91,6 +91,7 @@
 #include <unicode/utypes.h>
 
 #define XXH_INLINE_ALL
+#include <libpsl.h>
 #include <xxhash.h>
 
 #define TOK_MAX_OSB		16	/* osb_window is clamped to this */
@@ -379,39 +380,38 @@ static inline bool is_local_byte(unsigned char c)
 	       c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '=';
 }
 
+/* reg_psl - the public suffix list reg_domain() uses; reg_psl_load sets it once */
+static const psl_ctx_t *reg_psl;
+
+static void reg_psl_load(void)
+{
+	reg_psl = psl_builtin();
+	if (reg_psl == NULL)
+		reg_psl = psl_latest(NULL);	/* kept for the life of the process */
+}
+
 /*
- * reg_domain - the registered domain of a lower-case host: its last two
- * labels, or three when the top level is a two-letter country code and the
- * second level one of the generic names countries put under it (co.uk,
- * com.au, ne.jp...). A heuristic instead of the public suffix list: it
- * only has to group hosts, not decide cookie scope. Returns the offset in
- * host where the domain starts.
+ * reg_domain - the registered domain of a lower-case host, from the
+ * public suffix list (libpsl, its ICANN and private sections): the label
+ * under the longest public suffix, so foo.github.io and foo.blogspot.com
+ * are their own, example.co.uk is one. libpsl's built-in list (fixed for a
+ * libpsl build, so the tokens stay the same from run to run), else the
+ * newest one on the system. Returns the offset in host where the domain
+ * starts: 0 for a host that is a public suffix itself or has no dot.
  */
 static size_t reg_domain(const char *host, size_t len)
 {
-	static const char *const second[] = {
-		"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go",
-		"gob", "mil", "ltd", "plc", "nom", "gen", "sch", "ed", "gr", "lg",
-	};
-	size_t dot[3];
-	unsigned ndots = 0;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	char copy[256];
+	const char *rd;
 
-	for (size_t i = len; i-- > 0 && ndots < 3;)
-		if (host[i] == '.')
-			dot[ndots++] = i;
-	if (ndots < 2)
+	pthread_once(&once, reg_psl_load);
+	if (reg_psl == NULL || len == 0 || len >= sizeof(copy) || memchr(host, '.', len) == NULL)
 		return 0;
-	/* dot[0] before the TLD, dot[1] before the second level */
-	if (len - dot[0] - 1 == 2) {
-		const char *sl = host + dot[1] + 1;
-		size_t sllen = dot[0] - dot[1] - 1;
-
-		for (size_t i = 0; i < ARRAY_SIZE(second); i++) {
-			if (strlen(second[i]) == sllen && memcmp(second[i], sl, sllen) == 0)
-				return ndots >= 3 ? dot[2] + 1 : 0;
-		}
-	}
-	return dot[1] + 1;
+	memcpy(copy, host, len);
+	copy[len] = '\0';
+	rd = psl_registrable_domain(reg_psl, copy);
+	return rd != NULL ? (size_t)(rd - copy) : 0;
 }
 
 /*

@@ -118,7 +118,7 @@ static void main_usage(FILE *out)
 "    (socket, user, pid file in use), 70 internal error.\n"
 "\n"
 "SEE ALSO\n"
-"    bayesc(1), bayesd.conf (the commented example lists every key),\n"
+"    bayesc(1), bayesd.conf(5) (every key; also the commented example),\n"
 "    postconf(5) smtpd_milters.\n",
 		BAYESD_DEFAULT_CONFIG, BAYESD_DRAIN_S, BAYESD_DEFAULT_CONFIG,
 		BAYESD_DEFAULT_DATABASE, BAYESD_DEFAULT_CONTROLLER_SOCKET, BAYESD_DEFAULT_PIDFILE,

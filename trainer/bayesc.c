@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bayesc.h"
 #include "score.h"
@@ -39,11 +40,16 @@ static const struct {
 static void usage(FILE *out)
 {
 	fputs(
-"Usage: bayesc [OPTIONS] COMMAND [FILE|DIR]...\n"
+"Usage: bayesc [OPTIONS] [COMMAND] [FILE|DIR]...\n"
 "\n"
 "Check and train the bayesd spam classifier. Messages are read from the\n"
 "FILEs, from maildirs (DIR/cur and DIR/new), from folders of message files,\n"
-"or from standard input when none is given.\n"
+"and from the folders under them (Maildir++ .Junk, .Archive.2023, nested\n"
+"folders), or from standard input when none is given. A DIR with no mail\n"
+"anywhere below it is an error (exit 65).\n"
+"Without a COMMAND bayesc runs symbols (check and the words that weighed\n"
+"most), as rspamc does: 'bayesc FILE' checks FILE, 'bayesc < FILE' standard\n"
+"input. Options as in rspamc: -h is the host, -d the user (see below).\n"
 "\n"
 "Commands:\n"
 "  check, symbols   print each message's spam probability and verdict\n"
@@ -69,7 +75,8 @@ static void usage(FILE *out)
 "\n"
 "Where:\n"
 "  --db PATH        work on the database file PATH directly, without bayesd\n"
-"                   (created by learn_* when missing)\n"
+"                   (created by learn_* when missing; no short option: -d is\n"
+"                   the user, as in rspamc)\n"
 "  -c, --config F   work directly on the statistics the bayesd configuration\n"
 "                   F names: its database, or with backend = redis its\n"
 "                   redis_* settings (what --db means for the commands below)\n"
@@ -77,10 +84,16 @@ static void usage(FILE *out)
 "                   (HOST:PORT, the primary first); --redis-prefix P too\n"
 "  -s, --socket P   bayesd's controller socket (default $BAYESC_SOCKET, else\n"
 "                   " BAYESC_DEFAULT_SOCKET ")\n"
-"  -H, --host H:P   bayesd's controller on TCP instead (needs -P to learn)\n"
+"  -h, --connect HOST[:PORT], -H, --host HOST[:PORT]\n"
+"                   bayesd's controller on TCP instead (needs -P to learn);\n"
+"                   the port is " BAYESC_DEFAULT_PORT " when left out. As in rspamc,\n"
+"                   -h is the host, not the help (that is --help)\n"
 "  -P, --password W controller password for TCP\n"
-"  -u, --user USER  per-user statistics of USER\n"
+"  -u, --user USER, -d, --deliver-to USER\n"
+"                   per-user statistics of USER (rspamc's -d, deliver-to)\n"
 "  -t, --timeout S  seconds to wait for bayesd (default 30)\n"
+"  --no-recurse     a DIR's own mail only (DIR/cur, DIR/new or its files),\n"
+"                   not that of the folders under it\n"
 "  --mbox           the FILEs (or stdin) are mbox files of many messages,\n"
 "                   each named FILE#N in the output\n"
 "  --spam, --ham    import-mbox: the class to learn\n"
@@ -112,12 +125,52 @@ static void usage(FILE *out)
 "                   min_dev (the neutral band left out), mean_scale\n"
 "  --max-age-days N expire: remove any token not seen for N days (default\n"
 "                   180); the hapax (15) and neutral (60) ages are capped at N\n"
-"  -h, --help       this text;  -V, --version  the version\n"
+"  --help           this text;  -V, --version  the version\n"
 "\n"
 "Exit status: 0 success (check: every message scored, spam or ham), 1 check\n"
 "-E found spam, 64 usage, 65 unreadable input or no mail found, 66 database\n"
 "missing, 69 bayesd unavailable, 75 database busy, 76 database corrupt or\n"
 "incompatible.\n", out);
+}
+
+/* the long-only options' codes, beyond every short option's character */
+enum { OPT_HELP = 1000, OPT_NO_RECURSE };
+
+/*
+ * host_with_port - -h/-H HOST[:PORT] with the port filled in when left
+ * out ("[::1]" and "host" alike), as rspamc's -h takes a bare host.
+ * Returns arg itself or a static copy.
+ */
+static const char *host_with_port(const char *arg)
+{
+	static char full[300];
+	const char *h = strncmp(arg, "http://", 7) == 0 ? arg + 7 : arg;
+	const char *close = h[0] == '[' ? strchr(h, ']') : NULL;
+	const char *colon = strrchr(close ? close : h, ':');
+
+	/* a bare IPv6 address (two colons, no brackets) has no port either */
+	if (colon != NULL && (close != NULL || strchr(h, ':') == colon))
+		return arg;
+	if (*h == '\0' || strlen(arg) > sizeof(full) - 16)
+		return arg;
+	if (close == NULL && colon != NULL)
+		snprintf(full, sizeof(full), "%.*s[%s]:%s", (int)(h - arg), arg, h, BAYESC_DEFAULT_PORT);
+	else
+		snprintf(full, sizeof(full), "%s:%s", arg, BAYESC_DEFAULT_PORT);
+	return full;
+}
+
+/*
+ * default_command - whether argv[optind] is a FILE rather than a command:
+ * bayesc without a command runs symbols, as rspamc does. A word that is
+ * neither a command nor a file stays an unknown command.
+ */
+static bool default_command(const char *word)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].name, word) == 0)
+			return false;
+	return strcmp(word, "-") == 0 || access(word, F_OK) == 0;
 }
 
 /*
@@ -131,11 +184,11 @@ static const char *lone_option(const struct bayesc_opts *o, const char *config, 
 	bool offline = o->db != NULL || config != NULL || redis != NULL;
 
 	if (o->password && !o->host)
-		return "-P (the controller password) goes with -H HOST:PORT; the UNIX socket needs none";
+		return "-P (the controller password) goes with -h HOST[:PORT]; the UNIX socket needs none";
 	if (o->host && o->socket)
-		return "-H and -s name two controllers: give one";
+		return "-h (-H, --connect) and -s name two controllers: give one";
 	if (offline && (o->host || o->socket || o->password))
-		return "-H, -s and -P talk to bayesd; --db, -c and --redis work without it: give one way";
+		return "-h, -s and -P talk to bayesd; --db, -c and --redis work without it: give one way";
 	if (redis_prefix && !redis && !config)
 		return "--redis-prefix goes with --redis SERVERS";
 	if (redis && config)
@@ -225,14 +278,16 @@ static int parse_score_params(const char *arg, struct bayes_options *opt)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
+		{ "db", required_argument, NULL, 'D' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "redis", required_argument, NULL, 'R' },
 		{ "redis-prefix", required_argument, NULL, 'X' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "connect", required_argument, NULL, 'H' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "deliver-to", required_argument, NULL, 'u' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "explain", no_argument, NULL, 'e' },
@@ -248,9 +303,10 @@ int main(int argc, char **argv)
 		{ "train-mode", required_argument, NULL, 'm' },
 		{ "max-age-days", required_argument, NULL, 'A' },
 		{ "mbox", no_argument, NULL, 'M' },
+		{ "no-recurse", no_argument, NULL, OPT_NO_RECURSE },
 		{ "spam", no_argument, NULL, 'S' },
 		{ "ham", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -260,16 +316,18 @@ int main(int argc, char **argv)
 	int c, import_class = -1;
 
 	bayes_options_default(&o.store);
-	while ((c = getopt_long(argc, argv, "d:c:s:H:P:u:t:jeqEhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:h:H:P:u:d:t:jeqEV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': o.db = optarg; break;
+		case 'D': o.db = optarg; break;
 		case 'c': config = optarg; break;
 		case 'R': redis = optarg; break;
 		case 'X': redis_prefix = optarg; break;
 		case 's': o.socket = optarg; break;
-		case 'H': o.host = optarg; break;
+		case 'h':
+		case 'H': o.host = host_with_port(optarg); break;
 		case 'P': o.password = optarg; break;
-		case 'u': o.user = optarg; break;
+		case 'u':
+		case 'd': o.user = optarg; break;
 		case 't': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -322,6 +380,7 @@ int main(int argc, char **argv)
 			break;
 		case 'm': o.train_mode = optarg; break;
 		case 'M': o.mbox = true; break;
+		case OPT_NO_RECURSE: o.no_recurse = true; break;
 		case 'S':
 		case 'N':
 			if (import_class >= 0 && import_class != (c == 'S')) {
@@ -340,7 +399,7 @@ int main(int argc, char **argv)
 			o.max_age_days = (int)v;
 			break;
 		}
-		case 'h': usage(stdout); return BAYESC_EXIT_OK;
+		case OPT_HELP: usage(stdout); return BAYESC_EXIT_OK;
 		case 'V': puts("bayesc " BAYESD_VERSION); return BAYESC_EXIT_OK;
 		default:
 			fputs("Try 'bayesc --help'.\n", stderr);
@@ -384,27 +443,36 @@ int main(int argc, char **argv)
 	/* hiredis writes with write(2): a closed connection must be an error, not a signal */
 	if (o.store.backend == BAYES_BACKEND_REDIS)
 		signal(SIGPIPE, SIG_IGN);
-	if (optind >= argc) {
-		fputs("bayesc: no command given (check, learn_spam, learn_ham, import-mbox, forget, stat, eval, dump, restore, "
-		      "expire); "
-		      "try 'bayesc --help'\n", stderr);
-		return BAYESC_EXIT_USAGE;
-	}
-	o.verb_name = argv[optind];
-	size_t i;
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(verbs[i].name, o.verb_name) == 0)
-			break;
-	if (i == sizeof(verbs) / sizeof(verbs[0])) {
-		fprintf(stderr, "bayesc: unknown command '%s'; try 'bayesc --help'\n", o.verb_name);
-		return BAYESC_EXIT_USAGE;
-	}
-	o.verb = verbs[i].verb;
-	o.args = argv + optind + 1;
-	o.nargs = argc - optind - 1;
-	if (verbs[i].offline_only && o.db == NULL) {
-		fprintf(stderr, "bayesc: %s needs --db PATH, -c CONFIG or --redis SERVERS\n", o.verb_name);
-		return BAYESC_EXIT_USAGE;
+	/* no command: symbols of the FILEs, or of standard input when it is not a terminal */
+	if (optind >= argc ? !isatty(STDIN_FILENO) : default_command(argv[optind])) {
+		o.verb_name = "symbols";
+		o.verb = VERB_CHECK;
+		o.args = argv + optind;
+		o.nargs = argc - optind;
+	} else {
+		size_t i;
+
+		if (optind >= argc) {
+			fputs("bayesc: no command given (check, learn_spam, learn_ham, import-mbox, forget, stat, eval, "
+			      "dump, restore, expire); try 'bayesc --help'\n", stderr);
+			return BAYESC_EXIT_USAGE;
+		}
+		o.verb_name = argv[optind];
+		for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+			if (strcmp(verbs[i].name, o.verb_name) == 0)
+				break;
+		if (i == sizeof(verbs) / sizeof(verbs[0])) {
+			fprintf(stderr, "bayesc: unknown command '%s' (and no such file); try 'bayesc --help'\n",
+				o.verb_name);
+			return BAYESC_EXIT_USAGE;
+		}
+		o.verb = verbs[i].verb;
+		o.args = argv + optind + 1;
+		o.nargs = argc - optind - 1;
+		if (verbs[i].offline_only && o.db == NULL) {
+			fprintf(stderr, "bayesc: %s needs --db PATH, -c CONFIG or --redis SERVERS\n", o.verb_name);
+			return BAYESC_EXIT_USAGE;
+		}
 	}
 	if (o.verb == VERB_IMPORT_MBOX) {
 		if (import_class < 0 || o.nargs == 0) {

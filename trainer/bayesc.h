@@ -18,6 +18,8 @@
 #define BAYESD_RUNDIR "/run/bayesd"
 #endif
 #define BAYESC_DEFAULT_SOCKET BAYESD_RUNDIR "/controller.sock"
+/* the controller port -h HOST means: rspamd's controller port, bayesd.conf's example */
+#define BAYESC_DEFAULT_PORT "11334"
 #ifndef BAYESD_VERSION
 #define BAYESD_VERSION "0.1"
 #endif
@@ -78,6 +80,7 @@ struct bayesc_opts {
 	int max_age_days;	/* expire --max-age-days N (0 = the defaults) */
 	bool mbox;		/* --mbox, import-mbox: the FILEs are mbox files */
 	bool summary_only;	/* import-mbox: no line per message, a summary */
+	bool no_recurse;	/* --no-recurse: a directory's own mail only, not its folders' */
 	bool json;		/* --json */
 	bool explain;		/* --explain */
 	bool quiet;		/* -q */
@@ -89,8 +92,10 @@ struct bayesc_opts {
 
 /*
  * inputs_each - call fn for every message named by paths[0..n): a file,
- * a maildir (cur/ and new/), or a folder of message files (not recursive
- * beyond maildir's cur/new); n == 0 reads one message from stdin (name
+ * a maildir (cur/ and new/), or a folder of message files, and with
+ * INPUTS_RECURSE the folders under a directory too (a maildir's Maildir++
+ * .Folder and nested subdirectories, a plain folder's non-dot ones; see
+ * walk_tree in inputs.c); n == 0 reads one message from stdin (name
  * "-"). With INPUTS_MBOX every file (and stdin) is an mbox file whose
  * messages are handed over one by one as "PATH#N" (mbox.h). With
  * INPUTS_PROGRESS a progress line is drawn on standard error when it is
@@ -101,10 +106,11 @@ struct bayesc_opts {
  */
 #define INPUTS_MBOX	0x01
 #define INPUTS_PROGRESS	0x02
+#define INPUTS_RECURSE	0x08
 typedef bool (*inputs_fn)(void *ctx, const char *name, const unsigned char *data, size_t size);
 size_t inputs_each(char **paths, int n, unsigned flags, inputs_fn fn, void *ctx, unsigned *errors_r);
 
-/* inputs_flags - the inputs_each() flags for o: mbox, and progress on learns and forgets. */
+/* inputs_flags - the inputs_each() flags for o: mbox, recurse, and progress on learns and forgets. */
 unsigned inputs_flags(const struct bayesc_opts *o);
 
 /*

@@ -5,7 +5,9 @@
  * Two passes. The first turns the command line into a list of message
  * files with their sizes - a maildir is recognised by its cur/ and new/
  * folders, any other folder is read as a folder of message files (dot
- * files skipped), entries sorted by name so runs are repeatable - and
+ * files skipped), and the folders below either are walked too (Maildir++
+ * subfolders, nested folders; walk_tree), entries sorted by name so runs
+ * are repeatable - and
  * prints what cannot be read. The second reads them in that order, so
  * the progress line knows the total from the start.
  *
@@ -28,6 +30,7 @@
 #include "util.h"
 
 #define INPUTS_CHUNK	65536	/* bytes per read */
+#define INPUTS_MAX_DEPTH 32	/* folder levels below a command-line directory */
 
 /* One input: a file, or standard input ("-", size unknown: 0). */
 struct input {
@@ -66,21 +69,22 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* walk_folder - list every regular, non-dot file in dir, sorted; returns how many. */
-static size_t walk_folder(struct walk *w, const char *dir)
+/* walk_names - the names in dir but "." and "..", sorted; NULL (said why) when unreadable */
+static char **walk_names(struct walk *w, const char *dir, size_t *n_r)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0, found = 0;
+	size_t n = 0, cap = 0;
 
+	*n_r = 0;
 	if (d == NULL) {
 		fprintf(stderr, "bayesc: cannot read directory %s: %s\n", dir, strerror(errno));
 		w->errors++;
-		return 0;
+		return NULL;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (n == cap)
 			names = xrealloc(names, (cap = cap ? cap * 2 : 256) * sizeof(*names));
@@ -89,11 +93,21 @@ static size_t walk_folder(struct walk *w, const char *dir)
 	closedir(d);
 	if (n > 1)	/* qsort(NULL, 0, ...) is undefined */
 		qsort(names, n, sizeof(*names), by_name);
+	*n_r = n;
+	return names;
+}
+
+/* walk_folder - list every regular, non-dot file in dir, sorted; returns how many. */
+static size_t walk_folder(struct walk *w, const char *dir)
+{
+	size_t n, found = 0;
+	char **names = walk_names(w, dir, &n);
+
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 		struct buf path = { 0 };
 		buf_printf(&path, "%s/%s", dir, names[i]);
-		if (stat(path.data, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (names[i][0] != '.' && stat(path.data, &sb) == 0 && S_ISREG(sb.st_mode)) {
 			walk_add(w, path.data, (uint64_t)sb.st_size);
 			found++;
 		}
@@ -117,11 +131,64 @@ static bool is_dir(const char *path, const char *sub)
 	return r;
 }
 
+/*
+ * walk_tree - the mail of dir and of the folders under it; returns how
+ * many message files. A maildir (it has cur/ or new/) gives the files of
+ * cur/ and new/, and its other subdirectories are its folders: Maildir++'s
+ * .Junk, .Archive.2023 (dot names) and a layout=fs Junk/ alike. Any other
+ * directory is a folder of message files (dot files skipped) whose non-dot
+ * subdirectories are walked in turn, so ~/Mail with maildirs or folders
+ * below is walked whole (like rspamc and bogofilter). Symbolic links to
+ * directories inside the tree are not followed (no loops); depth is capped.
+ */
+static size_t walk_tree(struct walk *w, const char *dir, unsigned depth)
+{
+	bool maildir = is_dir(dir, "cur") || is_dir(dir, "new");
+	size_t got = 0, n;
+	char **names;
+
+	if (maildir) {
+		static const char *const subs[] = { "cur", "new" };
+		for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+			struct buf p = { 0 };
+			if (is_dir(dir, subs[i])) {
+				buf_printf(&p, "%s/%s", dir, subs[i]);
+				got += walk_folder(w, p.data);
+			}
+			buf_free(&p);
+		}
+	} else {
+		got = walk_folder(w, dir);
+	}
+	if (!(w->flags & INPUTS_RECURSE))
+		return got;
+	if (depth >= INPUTS_MAX_DEPTH) {
+		fprintf(stderr, "bayesc: %s: folders nested deeper than %d levels not read\n", dir,
+			INPUTS_MAX_DEPTH);
+		return got;
+	}
+	names = walk_names(w, dir, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *e = names[i];
+		bool skip = maildir ? strcmp(e, "cur") == 0 || strcmp(e, "new") == 0 || strcmp(e, "tmp") == 0
+				    : e[0] == '.';
+		struct buf path = { 0 };
+		struct stat sb;
+
+		buf_printf(&path, "%s/%s", dir, e);
+		if (!skip && lstat(path.data, &sb) == 0 && S_ISDIR(sb.st_mode))
+			got += walk_tree(w, path.data, depth + 1);
+		buf_free(&path);
+		free(names[i]);
+	}
+	free(names);
+	return got;
+}
+
 /* walk_arg - one command-line argument onto the list */
 static void walk_arg(struct walk *w, const char *arg)
 {
 	struct stat sb;
-	size_t got = 0;
 
 	if (strcmp(arg, "-") == 0) {
 		walk_add(w, "-", 0);
@@ -136,21 +203,9 @@ static void walk_arg(struct walk *w, const char *arg)
 		walk_add(w, arg, (uint64_t)sb.st_size);
 		return;
 	}
-	if (is_dir(arg, "cur") || is_dir(arg, "new")) {
-		static const char *const subs[] = { "cur", "new" };
-		for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
-			struct buf p = { 0 };
-			if (is_dir(arg, subs[i])) {
-				buf_printf(&p, "%s/%s", arg, subs[i]);
-				got += walk_folder(w, p.data);
-			}
-			buf_free(&p);
-		}
-	} else {
-		got = walk_folder(w, arg);
-	}
-	if (got == 0) {
-		fprintf(stderr, "bayesc: %s: no mail found in directory\n", arg);
+	if (walk_tree(w, arg, 0) == 0) {
+		fprintf(stderr, "bayesc: %s: no mail found in directory%s\n", arg,
+			w->flags & INPUTS_RECURSE ? " or the folders under it" : " (--no-recurse)");
 		w->errors++;
 	}
 }
@@ -300,7 +355,7 @@ static void walk_mbox(struct walk *w, const struct input *in)
 /* inputs_flags - mbox from the options; progress for learns and forgets */
 unsigned inputs_flags(const struct bayesc_opts *o)
 {
-	unsigned flags = o->mbox ? INPUTS_MBOX : 0;
+	unsigned flags = (o->mbox ? INPUTS_MBOX : 0) | (o->no_recurse ? 0 : INPUTS_RECURSE);
 
 	if (o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM || o->verb == VERB_FORGET)
 		flags |= INPUTS_PROGRESS;

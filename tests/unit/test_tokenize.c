@@ -639,6 +639,39 @@ TEST(tokenize_golden_sample)
 	tokenizer_free(&t);
 }
 
+/*
+ * The registered domain comes from the public suffix list (libpsl), private
+ * section included: each github.io and blogspot.com site is its own domain
+ * (the old two-label heuristic gave every one "github.io"), co.uk and
+ * com.au keep three labels, and a host that is a suffix itself is whole.
+ */
+TEST(tokenize_registered_domain)
+{
+	struct tokenizer *t = new_tok(true);
+	const struct featvec *fv;
+
+	REQUIRE(t);
+	fv = text_of(t, "see https://evil-phish.github.io/login and http://www.cheap-pills.blogspot.com/ "
+		     "or http://shop.example.co.uk/x and https://a.b.news.bbc.co.uk/ and "
+		     "https://mail.google.com/ http://x.y.z.example.com.au/ "
+		     "write to someone@mail.shop.example.co.uk");
+	CHECK_HAS(fv, "url-domain:evil-phish.github.io");
+	CHECK_HASNT(fv, "url-domain:github.io");
+	CHECK_HAS(fv, "url-domain:cheap-pills.blogspot.com");
+	CHECK_HASNT(fv, "url-domain:blogspot.com");
+	CHECK_HAS(fv, "url-domain:example.co.uk");
+	CHECK_HAS(fv, "url-domain:bbc.co.uk");
+	CHECK_HASNT(fv, "url-domain:co.uk");
+	CHECK_HAS(fv, "url-domain:google.com");
+	CHECK_HAS(fv, "url-domain:example.com.au");
+	CHECK_HAS(fv, "email-domain:example.co.uk");
+	/* a host that is a public suffix itself is its own domain */
+	fv = text_of(t, "http://github.io/ and http://co.uk/");
+	CHECK_HAS(fv, "url-domain:github.io");
+	CHECK_HAS(fv, "url-domain:co.uk");
+	tokenizer_free(&t);
+}
+
 TEST(tokenize_address_edge_cases)
 {
 	/* used to underflow: a second '@' right after an address's domain */
