@@ -36,3 +36,19 @@ void verdict_unknown(const char *reason, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "Unknown, score=unknown (%.*s)", VERDICT_REASON_MAX, reason);
 }
+
+bool verdict_mature(const struct bayesd_config *cfg, uint64_t spam, uint64_t ham)
+{
+	return spam >= cfg->min_learns && ham >= cfg->min_learns;
+}
+
+void verdict_untrained(const struct bayesd_config *cfg, double prob, uint64_t spam, uint64_t ham,
+		       struct verdict_headers *out)
+{
+	out->spam = false;
+	snprintf(out->status, sizeof(out->status), "Unknown, not enough training");
+	snprintf(out->detail, sizeof(out->detail),
+		 "not enough training: spam=%llu ham=%llu min_learns=%u p=%.5f version=%s",
+		 (unsigned long long)spam, (unsigned long long)ham, cfg->min_learns, prob,
+		 BAYESD_VERSION);
+}

@@ -8,12 +8,16 @@
  *	X-Spam-Bayesd: p=P tokens=N used=M [truncated=yes] version=V
  * and, when no score could be had,
  *	X-Spam-Status: Unknown, score=unknown (reason)
+ * and, while the statistics are below min_learns of either class,
+ *	X-Spam-Status: Unknown, not enough training
+ *	X-Spam-Bayesd: not enough training: spam=S ham=H min_learns=M p=P version=V
  */
 #ifndef BAYESD_VERDICT_H
 #define BAYESD_VERDICT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -31,6 +35,22 @@ struct verdict_headers {
  */
 void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
 		    bool truncated, struct verdict_headers *out);
+
+/*
+ * verdict_mature - whether statistics with spam and ham learned messages
+ * may give a verdict under cfg's min_learns (0: always). Only the
+ * daemon's verdict and action depend on it; the probability is the
+ * engine's either way.
+ */
+bool verdict_mature(const struct bayesd_config *cfg, uint64_t spam, uint64_t ham);
+
+/*
+ * verdict_untrained - the headers of a message scored on statistics below
+ * min_learns: no flag, status "Unknown, not enough training", the counts
+ * and the (unused) probability in the detail.
+ */
+void verdict_untrained(const struct bayesd_config *cfg, double prob, uint64_t spam, uint64_t ham,
+		       struct verdict_headers *out);
 
 /* verdict_unknown - the X-Spam-Status value when scoring failed for reason. */
 void verdict_unknown(const char *reason, char *out, size_t outlen);
