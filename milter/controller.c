@@ -88,6 +88,7 @@ struct ctl_settings {
 	double spam_threshold;
 	double reject_threshold;
 	size_t scan_limit;		/* 0: no cut */
+	unsigned min_learns;		/* of each class before a verdict */
 };
 
 /* An idle read-only handle pool. */
@@ -184,6 +185,7 @@ static void ctl_settings_set(struct ctl_settings *s, const struct bayesd_config 
 	s->spam_threshold = cfg->spam_threshold;
 	s->reject_threshold = cfg->reject_threshold;
 	s->scan_limit = cfg->scan_limit;
+	s->min_learns = cfg->min_learns;
 }
 
 /* ctl_options - engine options for the handles, from cfg. */
@@ -610,7 +612,7 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 	const char *user;
 	char err[256], why[96];
 	struct bayes *h;
-	bool explain;
+	bool explain, mature;
 	size_t size;
 	json_t *o, *feats;
 
@@ -645,16 +647,28 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		return ctl_reply_error(conn, ctl_errkind_status(kind), err);
 	}
 
-	/* "score" is what the milter's X-Spam-Status says: the probability */
+	/*
+	 * "score" is what the milter's X-Spam-Status says: the probability.
+	 * Below min_learns the probability is still the engine's, but there is
+	 * no verdict: "verdict": "unknown", "action": "no action", and
+	 * "mature": false with the counts say why, as the milter does.
+	 */
+	mature = r.learned_spam >= s->min_learns && r.learned_ham >= s->min_learns;
 	o = json_pack("{s:f,s:s,s:s,s:b,s:f,s:f,s:I,s:I}",
 		      "probability", r.prob,
-		      "verdict", r.prob >= s->spam_threshold ? "spam" : "ham",
-		      "action", ctl_action(s, r.prob),
-		      "spam", (int)(r.prob >= s->spam_threshold),
+		      "verdict", !mature ? "unknown" : r.prob >= s->spam_threshold ? "spam" : "ham",
+		      "action", mature ? ctl_action(s, r.prob) : "no action",
+		      "spam", (int)(mature && r.prob >= s->spam_threshold),
 		      "score", r.prob,
 		      "required", s->spam_threshold,
 		      "tokens", (json_int_t)r.nfeatures,
 		      "used", (json_int_t)r.nused);
+	json_object_set_new(o, "mature", json_boolean(mature));
+	json_object_set_new(o, "learned_spam", json_integer((json_int_t)r.learned_spam));
+	json_object_set_new(o, "learned_ham", json_integer((json_int_t)r.learned_ham));
+	json_object_set_new(o, "min_learns", json_integer((json_int_t)s->min_learns));
+	if (!mature)
+		json_object_set_new(o, "reason", json_string("not enough training"));
 	if (user)
 		json_object_set_new(o, "user", json_string(user));
 	if (explain) {
@@ -678,7 +692,7 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		json_object_set_new(o, "features", feats);
 	}
 	ctl_pool_put(c, explain, h, false);	/* feature texts are copied into o by now */
-	if (ctl_flag(conn, "Autolearn", "autolearn"))
+	if (mature && ctl_flag(conn, "Autolearn", "autolearn"))
 		ctl_autolearn(l, conn, req, user, r.prob, size, o);
 	log_debug("controller: check%s%s: probability=%.5f (%.1f ms)", user ? " user=" : "",
 		  user ? user : "", r.prob, ctl_elapsed_ms(&req->start));
@@ -762,8 +776,14 @@ static json_t *ctl_per_user(struct bayes *h, char *err, size_t errlen, enum baye
 	return arr;
 }
 
-/* ctl_do_stat - GET /stat, and GET /health (health: a usable database). */
-static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health)
+/*
+ * ctl_do_stat - GET /stat, and GET /health (health: a usable database).
+ * Both say whether the statistics are mature (min_learns of each class).
+ * Over TCP without the password, /stat leaves out the per-user list (the
+ * users' addresses) and says so with "per_user_hidden": true.
+ */
+static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health,
+				   const struct ctl_settings *s)
 {
 	struct controller *c = l->c;
 	enum bayes_errkind kind = BAYES_ERR_NONE;
@@ -771,6 +791,7 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 	const char *user = NULL;
 	char err[256], why[96];
 	struct bayes *h;
+	bool mature;
 	json_t *o;
 
 	if (!health && !ctl_user(conn, &user, why, sizeof(why)))
@@ -784,9 +805,14 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		ctl_pool_put(c, false, h, kind != BAYES_ERR_BUSY);
 		goto fail;
 	}
+	mature = st.learned_spam >= s->min_learns && st.learned_ham >= s->min_learns;
 	if (health) {
 		ctl_pool_put(c, false, h, false);
-		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+		o = json_pack("{s:s,s:b,s:I}", "status", "ok", "mature", (int)mature,
+			      "min_learns", (json_int_t)s->min_learns);
+		if (!mature)
+			json_object_set_new(o, "reason", json_string("not enough training"));
+		return ctl_reply_json(conn, MHD_HTTP_OK, o);
 	}
 	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:s?}",
 		      "learned_spam", (json_int_t)st.learned_spam,
@@ -801,8 +827,16 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 	/* the message counts again under plain names, for scripts that grep for them */
 	json_object_set_new(o, "spam_messages", json_integer((json_int_t)st.learned_spam));
 	json_object_set_new(o, "ham_messages", json_integer((json_int_t)st.learned_ham));
+	json_object_set_new(o, "min_learns", json_integer((json_int_t)s->min_learns));
+	json_object_set_new(o, "mature", json_boolean(mature));
+	if (!mature)
+		json_object_set_new(o, "reason", json_string("not enough training"));
 	if (user) {
 		json_object_set_new(o, "user", json_string(user));
+	} else if (l->tcp && !ctl_password_ok(c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									       "Password"))) {
+		/* the users' addresses are not for anyone who can reach the port */
+		json_object_set_new(o, "per_user_hidden", json_true());
 	} else {
 		/* last, after every global figure: readers that take the first spam count get the global one */
 		json_t *arr = ctl_per_user(h, err, sizeof(err), &kind);
@@ -1283,9 +1317,9 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 	case CTL_FORGET:
 		return ctl_do_learn(l, conn, req);
 	case CTL_STAT:
-		return ctl_do_stat(l, conn, false);
+		return ctl_do_stat(l, conn, false, &s);
 	case CTL_HEALTH:
-		return ctl_do_stat(l, conn, true);
+		return ctl_do_stat(l, conn, true, &s);
 	case CTL_METRICS:
 		return ctl_do_metrics(conn);
 	case CTL_LIMITS:

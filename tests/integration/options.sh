@@ -21,6 +21,8 @@ cat >"$t/bayesd.conf" <<EOF
 milter_socket = inet:$MPORT@127.0.0.1
 controller_socket = $t/controller.sock
 database = $t/bayes.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $t/bayesd.pid
 EOF
 
