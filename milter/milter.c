@@ -28,6 +28,7 @@
  *	prob >= reject_threshold	550 5.7.1 reject_message, nothing else
  *	otherwise			X-Spam-Status: Yes|No, score=P required=T
  *					X-Spam-Flag: YES (only when prob >= spam_threshold)
+ *					X-Spam-Score: points, X-Spam-Level: stars (verdict.h)
  *					X-Spam-Bayesd: p=P tokens=N used=M version=V
  *					Subject prefixed with subject_tag (spam, if set)
  *					quarantine (prob >= quarantine_threshold)
@@ -906,6 +907,9 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
 		if (spam)
 			milter_addheader(ctx, conn, qid, "X-Spam-Flag", "YES");
+		milter_addheader(ctx, conn, qid, "X-Spam-Score", vh.score);
+		if (vh.level[0])
+			milter_addheader(ctx, conn, qid, "X-Spam-Level", vh.level);
 		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", vh.detail);
 		action = spam ? "flag" : "accept";
 		if (spam)

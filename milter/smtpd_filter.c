@@ -739,6 +739,9 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
 		if (spam)
 			sf_header(version, s->sid, token, "X-Spam-Flag", "YES");
+		sf_header(version, s->sid, token, "X-Spam-Score", vh.score);
+		if (vh.level[0])
+			sf_header(version, s->sid, token, "X-Spam-Level", vh.level);
 		sf_header(version, s->sid, token, "X-Spam-Bayesd", vh.detail);
 		if (spam && cfg->subject_tag[0])
 			tag = cfg->subject_tag;

@@ -5,6 +5,8 @@
  *
  *	X-Spam-Status: Yes|No, score=P required=T
  *	X-Spam-Flag: YES				(spam only)
+ *	X-Spam-Score: S				(points, see verdict_points)
+ *	X-Spam-Level: ***				(one '*' per whole point)
  *	X-Spam-Bayesd: p=P tokens=N used=M [truncated=yes] version=V
  * and, when no score could be had,
  *	X-Spam-Status: Unknown, score=unknown (reason)
@@ -27,7 +29,20 @@ struct verdict_headers {
 	bool spam;		/* add X-Spam-Flag: YES */
 	char status[256];	/* X-Spam-Status value */
 	char detail[256];	/* X-Spam-Bayesd value */
+	char score[16];		/* X-Spam-Score value: points, "7.3" */
+	char level[16];		/* X-Spam-Level value: stars, "" below 1 point */
 };
+
+#define VERDICT_POINTS_REQUIRED	5.0	/* points at spam_threshold: SpamAssassin's required_score */
+#define VERDICT_POINTS_MAX	10.0	/* points at probability 1 */
+
+/*
+ * verdict_points - SpamAssassin-style points for probability prob: linear
+ * from 0 at p = 0 to 5.0 at p = spam_threshold, then linear to 10.0 at
+ * p = 1, so a Sieve rule or mail client that reads "score >= 5" or five
+ * stars matches exactly what bayesd flags. Finite, in [0, 10].
+ */
+double verdict_points(const struct bayesd_config *cfg, double prob);
 
 /*
  * verdict_format - the headers for probability prob under cfg's spam

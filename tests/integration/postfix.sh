@@ -64,9 +64,11 @@ trap 'exit 1' INT TERM
 . tests/tap.sh
 port_open() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.3); sys.exit(s.connect_ex(("127.0.0.1",int(sys.argv[1]))))' "$1"; }
 # delivered_field RCPT COLUMN: a column of the sink's listing for the message to RCPT
-# (columns: 3 X-Spam-Status, 4 X-Spam-Flag, 5 X-Spam-Bayesd, 6 Subject)
+# (columns: 3 X-Spam-Status, 4 X-Spam-Flag, 5 X-Spam-Bayesd, 6 Subject,
+# 7 X-Spam-Score, 8 X-Spam-Level)
 delivered_field() {
-	"$PH" delivered "$t/pf" -H X-Spam-Status -H X-Spam-Flag -H X-Spam-Bayesd -H Subject |
+	"$PH" delivered "$t/pf" -H X-Spam-Status -H X-Spam-Flag -H X-Spam-Bayesd -H Subject \
+		-H X-Spam-Score -H X-Spam-Level |
 		awk -F '\t' -v r="<$1>" -v c="$2" '$2 == r { print $c }'
 }
 send() { # FILE RCPT: prints the SMTP reply
@@ -184,6 +186,13 @@ check_verdict() { # RCPT EXPECTED(Yes|No)
 }
 check_verdict spam-1@example.net Yes
 check_verdict ham-1@example.net No
+# SpamAssassin-style points and stars (issue 17): spam has >= 5 points and
+# as many stars as whole points; ham fewer than 5
+sc=$(delivered_field spam-1@example.net 7) lv=$(delivered_field spam-1@example.net 8)
+hs=$(delivered_field ham-1@example.net 7) hl=$(delivered_field ham-1@example.net 8)
+if python3 -c 'import sys; s,l,h,hl=sys.argv[1:]; assert 5<=float(s)<=10 and l=="*"*int(float(s)) and float(h)<5 and (hl=="-" or hl=="*"*int(float(h)))' "$sc" "$lv" "$hs" "$hl"; then
+	ok "X-Spam-Score/X-Spam-Level: spam $sc '$lv', ham $hs '$hl'"
+else no "X-Spam-Score/X-Spam-Level: spam '$sc' '$lv', ham '$hs' '$hl'"; fi
 # forged: exactly one X-Spam-Status (ours, Yes) and one X-Spam-Flag (YES)
 check_verdict forged-1@example.net Yes
 case $(delivered_field forged-1@example.net 5) in

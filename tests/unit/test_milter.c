@@ -226,3 +226,26 @@ TEST(milter_min_learns)
 	config_current_set(NULL);
 	config_unref(&cfg);
 }
+
+/* SpamAssassin-style points and stars: 5.0 exactly at spam_threshold */
+TEST(verdict_points_and_level)
+{
+	char err[256];
+	struct bayesd_config *cfg = config_load(NULL, err, sizeof(err));
+	struct verdict_headers vh;
+
+	REQUIRE(cfg != NULL);
+	CHECK_NEAR(verdict_points(cfg, 0), 0, 1e-12);
+	CHECK_NEAR(verdict_points(cfg, cfg->spam_threshold), 5.0, 1e-9);
+	CHECK_NEAR(verdict_points(cfg, cfg->spam_threshold / 2), 2.5, 1e-9);
+	CHECK_NEAR(verdict_points(cfg, 1), 10.0, 1e-9);
+	CHECK(verdict_points(cfg, 0.5) < 5.0);
+	CHECK(verdict_points(cfg, 0.95) > 5.0);
+	verdict_format(cfg, 0.95, 10, 5, false, &vh);
+	CHECK_STR(vh.score, "7.5");	/* 5 + 5 * (0.95 - 0.9) / 0.1 */
+	CHECK_STR(vh.level, "*******");
+	verdict_format(cfg, 0.01, 10, 5, false, &vh);
+	CHECK_STR(vh.score, "0.1");
+	CHECK_STR(vh.level, "");
+	config_unref(&cfg);
+}
