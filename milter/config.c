@@ -149,6 +149,9 @@ static const struct config_row config_table[] = {
 	{ "score_authenticated", CT_BOOL, F(score_authenticated), 0, 0, "no", 0, 0, NULL },
 	{ "trusted_networks", CT_NETS, F(trusted_networks), 0, 0, "", 0, 0, NULL },
 	{ "score_local", CT_BOOL, F(score_local), 0, 0, "no", 0, 0, NULL },
+	{ "exempt_recipients", CT_STRING, F(exempt_recipients), 0, 0,
+	  BAYESD_DEFAULT_EXEMPT_RECIPIENTS, 0, 0, NULL },
+	{ "exempt_senders", CT_STRING, F(exempt_senders), 0, 0, "", 0, 0, NULL },
 	{ "min_learns", CT_UINT, F(min_learns), 0, 100000000,
 	  NULL, BAYESD_DEFAULT_MIN_LEARNS, 0, NULL },
 	{ "scan_limit", CT_SIZE, F(scan_limit), 1 * KB, 64 * MB,
@@ -1118,6 +1121,57 @@ bool config_local(int family, const void *addr)
 	if (memcmp(a, mapped, 12) == 0)
 		return a[12] == 127;
 	return memcmp(a, one, 16) == 0;
+}
+
+/* config_exempt - address matches a pattern of list? */
+bool config_exempt(const struct bayesd_config *c, const char *list, const char *address)
+{
+	char addr[512], *at;
+	size_t n, llen, dlen;
+	const char *p = list;
+
+	while (*address == '<' || *address == ' ')
+		address++;
+	n = strcspn(address, ">");
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, address, n);
+	addr[n] = '\0';
+	config_lower(addr);
+	if ((at = strrchr(addr, '@')) == NULL)
+		return false;
+	/* the +extension goes: postmaster+x@ is postmaster@ */
+	llen = (size_t)(at - addr);
+	if (c->recipient_delimiter[0]) {
+		size_t e = strcspn(addr, c->recipient_delimiter);
+
+		if (e < llen)
+			llen = e;
+	}
+	dlen = strlen(at + 1);
+	while (*p) {
+		size_t k, pat_at;
+		const char *pat, *pa;
+
+		p += strspn(p, " ,\t");
+		pat = p;
+		k = strcspn(p, " ,\t");
+		p += k;
+		if (k == 0)
+			continue;
+		if ((pa = memchr(pat, '@', k)) == NULL)
+			continue;
+		pat_at = (size_t)(pa - pat);
+		/* local part: empty matches any */
+		if (pat_at > 0 && (pat_at != llen || strncasecmp(pat, addr, llen) != 0))
+			continue;
+		/* domain: empty matches any */
+		if (k - pat_at - 1 > 0 &&
+		    (k - pat_at - 1 != dlen || strncasecmp(pa + 1, at + 1, dlen) != 0))
+			continue;
+		return true;
+	}
+	return false;
 }
 
 /* config_trusted - address in trusted_networks? */

@@ -55,6 +55,7 @@
 #define BAYESD_USER_MAX				256	/* bytes of a mapped user name */
 #define BAYESD_ALIASES_MAX			100000	/* lines of user_aliases */
 #define BAYESD_DEFAULT_MIN_LEARNS		200	/* of each class, like rspamd and SpamAssassin */
+#define BAYESD_DEFAULT_EXEMPT_RECIPIENTS	"postmaster@ abuse@"	/* RFC 2142 */
 #define BAYESD_INCLUDE_DEPTH			8	/* nested include lines */
 
 /* user_map: how an envelope recipient becomes a per-user statistics name */
@@ -106,6 +107,8 @@ struct bayesd_config {
 	bool score_authenticated;	/* default false: SASL senders not scored */
 	char *trusted_networks;		/* comma/space separated CIDRs, default "" */
 	bool score_local;		/* default false: mail from the box itself not scored */
+	char *exempt_recipients;	/* patterns of recipients whose mail is not scored */
+	char *exempt_senders;		/* patterns of envelope senders not scored */
 	unsigned min_learns;		/* messages of each class before a verdict (0 = none) */
 	size_t scan_limit;		/* bytes of a message read for scoring */
 
@@ -186,6 +189,15 @@ bool config_trusted(const struct bayesd_config *c, int family, const void *addr)
  * ::1, or an IPv4-mapped loopback. family AF_INET (4 bytes) or AF_INET6.
  */
 bool config_local(int family, const void *addr);
+
+/*
+ * config_exempt - whether address ("<a@b>" or without brackets) matches
+ * one pattern of list (blank or comma separated): "user@domain" that
+ * address, "user@" that local part in any domain (RFC 2142's postmaster@,
+ * abuse@), "@domain" any address of the domain; case-insensitive, the
+ * local part's +extension (recipient_delimiter) ignored.
+ */
+bool config_exempt(const struct bayesd_config *c, const char *list, const char *address);
 
 /*
  * config_rcpt_user - the per-user statistics name of envelope recipient

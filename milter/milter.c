@@ -611,6 +611,9 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	} else if (m->auth && !conn->cfg->score_authenticated) {
 		m->score = false;
 		m->skip_reason = "authenticated";
+	} else if (argv && argv[0] && config_exempt(conn->cfg, conn->cfg->exempt_senders, argv[0])) {
+		m->score = false;
+		m->skip_reason = "exempt sender";
 	}
 	return milter_continue(conn, SMFIP_NR_MAIL);
 }
@@ -627,6 +630,12 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	if (!conn)
 		return milter_continue(conn, SMFIP_NR_RCPT);
 	m = &conn->msg;
+	if (m->score && argv && argv[0] &&
+	    config_exempt(conn->cfg, conn->cfg->exempt_recipients, argv[0])) {
+		/* postmaster@, abuse@ (RFC 2142) receive spam reports: never reject them */
+		m->score = false;
+		m->skip_reason = "exempt recipient";
+	}
 	if (m->nrcpt++ == 0 && conn->cfg->per_user && argv && argv[0] &&
 	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
 		m->user[0] = '\0';

@@ -224,6 +224,14 @@ case $r in
 *) no "ham after the reload got: $r" ;;
 esac
 kill -0 "$pid" 2>/dev/null && ok "bayesd still running after SIGHUP" || no "bayesd died on SIGHUP"
+# postmaster@ (RFC 2142, exempt_recipients by default) gets the spam, unscored
+r=$(send "$SPAM" postmaster@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "postmaster@ exempt: spam accepted despite reject_threshold 0.5: $r" ;;
+*) no "postmaster@ got: $r" ;;
+esac
+grep -q 'not scored: exempt recipient' "$t/bayesd.log" && ok "log says: not scored: exempt recipient" ||
+	no "no 'not scored: exempt recipient' log line"
 
 # 2b. reload with quarantine_threshold = 0.5: the spam is accepted, then held
 # by Postfix (smfi_quarantine), not delivered

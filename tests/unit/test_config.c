@@ -567,3 +567,24 @@ TEST(config_print_hides_secrets)
 	free(a);
 	config_unref(&c);
 }
+
+TEST(config_exempt_patterns)
+{
+	char err[256];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err));
+
+	REQUIRE(c != NULL);
+	/* RFC 2142 by default, any domain, any case, +extension ignored */
+	CHECK(config_exempt(c, c->exempt_recipients, "<postmaster@example.org>"));
+	CHECK(config_exempt(c, c->exempt_recipients, "Abuse@Example.NET"));
+	CHECK(config_exempt(c, c->exempt_recipients, "<postmaster+reports@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<joe@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<postmasterx@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<>"));
+	CHECK(!config_exempt(c, c->exempt_senders, "<postmaster@example.org>"));
+	CHECK(config_exempt(c, "joe@example.org, @lists.example.net", "<JOE@example.org>"));
+	CHECK(config_exempt(c, "joe@example.org, @lists.example.net", "<any@lists.example.net>"));
+	CHECK(!config_exempt(c, "joe@example.org, @lists.example.net", "<joe@example.net>"));
+	CHECK(!config_exempt(c, "joe@example.org, @lists.example.net", "<any@sub.lists.example.net>"));
+	config_unref(&c);
+}

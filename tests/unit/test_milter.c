@@ -214,6 +214,16 @@ TEST(milter_min_learns)
 	tm_message(one, "pills", "pills pills pills number 7\r\n");
 	CHECK(tm_rejects == 1);
 
+	/* postmaster@ (RFC 2142, exempt by default) is not scored, so not rejected,
+	 * even with another recipient */
+	{
+		static const char *const pm[] = { "<joe@example.org>", "<Postmaster@example.org>", NULL };
+
+		tm_message(pm, "pills", "pills pills pills number 7\r\n");
+		CHECK(tm_rejects == 1);
+		CHECK_STR(tm_status, "");
+	}
+
 	/* the box itself (loopback) is not scored: no header, no reject */
 	tm_client = "127.0.0.1";
 	tm_message(one, "pills", "pills pills pills number 7\r\n");
