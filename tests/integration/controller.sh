@@ -271,6 +271,12 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] 
 ucurl $H/health >"$t/imm"
 grep -q '"mature":false' "$t/imm" && grep -q '"status":"ok"' "$t/imm" &&
 	ok "below min_learns: health ok, mature false" || no "below min_learns health: $(cat "$t/imm")"
+$BC -s "$SOCK" check $SPAM >"$t/imm" 2>&1
+grep -q '^Reason: not enough training (spam=[0-9]* ham=[0-9]*, min_learns=1000)$' "$t/imm" && grep -q '^Action: no action$' "$t/imm" &&
+	ok "below min_learns: bayesc check says why" || no "below min_learns bayesc check: $(cat "$t/imm")"
+$BC -s "$SOCK" stat >"$t/imm" 2>&1
+grep -q '^Not enough training: bayesd gives no verdict until 1000 spam and 1000 ham' "$t/imm" &&
+	ok "below min_learns: bayesc stat says why" || no "below min_learns bayesc stat: $(cat "$t/imm")"
 
 # SIGTERM: stops, removes the socket
 kill -TERM $pid
