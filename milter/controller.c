@@ -22,6 +22,7 @@
  * under the controller's mutex; a request copies what it needs at its start.
  */
 #include "controller.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -60,6 +61,7 @@ enum ctl_endpoint {
 	CTL_HEALTH,
 	CTL_METRICS,
 	CTL_LIMITS,
+	CTL_PING,
 };
 
 /* The routes: path, method, and whether TCP callers need the password. */
@@ -71,6 +73,10 @@ static const struct ctl_route {
 } ctl_routes[] = {
 	{ "/check", "POST", CTL_CHECK, false },
 	{ "/symbols", "POST", CTL_CHECK, false },	/* rspamc's alias */
+	{ "/checkv2", "POST", CTL_CHECK, false },	/* rspamd's protocol v2: points too */
+	{ "/learnspam", "POST", CTL_LEARN_SPAM, true },	/* rspamd's names */
+	{ "/learnham", "POST", CTL_LEARN_HAM, true },
+	{ "/ping", "GET", CTL_PING, false },
 	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true },
 	{ "/learn_ham", "POST", CTL_LEARN_HAM, true },
 	{ "/forget", "POST", CTL_FORGET, true },
@@ -488,9 +494,12 @@ static bool ctl_user(struct MHD_Connection *conn, const char **user_r, char *why
 	size_t n = 0;
 
 	*user_r = NULL;
+	/* bayesc's User:, rspamd's Deliver-To: (rspamc -d), or ?user= */
 	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "User", 4, &u, &n) != MHD_YES || n == 0)
-		if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "user", 4, &u, &n) != MHD_YES)
-			u = NULL;
+		if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "Deliver-To", 10, &u, &n) != MHD_YES ||
+		    n == 0)
+			if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "user", 4, &u, &n) != MHD_YES)
+				u = NULL;
 	if (u == NULL || n == 0)
 		return true;
 	if ((problem = user_name_problem(u, n)) != NULL) {
@@ -663,6 +672,27 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		      "required", s->spam_threshold,
 		      "tokens", (json_int_t)r.nfeatures,
 		      "used", (json_int_t)r.nused);
+	if (strcmp(req->route->path, "/checkv2") == 0) {
+		/*
+		 * rspamd's shape (rspamc, Rspamd's milter clients): "score" and
+		 * "required_score" in points (verdict_points: 5.0 at
+		 * spam_threshold), "is_skipped", "symbols"; the probability stays
+		 * under "probability".
+		 */
+		struct bayesd_config pc;
+		double pts;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.spam_threshold = s->spam_threshold;
+		pts = verdict_points(&pc, r.prob);
+		json_object_set_new(o, "score", json_real(pts));
+		json_object_set_new(o, "required_score", json_real(VERDICT_POINTS_REQUIRED));
+		json_object_set_new(o, "is_skipped", json_false());
+		json_object_set_new(o, "symbols", json_pack("{s:{s:s,s:f,s:[s]}}",
+			r.prob >= 0.5 ? "BAYES_SPAM" : "BAYES_HAM", "name",
+			r.prob >= 0.5 ? "BAYES_SPAM" : "BAYES_HAM", "score", pts,
+			"options", mature ? "mature" : "not enough training"));
+	}
 	json_object_set_new(o, "mature", json_boolean(mature));
 	json_object_set_new(o, "learned_spam", json_integer((json_int_t)r.learned_spam));
 	json_object_set_new(o, "learned_ham", json_integer((json_int_t)r.learned_ham));
@@ -1322,6 +1352,9 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 		return ctl_do_stat(l, conn, true, &s);
 	case CTL_METRICS:
 		return ctl_do_metrics(conn);
+	case CTL_PING:
+		/* rspamd answers its /ping with "pong" and a newline */
+		return ctl_reply(conn, MHD_HTTP_OK, "text/plain", "pong\r\n", 6);
 	case CTL_LIMITS:
 		/* what a client may send: bayesc reads no more of a message than this */
 		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:I,s:I}",

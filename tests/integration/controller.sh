@@ -256,6 +256,15 @@ grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^ba
 grep -q '^bayesd_autolearn_total{class="spam"} 0$' "$t/out" && grep -q '^bayesd_autolearn_skipped_total{reason="authenticated"} 0$' "$t/out" &&
 	ok "autolearn series (autolearn off: zero)" || no "autolearn metrics: $(grep autolearn "$t/out")"
 
+# rspamd's names (issue 17): /ping, /checkv2 in points, /learnspam with Deliver-To
+[ "$(ucurl $H/ping | tr -d "\r")" = "pong" ] && ok "/ping: pong" || no "/ping: $(ucurl $H/ping | od -c | head -2)"
+ucurl --data-binary @$SPAM $H/checkv2 >"$t/v2"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["is_skipped"] is False and d["required_score"]==5.0 and 0<=d["score"]<=10 and d["action"] in ("no action","add header","reject") and isinstance(d["symbols"], dict) and 0<=d["probability"]<=1, d' "$t/v2" &&
+	ok "/checkv2: rspamd shape (score in points, required_score, action, symbols)" || no "/checkv2: $(cat "$t/v2")"
+ucurl -H 'Deliver-To: dana@example.org' --data-binary @$HAM $H/learnham >"$t/v2"
+grep -q '"user":"dana@example.org"' "$t/v2" && ucurl -H 'User: dana@example.org' $H/stat | grep -q '"learned_ham":1' &&
+	ok "/learnham with Deliver-To: learned for that user" || no "/learnham Deliver-To: $(cat "$t/v2")"
+
 # min_learns above what was learned (SIGHUP): no verdict, and check, stat
 # and health say why; the probability is still the engine's
 echo "min_learns = 1000" >>"$t/bayesd.conf"
