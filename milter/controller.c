@@ -890,13 +890,45 @@ fail:
 }
 
 /* ctl_do_metrics - GET /metrics. */
-static enum MHD_Result ctl_do_metrics(struct MHD_Connection *conn)
+static enum MHD_Result ctl_do_metrics(struct controller *c, struct MHD_Connection *conn)
 {
 	enum MHD_Result ret;
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	struct bayes_stats st;
+	struct bayes *h;
+	char err[256];
 	struct buf b;
 
 	buf_init(&b);
 	metrics_render(&b);
+	/*
+	 * Gauges of the statistics, read now (one bayes_stats on a pooled
+	 * handle); left out, not zero, when the database cannot be read, so a
+	 * dashboard shows a gap rather than an emptied database.
+	 */
+	if ((h = ctl_pool_get(c, false, err, sizeof(err), &kind)) != NULL) {
+		if (bayes_stats(h, NULL, &st) == 0) {
+			buf_printf(&b, "# HELP bayesd_learned_messages Messages learned, by class (global statistics).\n"
+				   "# TYPE bayesd_learned_messages gauge\n"
+				   "bayesd_learned_messages{class=\"spam\"} %llu\n"
+				   "bayesd_learned_messages{class=\"ham\"} %llu\n",
+				   (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham);
+			buf_printf(&b, "# HELP bayesd_tokens Token rows in the statistics.\n"
+				   "# TYPE bayesd_tokens gauge\nbayesd_tokens %llu\n",
+				   (unsigned long long)st.tokens);
+			buf_printf(&b, "# HELP bayesd_database_bytes Size of the statistics database.\n"
+				   "# TYPE bayesd_database_bytes gauge\nbayesd_database_bytes %lld\n",
+				   (long long)st.db_bytes);
+			buf_printf(&b, "# HELP bayesd_last_expire_timestamp_seconds Unix time of the last expiry (0 = never).\n"
+				   "# TYPE bayesd_last_expire_timestamp_seconds gauge\n"
+				   "bayesd_last_expire_timestamp_seconds %lld\n", (long long)st.last_expire);
+			ctl_pool_put(c, false, h, false);
+		} else {
+			ctl_pool_put(c, false, h, bayes_errkind(h) != BAYES_ERR_BUSY);
+		}
+	}
+	buf_printf(&b, "# HELP bayesd_build_info bayesd's version.\n# TYPE bayesd_build_info gauge\n"
+		   "bayesd_build_info{version=\"%s\"} 1\n", BAYESD_VERSION);
 	ret = ctl_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);
 	return ret;
@@ -1351,7 +1383,7 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 	case CTL_HEALTH:
 		return ctl_do_stat(l, conn, true, &s);
 	case CTL_METRICS:
-		return ctl_do_metrics(conn);
+		return ctl_do_metrics(c, conn);
 	case CTL_PING:
 		/* rspamd answers its /ping with "pong" and a newline */
 		return ctl_reply(conn, MHD_HTTP_OK, "text/plain", "pong\r\n", 6);

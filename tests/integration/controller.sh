@@ -255,6 +255,22 @@ grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^ba
 	grep -q '^bayesd_uptime_seconds ' "$t/out" && ok "Prometheus metrics" || no "metrics: $(head -20 "$t/out")"
 grep -q '^bayesd_autolearn_total{class="spam"} 0$' "$t/out" && grep -q '^bayesd_autolearn_skipped_total{reason="authenticated"} 0$' "$t/out" &&
 	ok "autolearn series (autolearn off: zero)" || no "autolearn metrics: $(grep autolearn "$t/out")"
+# gauges of the statistics (issue 17): they match /stat
+ucurl $H/stat >"$t/st"
+python3 - "$t/out" "$t/st" <<'PY' && ok "metrics gauges: learned per class, tokens, database bytes, last expiry, build info" || no "metrics gauges: $(grep -E 'learned_messages|bayesd_tokens|database_bytes|last_expire|build_info' "$t/out")"
+import json, re, sys
+m = open(sys.argv[1]).read(); st = json.load(open(sys.argv[2]))
+def g(name):
+    r = re.search('^' + re.escape(name) + r' (\S+)$', m, re.M)
+    assert r, name
+    return float(r.group(1))
+assert g('bayesd_learned_messages{class="spam"}') == st['learned_spam'] and st['learned_spam'] > 0
+assert g('bayesd_learned_messages{class="ham"}') == st['learned_ham']
+assert g('bayesd_tokens') == st['tokens'] and g('bayesd_database_bytes') == st['db_bytes'] > 0
+assert g('bayesd_last_expire_timestamp_seconds') == st['last_expire']
+assert re.search(r'^bayesd_build_info\{version="[^"]+"\} 1$', m, re.M)
+assert '# TYPE bayesd_tokens gauge' in m
+PY
 
 # rspamd's names (issue 17): /ping, /checkv2 in points, /learnspam with Deliver-To
 [ "$(ucurl $H/ping | tr -d "\r")" = "pong" ] && ok "/ping: pong" || no "/ping: $(ucurl $H/ping | od -c | head -2)"
