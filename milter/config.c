@@ -4,11 +4,16 @@
  * Every key bayesd knows is one row of config_table below: its name, its
  * type, the field of struct bayesd_config it sets, its range and its
  * embedded default. config_load() applies every default, then reads the
- * file: "key = value" lines, '#' comment lines and blank lines. A value may
- * be written in double quotes to keep leading or trailing blanks ("\"" and
- * "\\" inside). There are no trailing comments: '#' inside a value is part
- * of it (passwords). An unknown key or a bad value is an error that names
- * the file and line; a key given twice takes the last value.
+ * file: "key = value" lines, '#' comment lines and blank lines. A '#'
+ * after a blank ends the value ("key = value  # comment"); a '#' with no
+ * blank before it is part of the value ("pass#word"). A value may be
+ * written in double quotes to keep leading or trailing blanks, or a " #"
+ * ("\"" and "\\" inside), and a comment may follow the closing quote.
+ * "include FILE" reads FILE there (relative to the including file's
+ * directory, at most BAYESD_INCLUDE_DEPTH deep); after the main file,
+ * every *.conf file of PATH.d (bayesd.conf.d) is read in name order. An
+ * unknown key or a bad value is an error that names the file and line; a
+ * key given twice takes the last value.
  *
  * A loaded config is never changed; it is shared by reference count. The
  * daemon's current config is published with config_current_set() and
@@ -17,6 +22,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -142,6 +148,12 @@ static const struct config_row config_table[] = {
 	{ "on_error", CT_ENUM, F(on_error), 0, 0, "accept", 0, 0, config_on_error },
 	{ "score_authenticated", CT_BOOL, F(score_authenticated), 0, 0, "no", 0, 0, NULL },
 	{ "trusted_networks", CT_NETS, F(trusted_networks), 0, 0, "", 0, 0, NULL },
+	{ "score_local", CT_BOOL, F(score_local), 0, 0, "no", 0, 0, NULL },
+	{ "exempt_recipients", CT_STRING, F(exempt_recipients), 0, 0,
+	  BAYESD_DEFAULT_EXEMPT_RECIPIENTS, 0, 0, NULL },
+	{ "exempt_senders", CT_STRING, F(exempt_senders), 0, 0, "", 0, 0, NULL },
+	{ "min_learns", CT_UINT, F(min_learns), 0, 100000000,
+	  NULL, BAYESD_DEFAULT_MIN_LEARNS, 0, NULL },
 	{ "scan_limit", CT_SIZE, F(scan_limit), 1 * KB, 64 * MB,
 	  NULL, BAYESD_DEFAULT_SCAN_LIMIT, 0, NULL },
 	{ "read_handles", CT_UINT, F(milter_threads_hint), 1, 1024,
@@ -619,7 +631,7 @@ static bool config_unquote(char *v)
 		return false;
 	for (r++; *r == ' ' || *r == '\t'; r++)
 		;
-	if (*r != '\0')
+	if (*r != '\0' && *r != '#')
 		return false;
 	*w = '\0';
 	return true;
@@ -627,9 +639,11 @@ static bool config_unquote(char *v)
 
 /*
  * config_parse_line - one line of the file. Returns false with a reason in
- * why (without the file:line prefix).
+ * why (without the file:line prefix). An "include FILE" line sets
+ * *include_r to FILE (inside line) and changes nothing.
  */
-static bool config_parse_line(struct bayesd_config *c, char *line, char *why, size_t whylen)
+static bool config_parse_line(struct bayesd_config *c, char *line, char **include_r, char *why,
+			      size_t whylen)
 {
 	char *p = line, *key, *value, *e;
 	const struct config_row *row;
@@ -649,6 +663,28 @@ static bool config_parse_line(struct bayesd_config *c, char *line, char *why, si
 	e = p;
 	while (*p == ' ' || *p == '\t')
 		p++;
+	if (e - key == 7 && strncmp(key, "include", 7) == 0 && p > e && *p != '=') {
+		char *f = p;
+
+		if (*f == '"') {
+			if (!config_unquote(f)) {
+				snprintf(why, whylen, "unterminated quoted file name for include");
+				return false;
+			}
+		} else {
+			for (e = f; *e && *e != '#'; e++)
+				;
+			while (e > f && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			*e = '\0';
+		}
+		if (*f == '\0') {
+			snprintf(why, whylen, "include needs a file name");
+			return false;
+		}
+		*include_r = f;
+		return true;
+	}
 	if (e == key || *p != '=') {
 		snprintf(why, whylen, "expected 'key = value', got '%.60s'", key);
 		return false;
@@ -657,9 +693,19 @@ static bool config_parse_line(struct bayesd_config *c, char *line, char *why, si
 	for (p++; *p == ' ' || *p == '\t'; p++)
 		;
 	value = p;
-	if (*value == '"' && !config_unquote(value)) {
-		snprintf(why, whylen, "unterminated quoted value for %s", key);
-		return false;
+	if (*value == '"') {
+		if (!config_unquote(value)) {
+			snprintf(why, whylen, "unterminated quoted value for %s", key);
+			return false;
+		}
+	} else {
+		/* a trailing comment: '#' after a blank (or as the whole value) */
+		for (e = value; *e; e++)
+			if (*e == '#' && (e == value || e[-1] == ' ' || e[-1] == '\t'))
+				break;
+		while (e > value && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*e = '\0';
 	}
 	row = config_find(key);
 	if (!row) {
@@ -835,54 +881,129 @@ void config_store_options(const struct bayesd_config *c, struct bayes_options *o
 }
 
 /* config_load - defaults, then the file */
-struct bayesd_config *config_load(const char *path, char *err, size_t errlen)
+/*
+ * config_read_file - read path's lines into c; include lines recurse
+ * (depth counts them). false with "FILE:LINE: reason" in err.
+ */
+static bool config_read_file(struct bayesd_config *c, const char *path, unsigned depth, char *err,
+			     size_t errlen)
 {
-	struct bayesd_config *c = xcalloc(1, sizeof(*c));
 	char line[CONFIG_LINE_MAX + 2];
 	char why[512];
 	unsigned lineno = 0;
+	bool ok = true;
 	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "open(%s) failed: %s", path, strerror(errno));
+		return false;
+	}
+	while (ok && fgets(line, sizeof(line), f)) {
+		char *inc = NULL;
+
+		lineno++;
+		if (strlen(line) > CONFIG_LINE_MAX && !strchr(line, '\n')) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+				 CONFIG_LINE_MAX);
+			ok = false;
+		} else if (!config_parse_line(c, line, &inc, why, sizeof(why))) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			ok = false;
+		} else if (inc) {
+			char full[PATH_MAX], sub[1024];
+			const char *slash = strrchr(path, '/');
+
+			if (depth >= BAYESD_INCLUDE_DEPTH) {
+				snprintf(err, errlen, "%s:%u: includes nested deeper than %d", path,
+					 lineno, BAYESD_INCLUDE_DEPTH);
+				ok = false;
+			} else if (inc[0] != '/' && slash &&
+				   snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path,
+					    inc) >= (int)sizeof(full)) {
+				snprintf(err, errlen, "%s:%u: include path too long", path, lineno);
+				ok = false;
+			} else {
+				if (inc[0] == '/' || !slash)
+					snprintf(full, sizeof(full), "%s", inc);
+				if (!config_read_file(c, full, depth + 1, sub, sizeof(sub))) {
+					snprintf(err, errlen, "%s:%u: include: %s", path, lineno, sub);
+					ok = false;
+				}
+			}
+		}
+	}
+	if (ok && ferror(f)) {
+		snprintf(err, errlen, "read(%s) failed: %s", path, strerror(errno));
+		ok = false;
+	}
+	fclose(f);
+	return ok;
+}
+
+/* config_conf_filter - scandir filter of PATH.d: NAME.conf, not hidden */
+static int config_conf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/* config_read_dir - every *.conf of dir in name order (a missing dir is none) */
+static bool config_read_dir(struct bayesd_config *c, const char *dir, char *err, size_t errlen)
+{
+	struct dirent **names;
+	char full[PATH_MAX];
+	bool ok = true;
+	int n;
+
+	n = scandir(dir, &names, config_conf_filter, alphasort);
+	if (n < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return true;
+		snprintf(err, errlen, "scandir(%s) failed: %s", dir, strerror(errno));
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ok) {
+			if (snprintf(full, sizeof(full), "%s/%s", dir, names[i]->d_name) >= (int)sizeof(full)) {
+				snprintf(err, errlen, "%s/%s: path too long", dir, names[i]->d_name);
+				ok = false;
+			} else {
+				ok = config_read_file(c, full, 1, err, errlen);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return ok;
+}
+
+struct bayesd_config *config_load(const char *path, char *err, size_t errlen)
+{
+	struct bayesd_config *c = xcalloc(1, sizeof(*c));
+	char dir[PATH_MAX];
 
 	c->refs = 1;
 	config_defaults(c);
 	if (!path)
 		return c;
 	c->path = xstrdup(path);
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "open(%s) failed: %s", path, strerror(errno));
-		config_free(c);
-		return NULL;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		if (strlen(line) > CONFIG_LINE_MAX && !strchr(line, '\n')) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
-				 CONFIG_LINE_MAX);
-			goto fail;
-		}
-		if (!config_parse_line(c, line, why, sizeof(why))) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			goto fail;
-		}
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "read(%s) failed: %s", path, strerror(errno));
+	if (!config_read_file(c, path, 0, err, errlen))
+		goto fail;
+	if (snprintf(dir, sizeof(dir), "%s.d", path) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "%s.d: path too long", path);
 		goto fail;
 	}
-	fclose(f);
-	if (!config_check_redis(c, err, errlen)) {
-		config_free(c);
-		return NULL;
-	}
-	if (!config_load_aliases(c, err, errlen)) {
-		config_free(c);
-		return NULL;
-	}
+	if (!config_read_dir(c, dir, err, errlen))
+		goto fail;
+	if (!config_check_redis(c, err, errlen))
+		goto fail;
+	if (!config_load_aliases(c, err, errlen))
+		goto fail;
 	return c;
 
 fail:
-	fclose(f);
 	config_free(c);
 	return NULL;
 }
@@ -931,6 +1052,13 @@ void config_print(const struct bayesd_config *c, FILE *out)
 		const struct config_row *row = &config_table[i];
 
 		fprintf(out, "%s = ", row->key);
+		if (row->type == CT_STRING && (strcmp(row->key, "controller_password") == 0 ||
+					       strcmp(row->key, "redis_password") == 0)) {
+			/* a secret: whether it is set, never what it is */
+			fputs(**CFIELD(c, row, char *) ? "# (set, not shown)" : "", out);
+			fputc('\n', out);
+			continue;
+		}
 		switch (row->type) {
 		case CT_STRING:
 		case CT_FACILITY:
@@ -977,6 +1105,73 @@ void config_print(const struct bayesd_config *c, FILE *out)
 		}
 		fputc('\n', out);
 	}
+}
+
+/* config_local - a loopback address (the box itself)? */
+bool config_local(int family, const void *addr)
+{
+	const unsigned char *a = addr;
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char one[16] = { [15] = 1 };
+
+	if (family == AF_INET)
+		return a[0] == 127;
+	if (family != AF_INET6)
+		return false;
+	if (memcmp(a, mapped, 12) == 0)
+		return a[12] == 127;
+	return memcmp(a, one, 16) == 0;
+}
+
+/* config_exempt - address matches a pattern of list? */
+bool config_exempt(const struct bayesd_config *c, const char *list, const char *address)
+{
+	char addr[512], *at;
+	size_t n, llen, dlen;
+	const char *p = list;
+
+	while (*address == '<' || *address == ' ')
+		address++;
+	n = strcspn(address, ">");
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, address, n);
+	addr[n] = '\0';
+	config_lower(addr);
+	if ((at = strrchr(addr, '@')) == NULL)
+		return false;
+	/* the +extension goes: postmaster+x@ is postmaster@ */
+	llen = (size_t)(at - addr);
+	if (c->recipient_delimiter[0]) {
+		size_t e = strcspn(addr, c->recipient_delimiter);
+
+		if (e < llen)
+			llen = e;
+	}
+	dlen = strlen(at + 1);
+	while (*p) {
+		size_t k, pat_at;
+		const char *pat, *pa;
+
+		p += strspn(p, " ,\t");
+		pat = p;
+		k = strcspn(p, " ,\t");
+		p += k;
+		if (k == 0)
+			continue;
+		if ((pa = memchr(pat, '@', k)) == NULL)
+			continue;
+		pat_at = (size_t)(pa - pat);
+		/* local part: empty matches any */
+		if (pat_at > 0 && (pat_at != llen || strncasecmp(pat, addr, llen) != 0))
+			continue;
+		/* domain: empty matches any */
+		if (k - pat_at - 1 > 0 &&
+		    (k - pat_at - 1 != dlen || strncasecmp(pa + 1, at + 1, dlen) != 0))
+			continue;
+		return true;
+	}
+	return false;
 }
 
 /* config_trusted - address in trusted_networks? */

@@ -54,6 +54,9 @@
 #define BAYESD_DEFAULT_AUTOLEARN_HAM		0.001
 #define BAYESD_USER_MAX				256	/* bytes of a mapped user name */
 #define BAYESD_ALIASES_MAX			100000	/* lines of user_aliases */
+#define BAYESD_DEFAULT_MIN_LEARNS		200	/* of each class, like rspamd and SpamAssassin */
+#define BAYESD_DEFAULT_EXEMPT_RECIPIENTS	"postmaster@ abuse@"	/* RFC 2142 */
+#define BAYESD_INCLUDE_DEPTH			8	/* nested include lines */
 
 /* user_map: how an envelope recipient becomes a per-user statistics name */
 enum user_map {
@@ -103,6 +106,10 @@ struct bayesd_config {
 	enum on_error_policy on_error;
 	bool score_authenticated;	/* default false: SASL senders not scored */
 	char *trusted_networks;		/* comma/space separated CIDRs, default "" */
+	bool score_local;		/* default false: mail from the box itself not scored */
+	char *exempt_recipients;	/* patterns of recipients whose mail is not scored */
+	char *exempt_senders;		/* patterns of envelope senders not scored */
+	unsigned min_learns;		/* messages of each class before a verdict (0 = none) */
 	size_t scan_limit;		/* bytes of a message read for scoring */
 
 	/* engine */
@@ -151,7 +158,10 @@ struct config_net {
 };
 
 /*
- * config_load - defaults, then the file at path (NULL = defaults only).
+ * config_load - defaults, then the file at path (NULL = defaults only),
+ * its include lines (a file, relative to path's directory), then every
+ * *.conf file of the directory PATH.d next to it ("bayesd.conf.d"), in
+ * name order: a later key wins.
  * Returns a config with one reference, or NULL with a one-line reason
  * ("bayesd.conf:12: unknown key 'foo'") in err.
  */
@@ -161,7 +171,11 @@ void config_ref(struct bayesd_config *c);
 /* config_unref - drop a reference; frees at zero; sets *c to NULL. */
 void config_unref(struct bayesd_config **c);
 
-/* config_print - write every key with its value, as a config file (bayesd -n -v). */
+/*
+ * config_print - write every key with its value, as a config file (bayesd
+ * -n -v); secrets (controller_password, redis_password) are never
+ * printed: an empty value with the comment "# (set, not shown)" when set.
+ */
 void config_print(const struct bayesd_config *c, FILE *out);
 
 /*
@@ -169,6 +183,21 @@ void config_print(const struct bayesd_config *c, FILE *out);
  * bytes, IPv4-mapped IPv6 counts as IPv4) is in trusted_networks.
  */
 bool config_trusted(const struct bayesd_config *c, int family, const void *addr);
+
+/*
+ * config_local - whether a client address is the box itself: 127.0.0.0/8,
+ * ::1, or an IPv4-mapped loopback. family AF_INET (4 bytes) or AF_INET6.
+ */
+bool config_local(int family, const void *addr);
+
+/*
+ * config_exempt - whether address ("<a@b>" or without brackets) matches
+ * one pattern of list (blank or comma separated): "user@domain" that
+ * address, "user@" that local part in any domain (RFC 2142's postmaster@,
+ * abuse@), "@domain" any address of the domain; case-insensitive, the
+ * local part's +extension (recipient_delimiter) ignored.
+ */
+bool config_exempt(const struct bayesd_config *c, const char *list, const char *address);
 
 /*
  * config_rcpt_user - the per-user statistics name of envelope recipient

@@ -22,6 +22,7 @@
  * under the controller's mutex; a request copies what it needs at its start.
  */
 #include "controller.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -60,6 +61,7 @@ enum ctl_endpoint {
 	CTL_HEALTH,
 	CTL_METRICS,
 	CTL_LIMITS,
+	CTL_PING,
 };
 
 /* The routes: path, method, and whether TCP callers need the password. */
@@ -71,6 +73,10 @@ static const struct ctl_route {
 } ctl_routes[] = {
 	{ "/check", "POST", CTL_CHECK, false },
 	{ "/symbols", "POST", CTL_CHECK, false },	/* rspamc's alias */
+	{ "/checkv2", "POST", CTL_CHECK, false },	/* rspamd's protocol v2: points too */
+	{ "/learnspam", "POST", CTL_LEARN_SPAM, true },	/* rspamd's names */
+	{ "/learnham", "POST", CTL_LEARN_HAM, true },
+	{ "/ping", "GET", CTL_PING, false },
 	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true },
 	{ "/learn_ham", "POST", CTL_LEARN_HAM, true },
 	{ "/forget", "POST", CTL_FORGET, true },
@@ -88,6 +94,7 @@ struct ctl_settings {
 	double spam_threshold;
 	double reject_threshold;
 	size_t scan_limit;		/* 0: no cut */
+	unsigned min_learns;		/* of each class before a verdict */
 };
 
 /* An idle read-only handle pool. */
@@ -184,6 +191,7 @@ static void ctl_settings_set(struct ctl_settings *s, const struct bayesd_config 
 	s->spam_threshold = cfg->spam_threshold;
 	s->reject_threshold = cfg->reject_threshold;
 	s->scan_limit = cfg->scan_limit;
+	s->min_learns = cfg->min_learns;
 }
 
 /* ctl_options - engine options for the handles, from cfg. */
@@ -486,9 +494,12 @@ static bool ctl_user(struct MHD_Connection *conn, const char **user_r, char *why
 	size_t n = 0;
 
 	*user_r = NULL;
+	/* bayesc's User:, rspamd's Deliver-To: (rspamc -d), or ?user= */
 	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "User", 4, &u, &n) != MHD_YES || n == 0)
-		if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "user", 4, &u, &n) != MHD_YES)
-			u = NULL;
+		if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "Deliver-To", 10, &u, &n) != MHD_YES ||
+		    n == 0)
+			if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "user", 4, &u, &n) != MHD_YES)
+				u = NULL;
 	if (u == NULL || n == 0)
 		return true;
 	if ((problem = user_name_problem(u, n)) != NULL) {
@@ -610,7 +621,7 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 	const char *user;
 	char err[256], why[96];
 	struct bayes *h;
-	bool explain;
+	bool explain, mature;
 	size_t size;
 	json_t *o, *feats;
 
@@ -645,16 +656,49 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		return ctl_reply_error(conn, ctl_errkind_status(kind), err);
 	}
 
-	/* "score" is what the milter's X-Spam-Status says: the probability */
+	/*
+	 * "score" is what the milter's X-Spam-Status says: the probability.
+	 * Below min_learns the probability is still the engine's, but there is
+	 * no verdict: "verdict": "unknown", "action": "no action", and
+	 * "mature": false with the counts say why, as the milter does.
+	 */
+	mature = r.learned_spam >= s->min_learns && r.learned_ham >= s->min_learns;
 	o = json_pack("{s:f,s:s,s:s,s:b,s:f,s:f,s:I,s:I}",
 		      "probability", r.prob,
-		      "verdict", r.prob >= s->spam_threshold ? "spam" : "ham",
-		      "action", ctl_action(s, r.prob),
-		      "spam", (int)(r.prob >= s->spam_threshold),
+		      "verdict", !mature ? "unknown" : r.prob >= s->spam_threshold ? "spam" : "ham",
+		      "action", mature ? ctl_action(s, r.prob) : "no action",
+		      "spam", (int)(mature && r.prob >= s->spam_threshold),
 		      "score", r.prob,
 		      "required", s->spam_threshold,
 		      "tokens", (json_int_t)r.nfeatures,
 		      "used", (json_int_t)r.nused);
+	if (strcmp(req->route->path, "/checkv2") == 0) {
+		/*
+		 * rspamd's shape (rspamc, Rspamd's milter clients): "score" and
+		 * "required_score" in points (verdict_points: 5.0 at
+		 * spam_threshold), "is_skipped", "symbols"; the probability stays
+		 * under "probability".
+		 */
+		struct bayesd_config pc;
+		double pts;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.spam_threshold = s->spam_threshold;
+		pts = verdict_points(&pc, r.prob);
+		json_object_set_new(o, "score", json_real(pts));
+		json_object_set_new(o, "required_score", json_real(VERDICT_POINTS_REQUIRED));
+		json_object_set_new(o, "is_skipped", json_false());
+		json_object_set_new(o, "symbols", json_pack("{s:{s:s,s:f,s:[s]}}",
+			r.prob >= 0.5 ? "BAYES_SPAM" : "BAYES_HAM", "name",
+			r.prob >= 0.5 ? "BAYES_SPAM" : "BAYES_HAM", "score", pts,
+			"options", mature ? "mature" : "not enough training"));
+	}
+	json_object_set_new(o, "mature", json_boolean(mature));
+	json_object_set_new(o, "learned_spam", json_integer((json_int_t)r.learned_spam));
+	json_object_set_new(o, "learned_ham", json_integer((json_int_t)r.learned_ham));
+	json_object_set_new(o, "min_learns", json_integer((json_int_t)s->min_learns));
+	if (!mature)
+		json_object_set_new(o, "reason", json_string("not enough training"));
 	if (user)
 		json_object_set_new(o, "user", json_string(user));
 	if (explain) {
@@ -678,7 +722,7 @@ static enum MHD_Result ctl_do_check(struct ctl_listener *l, struct MHD_Connectio
 		json_object_set_new(o, "features", feats);
 	}
 	ctl_pool_put(c, explain, h, false);	/* feature texts are copied into o by now */
-	if (ctl_flag(conn, "Autolearn", "autolearn"))
+	if (mature && ctl_flag(conn, "Autolearn", "autolearn"))
 		ctl_autolearn(l, conn, req, user, r.prob, size, o);
 	log_debug("controller: check%s%s: probability=%.5f (%.1f ms)", user ? " user=" : "",
 		  user ? user : "", r.prob, ctl_elapsed_ms(&req->start));
@@ -762,8 +806,14 @@ static json_t *ctl_per_user(struct bayes *h, char *err, size_t errlen, enum baye
 	return arr;
 }
 
-/* ctl_do_stat - GET /stat, and GET /health (health: a usable database). */
-static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health)
+/*
+ * ctl_do_stat - GET /stat, and GET /health (health: a usable database).
+ * Both say whether the statistics are mature (min_learns of each class).
+ * Over TCP without the password, /stat leaves out the per-user list (the
+ * users' addresses) and says so with "per_user_hidden": true.
+ */
+static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection *conn, bool health,
+				   const struct ctl_settings *s)
 {
 	struct controller *c = l->c;
 	enum bayes_errkind kind = BAYES_ERR_NONE;
@@ -771,6 +821,7 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 	const char *user = NULL;
 	char err[256], why[96];
 	struct bayes *h;
+	bool mature;
 	json_t *o;
 
 	if (!health && !ctl_user(conn, &user, why, sizeof(why)))
@@ -784,9 +835,14 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 		ctl_pool_put(c, false, h, kind != BAYES_ERR_BUSY);
 		goto fail;
 	}
+	mature = st.learned_spam >= s->min_learns && st.learned_ham >= s->min_learns;
 	if (health) {
 		ctl_pool_put(c, false, h, false);
-		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+		o = json_pack("{s:s,s:b,s:I}", "status", "ok", "mature", (int)mature,
+			      "min_learns", (json_int_t)s->min_learns);
+		if (!mature)
+			json_object_set_new(o, "reason", json_string("not enough training"));
+		return ctl_reply_json(conn, MHD_HTTP_OK, o);
 	}
 	o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:s?}",
 		      "learned_spam", (json_int_t)st.learned_spam,
@@ -801,8 +857,16 @@ static enum MHD_Result ctl_do_stat(struct ctl_listener *l, struct MHD_Connection
 	/* the message counts again under plain names, for scripts that grep for them */
 	json_object_set_new(o, "spam_messages", json_integer((json_int_t)st.learned_spam));
 	json_object_set_new(o, "ham_messages", json_integer((json_int_t)st.learned_ham));
+	json_object_set_new(o, "min_learns", json_integer((json_int_t)s->min_learns));
+	json_object_set_new(o, "mature", json_boolean(mature));
+	if (!mature)
+		json_object_set_new(o, "reason", json_string("not enough training"));
 	if (user) {
 		json_object_set_new(o, "user", json_string(user));
+	} else if (l->tcp && !ctl_password_ok(c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									       "Password"))) {
+		/* the users' addresses are not for anyone who can reach the port */
+		json_object_set_new(o, "per_user_hidden", json_true());
 	} else {
 		/* last, after every global figure: readers that take the first spam count get the global one */
 		json_t *arr = ctl_per_user(h, err, sizeof(err), &kind);
@@ -826,13 +890,45 @@ fail:
 }
 
 /* ctl_do_metrics - GET /metrics. */
-static enum MHD_Result ctl_do_metrics(struct MHD_Connection *conn)
+static enum MHD_Result ctl_do_metrics(struct controller *c, struct MHD_Connection *conn)
 {
 	enum MHD_Result ret;
+	enum bayes_errkind kind = BAYES_ERR_NONE;
+	struct bayes_stats st;
+	struct bayes *h;
+	char err[256];
 	struct buf b;
 
 	buf_init(&b);
 	metrics_render(&b);
+	/*
+	 * Gauges of the statistics, read now (one bayes_stats on a pooled
+	 * handle); left out, not zero, when the database cannot be read, so a
+	 * dashboard shows a gap rather than an emptied database.
+	 */
+	if ((h = ctl_pool_get(c, false, err, sizeof(err), &kind)) != NULL) {
+		if (bayes_stats(h, NULL, &st) == 0) {
+			buf_printf(&b, "# HELP bayesd_learned_messages Messages learned, by class (global statistics).\n"
+				   "# TYPE bayesd_learned_messages gauge\n"
+				   "bayesd_learned_messages{class=\"spam\"} %llu\n"
+				   "bayesd_learned_messages{class=\"ham\"} %llu\n",
+				   (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham);
+			buf_printf(&b, "# HELP bayesd_tokens Token rows in the statistics.\n"
+				   "# TYPE bayesd_tokens gauge\nbayesd_tokens %llu\n",
+				   (unsigned long long)st.tokens);
+			buf_printf(&b, "# HELP bayesd_database_bytes Size of the statistics database.\n"
+				   "# TYPE bayesd_database_bytes gauge\nbayesd_database_bytes %lld\n",
+				   (long long)st.db_bytes);
+			buf_printf(&b, "# HELP bayesd_last_expire_timestamp_seconds Unix time of the last expiry (0 = never).\n"
+				   "# TYPE bayesd_last_expire_timestamp_seconds gauge\n"
+				   "bayesd_last_expire_timestamp_seconds %lld\n", (long long)st.last_expire);
+			ctl_pool_put(c, false, h, false);
+		} else {
+			ctl_pool_put(c, false, h, bayes_errkind(h) != BAYES_ERR_BUSY);
+		}
+	}
+	buf_printf(&b, "# HELP bayesd_build_info bayesd's version.\n# TYPE bayesd_build_info gauge\n"
+		   "bayesd_build_info{version=\"%s\"} 1\n", BAYESD_VERSION);
 	ret = ctl_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);
 	return ret;
@@ -1283,11 +1379,14 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 	case CTL_FORGET:
 		return ctl_do_learn(l, conn, req);
 	case CTL_STAT:
-		return ctl_do_stat(l, conn, false);
+		return ctl_do_stat(l, conn, false, &s);
 	case CTL_HEALTH:
-		return ctl_do_stat(l, conn, true);
+		return ctl_do_stat(l, conn, true, &s);
 	case CTL_METRICS:
-		return ctl_do_metrics(conn);
+		return ctl_do_metrics(c, conn);
+	case CTL_PING:
+		/* rspamd answers its /ping with "pong" and a newline */
+		return ctl_reply(conn, MHD_HTTP_OK, "text/plain", "pong\r\n", 6);
 	case CTL_LIMITS:
 		/* what a client may send: bayesc reads no more of a message than this */
 		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:I,s:I}",

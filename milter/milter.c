@@ -21,14 +21,19 @@
  *
  * Acting, at end of message. Incoming X-Spam-* headers are always removed
  * (highest index first, so indexes stay valid) so no sender can forge a
- * verdict; then, for a scored message:
+ * verdict; then, for a scored message whose statistics are below min_learns
+ * of either class: "X-Spam-Status: Unknown, not enough training", the
+ * counts in X-Spam-Bayesd, no reject, flag, quarantine or autolearn;
+ * otherwise:
  *	prob >= reject_threshold	550 5.7.1 reject_message, nothing else
  *	otherwise			X-Spam-Status: Yes|No, score=P required=T
  *					X-Spam-Flag: YES (only when prob >= spam_threshold)
+ *					X-Spam-Score: points, X-Spam-Level: stars (verdict.h)
  *					X-Spam-Bayesd: p=P tokens=N used=M version=V
  *					Subject prefixed with subject_tag (spam, if set)
  *					quarantine (prob >= quarantine_threshold)
- * Not-scored messages (trusted network, SASL login) get no X-Spam-*
+ * Not-scored messages (mail from the box itself: a loopback or non-IP
+ * client, unless score_local; trusted network; SASL login) get no X-Spam-*
  * header at all: absence means "not scored", and the log line says why.
  * On an engine error (database missing, locked, corrupt): on_error=accept
  * adds "X-Spam-Status: Unknown, score=unknown (reason)" and accepts;
@@ -106,6 +111,7 @@ struct milter_conn {
 	char client[INET6_ADDRSTRLEN];	/* "" = not an IP client */
 	char *helo;
 	bool trusted;			/* client in trusted_networks */
+	bool local;			/* the box itself: loopback or no IP (sendmail pickup) */
 	bool can_skip;			/* MTA understands SMFIS_SKIP */
 	unsigned long noreply;		/* SMFIP_NR_* agreed: those steps answer nothing */
 	struct milter_msg msg;
@@ -544,11 +550,13 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		return SMFIS_ACCEPT;	/* fail open */
 	conn->client[0] = '\0';
 	conn->trusted = false;
+	conn->local = true;	/* no IP address: Postfix's pickup (sendmail(1)), cron */
 	if (sa && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
 
 		inet_ntop(AF_INET, &sin->sin_addr, conn->client, sizeof(conn->client));
 		conn->trusted = config_trusted(conn->cfg, AF_INET, &sin->sin_addr);
+		conn->local = config_local(AF_INET, &sin->sin_addr);
 	} else if (sa && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
 
@@ -558,6 +566,7 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		else
 			inet_ntop(AF_INET6, &sin6->sin6_addr, conn->client, sizeof(conn->client));
 		conn->trusted = config_trusted(conn->cfg, AF_INET6, &sin6->sin6_addr);
+		conn->local = config_local(AF_INET6, &sin6->sin6_addr);
 	}
 	log_debug("%s: connect from %s", conn->client[0] ? conn->client : "unknown",
 		  hostname ? hostname : "unknown");
@@ -593,12 +602,18 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	auth = mio->getsymval(ctx, (char *)"{auth_authen}");
 	if (auth && *auth)
 		m->auth = xstrdup(auth);
-	if (conn->trusted) {
+	if (conn->local && !conn->cfg->score_local) {
+		m->score = false;
+		m->skip_reason = "local submission";
+	} else if (conn->trusted) {
 		m->score = false;
 		m->skip_reason = "trusted network";
 	} else if (m->auth && !conn->cfg->score_authenticated) {
 		m->score = false;
 		m->skip_reason = "authenticated";
+	} else if (argv && argv[0] && config_exempt(conn->cfg, conn->cfg->exempt_senders, argv[0])) {
+		m->score = false;
+		m->skip_reason = "exempt sender";
 	}
 	return milter_continue(conn, SMFIP_NR_MAIL);
 }
@@ -615,6 +630,12 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	if (!conn)
 		return milter_continue(conn, SMFIP_NR_RCPT);
 	m = &conn->msg;
+	if (m->score && argv && argv[0] &&
+	    config_exempt(conn->cfg, conn->cfg->exempt_recipients, argv[0])) {
+		/* postmaster@, abuse@ (RFC 2142) receive spam reports: never reject them */
+		m->score = false;
+		m->skip_reason = "exempt recipient";
+	}
 	if (m->nrcpt++ == 0 && conn->cfg->per_user && argv && argv[0] &&
 	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
 		m->user[0] = '\0';
@@ -859,6 +880,23 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		return ret;
 	}
 
+	if (!verdict_mature(cfg, r.learned_spam, r.learned_ham)) {
+		struct verdict_headers vh;
+
+		/* too little training for any verdict: say so, act on nothing, learn nothing */
+		verdict_untrained(cfg, r.prob, r.learned_spam, r.learned_ham, &vh);
+		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
+		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", vh.detail);
+		ms = milter_now_ms() - start;
+		metrics_scored(METRICS_UNKNOWN, ms);
+		log_info("%s: client=%s, score=%.5f, action=none (not enough training: spam=%llu ham=%llu, "
+			 "min_learns=%u), tokens=%zu, ms=%.2f%s%s", qid, milter_client(conn), r.prob,
+			 (unsigned long long)r.learned_spam, (unsigned long long)r.learned_ham,
+			 cfg->min_learns, r.nfeatures, ms, user ? ", user=" : "", user ? user : "");
+		milter_msg_reset(m);
+		return SMFIS_CONTINUE;
+	}
+
 	if (r.prob >= cfg->reject_threshold) {
 		char xcode[16], text[512];
 
@@ -878,6 +916,9 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
 		if (spam)
 			milter_addheader(ctx, conn, qid, "X-Spam-Flag", "YES");
+		milter_addheader(ctx, conn, qid, "X-Spam-Score", vh.score);
+		if (vh.level[0])
+			milter_addheader(ctx, conn, qid, "X-Spam-Level", vh.level);
 		milter_addheader(ctx, conn, qid, "X-Spam-Bayesd", vh.detail);
 		action = spam ? "flag" : "accept";
 		if (spam)

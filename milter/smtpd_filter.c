@@ -102,6 +102,7 @@ struct sf_session {
 	char sid[SF_SID_MAX + 1];
 	char client[INET6_ADDRSTRLEN];	/* "" = not an IP client */
 	bool trusted;
+	bool local;			/* loopback or non-IP client: the box itself */
 	char *helo;
 	char *auth;			/* SASL login that passed, or NULL */
 	char msgid[SF_SID_MAX + 1];	/* smtpd's message id, for the log */
@@ -128,6 +129,9 @@ struct sf_result {
 	long long tokens;
 	long long used;
 	char autolearn[8];		/* "spam" or "ham" when the controller posted one, else "" */
+	bool mature;			/* the controller's min_learns is met ("mature") */
+	long long learned_spam, learned_ham;
+	long long min_learns;
 };
 
 static struct bayesd_config *sf_cfg;
@@ -384,6 +388,7 @@ static void sf_parse_addr(struct sf_session *s, const char *src)
 
 	s->client[0] = '\0';
 	s->trusted = false;
+	s->local = true;	/* not an IP client: a local enqueue (sendmail(1)) */
 	snprintf(tmp, sizeof(tmp), "%s", src);
 	if ((e = strrchr(tmp, ':')) != NULL && e[1] != '\0' &&
 	    strspn(e + 1, "0123456789") == strlen(e + 1)) {
@@ -392,9 +397,10 @@ static void sf_parse_addr(struct sf_session *s, const char *src)
 	}
 	if (!family)
 		family = sf_addr_text(src, a, s->client, sizeof(s->client));
-	if (family)
+	if (family) {
 		s->trusted = config_trusted(sf_cfg, family, a);
-	else
+		s->local = config_local(family, a);
+	} else
 		s->client[0] = '\0';
 }
 
@@ -597,6 +603,11 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 		r->prob = json_number_value(v);
 		r->tokens = json_integer_value(json_object_get(o, "tokens"));
 		r->used = json_integer_value(json_object_get(o, "used"));
+		/* a controller from before min_learns has no "mature": it always gave a verdict */
+		r->mature = !json_is_false(json_object_get(o, "mature"));
+		r->learned_spam = json_integer_value(json_object_get(o, "learned_spam"));
+		r->learned_ham = json_integer_value(json_object_get(o, "learned_ham"));
+		r->min_learns = json_integer_value(json_object_get(o, "min_learns"));
 		v = json_object_get(o, "autolearn");
 		snprintf(r->autolearn, sizeof(r->autolearn), "%s",
 			 json_is_string(v) && strlen(json_string_value(v)) < sizeof(r->autolearn) ?
@@ -705,7 +716,18 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		sf_release(s, version, token, NULL);
 		return;
 	}
-	if (cfg->reject_threshold <= 1.0 && r.prob >= cfg->reject_threshold) {
+	if (!r.mature) {
+		struct verdict_headers vh;
+		struct bayesd_config tmp = *cfg;
+
+		/* the controller's min_learns decides, as it does for the milter */
+		tmp.min_learns = (unsigned)r.min_learns;
+		verdict_untrained(&tmp, r.prob, (uint64_t)r.learned_spam, (uint64_t)r.learned_ham, &vh);
+		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
+		sf_header(version, s->sid, token, "X-Spam-Bayesd", vh.detail);
+		s->verdict = SF_VERDICT_ACCEPT;
+		action = "none (not enough training)";
+	} else if (cfg->reject_threshold <= 1.0 && r.prob >= cfg->reject_threshold) {
 		s->verdict = SF_VERDICT_REJECT;
 		action = "reject";
 	} else {
@@ -717,6 +739,9 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
 		if (spam)
 			sf_header(version, s->sid, token, "X-Spam-Flag", "YES");
+		sf_header(version, s->sid, token, "X-Spam-Score", vh.score);
+		if (vh.level[0])
+			sf_header(version, s->sid, token, "X-Spam-Level", vh.level);
 		sf_header(version, s->sid, token, "X-Spam-Bayesd", vh.detail);
 		if (spam && cfg->subject_tag[0])
 			tag = cfg->subject_tag;
@@ -736,7 +761,8 @@ static void sf_data_begin(struct sf_session *s)
 	sf_msg_reset(s);
 	s->in_data = true;
 	s->in_header = true;
-	s->score = !s->trusted && (!s->auth || sf_cfg->score_authenticated);
+	s->score = !(s->local && !sf_cfg->score_local) && !s->trusted &&
+		   (!s->auth || sf_cfg->score_authenticated);
 	s->holding = s->score;
 }
 
@@ -758,8 +784,9 @@ static void sf_data_line(const char *version, const char *sid, const char *token
 		else if (!s->score)
 			log_info("%s: client=%s, score=none, action=accept (not scored: %s%s%s)",
 				 sf_msgid(s), sf_client(s),
+				 s->local && !sf_cfg->score_local ? "local submission" :
 				 s->trusted ? "trusted network" : "authenticated",
-				 !s->trusted ? " as " : "", !s->trusted ? s->auth : "");
+				 !s->trusted && s->auth ? " as " : "", !s->trusted && s->auth ? s->auth : "");
 		sf_dataline(version, sid, token, line, len);
 		s->in_data = false;
 		return;

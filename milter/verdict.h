@@ -5,15 +5,21 @@
  *
  *	X-Spam-Status: Yes|No, score=P required=T
  *	X-Spam-Flag: YES				(spam only)
+ *	X-Spam-Score: S				(points, see verdict_points)
+ *	X-Spam-Level: ***				(one '*' per whole point)
  *	X-Spam-Bayesd: p=P tokens=N used=M [truncated=yes] version=V
  * and, when no score could be had,
  *	X-Spam-Status: Unknown, score=unknown (reason)
+ * and, while the statistics are below min_learns of either class,
+ *	X-Spam-Status: Unknown, not enough training
+ *	X-Spam-Bayesd: not enough training: spam=S ham=H min_learns=M p=P version=V
  */
 #ifndef BAYESD_VERDICT_H
 #define BAYESD_VERDICT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -23,7 +29,20 @@ struct verdict_headers {
 	bool spam;		/* add X-Spam-Flag: YES */
 	char status[256];	/* X-Spam-Status value */
 	char detail[256];	/* X-Spam-Bayesd value */
+	char score[16];		/* X-Spam-Score value: points, "7.3" */
+	char level[16];		/* X-Spam-Level value: stars, "" below 1 point */
 };
+
+#define VERDICT_POINTS_REQUIRED	5.0	/* points at spam_threshold: SpamAssassin's required_score */
+#define VERDICT_POINTS_MAX	10.0	/* points at probability 1 */
+
+/*
+ * verdict_points - SpamAssassin-style points for probability prob: linear
+ * from 0 at p = 0 to 5.0 at p = spam_threshold, then linear to 10.0 at
+ * p = 1, so a Sieve rule or mail client that reads "score >= 5" or five
+ * stars matches exactly what bayesd flags. Finite, in [0, 10].
+ */
+double verdict_points(const struct bayesd_config *cfg, double prob);
 
 /*
  * verdict_format - the headers for probability prob under cfg's spam
@@ -31,6 +50,22 @@ struct verdict_headers {
  */
 void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
 		    bool truncated, struct verdict_headers *out);
+
+/*
+ * verdict_mature - whether statistics with spam and ham learned messages
+ * may give a verdict under cfg's min_learns (0: always). Only the
+ * daemon's verdict and action depend on it; the probability is the
+ * engine's either way.
+ */
+bool verdict_mature(const struct bayesd_config *cfg, uint64_t spam, uint64_t ham);
+
+/*
+ * verdict_untrained - the headers of a message scored on statistics below
+ * min_learns: no flag, status "Unknown, not enough training", the counts
+ * and the (unused) probability in the detail.
+ */
+void verdict_untrained(const struct bayesd_config *cfg, double prob, uint64_t spam, uint64_t ham,
+		       struct verdict_headers *out);
 
 /* verdict_unknown - the X-Spam-Status value when scoring failed for reason. */
 void verdict_unknown(const char *reason, char *out, size_t outlen);

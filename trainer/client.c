@@ -221,6 +221,12 @@ static void client_show_check(const struct bayesc_opts *o, json_t *res, const ch
 	const char *action = json_string_value(json_object_get(res, "action"));
 	report_check(&show, client_display(name), json_number_value(json_object_get(res, "probability")),
 		     json_is_true(json_object_get(res, "spam")), action ? action : "?", top, ntop);
+	/* below the daemon's min_learns: no verdict, and why */
+	if (!o->quiet && !o->json && json_is_false(json_object_get(res, "mature")))
+		printf("Reason: not enough training (spam=%lld ham=%lld, min_learns=%lld)\n",
+		       (long long)json_integer_value(json_object_get(res, "learned_spam")),
+		       (long long)json_integer_value(json_object_get(res, "learned_ham")),
+		       (long long)json_integer_value(json_object_get(res, "min_learns")));
 }
 
 /* client_message - inputs_each() callback: send one message, print the result. */
@@ -320,6 +326,13 @@ static void client_stat(struct client *cl)
 		st.last_expire = (int64_t)json_integer_value(json_object_get(o, "last_expire"));
 		st.tok_params = json_string_value(json_object_get(o, "tok_params"));
 		report_stats(json_string_value(json_object_get(o, "user")), &st);
+		if (json_is_false(json_object_get(o, "mature")))
+			printf("Not enough training: bayesd gives no verdict until %lld spam and %lld ham "
+			       "are learned (min_learns)\n",
+			       (long long)json_integer_value(json_object_get(o, "min_learns")),
+			       (long long)json_integer_value(json_object_get(o, "min_learns")));
+		if (json_is_true(json_object_get(o, "per_user_hidden")))
+			printf("Per-user statistics: not shown over TCP without the password\n");
 		if (json_object_get(o, "user") == NULL)
 			client_show_users(json_object_get(o, "per_user"));
 	}

@@ -102,9 +102,13 @@ grep -q 'unreadable=1' "$t/e3.out" && ok "eval counts a missing message as unrea
 # (b) -c CONFIG with the SQLite backend
 cat >"$t/sq.conf" <<EOF
 database = $t/sq.sqlite
+min_learns = 0
+score_local = yes
 EOF
 cat >"$t/sq2.conf" <<EOF
 database = $t/sq2.sqlite
+min_learns = 0
+score_local = yes
 EOF
 "$BC" -c "$t/sq.conf" learn_spam "$t"/m/spam-*.eml >/dev/null && "$BC" -c "$t/sq.conf" learn_ham "$t"/m/ham-*.eml >/dev/null ||
 	no "learn through -c"

@@ -63,6 +63,8 @@ for n in A B C; do
 milter_socket = inet:$mport@127.0.0.1
 controller_socket = $t/$n.sock
 database = $t/$n.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $t/$n.pid
 backend = redis
 redis_servers = 127.0.0.1:$rport

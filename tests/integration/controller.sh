@@ -72,6 +72,8 @@ controller_password = s3cret-pass
 max_request_bytes = 4M
 controller_timeout = 5
 database = $t/bayes.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $t/bayesd.pid
 EOF
 
@@ -157,6 +159,18 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Password: wrong' --data-binary
 [ "$code" = 403 ] && ok "403 with a wrong password" || no "wrong password gave $code"
 expect 0 "TCP learn with password" $BC -H 127.0.0.1:$CPORT -P s3cret-pass learn_spam $SPAM
 expect 0 "TCP check without password" $BC -H 127.0.0.1:$CPORT check $HAM
+# TCP /stat without the password: figures yes, per-user addresses no (issue 17)
+curl -s --max-time 20 http://127.0.0.1:$CPORT/stat >"$t/tstat"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "per_user" not in d and d["per_user_hidden"] is True and d["learned_spam"] >= 1, d' "$t/tstat" &&
+	! grep -q 'alice@example.org' "$t/tstat" &&
+	ok "TCP /stat without password: no per-user list" || no "TCP /stat without password: $(cat "$t/tstat")"
+curl -s --max-time 20 -H 'Password: s3cret-pass' http://127.0.0.1:$CPORT/stat >"$t/tstat"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(u["user"]=="alice@example.org" for u in d["per_user"]), d' "$t/tstat" &&
+	ok "TCP /stat with the password: per-user list" || no "TCP /stat with password: $(cat "$t/tstat")"
+# min_learns is 0 in this config: mature, a verdict; the check JSON says so
+curl -s --max-time 20 --data-binary @$HAM http://127.0.0.1:$CPORT/check >"$t/tcheck"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] is True and d["min_learns"]==0 and d["verdict"] in ("spam","ham") and "learned_ham" in d, d' "$t/tcheck" &&
+	ok "check JSON: mature, min_learns, learned counts" || no "check JSON: $(cat "$t/tcheck")"
 
 # daemon down: one clear line, EX_UNAVAILABLE
 expect 69 "no daemon at the socket" $BC -s "$t/none.sock" check $HAM
@@ -241,6 +255,53 @@ grep -q '^bayesd_learns_total{outcome="learned"} [1-9]' "$t/out" && grep -q '^ba
 	grep -q '^bayesd_uptime_seconds ' "$t/out" && ok "Prometheus metrics" || no "metrics: $(head -20 "$t/out")"
 grep -q '^bayesd_autolearn_total{class="spam"} 0$' "$t/out" && grep -q '^bayesd_autolearn_skipped_total{reason="authenticated"} 0$' "$t/out" &&
 	ok "autolearn series (autolearn off: zero)" || no "autolearn metrics: $(grep autolearn "$t/out")"
+# gauges of the statistics (issue 17): they match /stat
+ucurl $H/stat >"$t/st"
+python3 - "$t/out" "$t/st" <<'PY' && ok "metrics gauges: learned per class, tokens, database bytes, last expiry, build info" || no "metrics gauges: $(grep -E 'learned_messages|bayesd_tokens|database_bytes|last_expire|build_info' "$t/out")"
+import json, re, sys
+m = open(sys.argv[1]).read(); st = json.load(open(sys.argv[2]))
+def g(name):
+    r = re.search('^' + re.escape(name) + r' (\S+)$', m, re.M)
+    assert r, name
+    return float(r.group(1))
+assert g('bayesd_learned_messages{class="spam"}') == st['learned_spam'] and st['learned_spam'] > 0
+assert g('bayesd_learned_messages{class="ham"}') == st['learned_ham']
+assert g('bayesd_tokens') == st['tokens'] and g('bayesd_database_bytes') == st['db_bytes'] > 0
+assert g('bayesd_last_expire_timestamp_seconds') == st['last_expire']
+assert re.search(r'^bayesd_build_info\{version="[^"]+"\} 1$', m, re.M)
+assert '# TYPE bayesd_tokens gauge' in m
+PY
+
+# rspamd's names (issue 17): /ping, /checkv2 in points, /learnspam with Deliver-To
+[ "$(ucurl $H/ping | tr -d "\r")" = "pong" ] && ok "/ping: pong" || no "/ping: $(ucurl $H/ping | od -c | head -2)"
+ucurl --data-binary @$SPAM $H/checkv2 >"$t/v2"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["is_skipped"] is False and d["required_score"]==5.0 and 0<=d["score"]<=10 and d["action"] in ("no action","add header","reject") and isinstance(d["symbols"], dict) and 0<=d["probability"]<=1, d' "$t/v2" &&
+	ok "/checkv2: rspamd shape (score in points, required_score, action, symbols)" || no "/checkv2: $(cat "$t/v2")"
+ucurl -H 'Deliver-To: dana@example.org' --data-binary @$HAM $H/learnham >"$t/v2"
+grep -q '"user":"dana@example.org"' "$t/v2" && ucurl -H 'User: dana@example.org' $H/stat | grep -q '"learned_ham":1' &&
+	ok "/learnham with Deliver-To: learned for that user" || no "/learnham Deliver-To: $(cat "$t/v2")"
+
+# min_learns above what was learned (SIGHUP): no verdict, and check, stat
+# and health say why; the probability is still the engine's
+echo "min_learns = 1000" >>"$t/bayesd.conf"
+kill -HUP $pid
+i=0
+while ! grep -q 'reload: configuration' "$t/bayesd.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+ucurl --data-binary @$SPAM $H/check >"$t/imm"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] is False and d["verdict"]=="unknown" and d["action"]=="no action" and d["spam"] is False and d["reason"]=="not enough training" and d["min_learns"]==1000 and 0 <= d["probability"] <= 1, d' "$t/imm" &&
+	ok "below min_learns: check says unknown, no action, not enough training" || no "below min_learns check: $(cat "$t/imm")"
+ucurl $H/stat >"$t/imm"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] is False and d["reason"]=="not enough training", d' "$t/imm" &&
+	ok "below min_learns: stat says not enough training" || no "below min_learns stat: $(cat "$t/imm")"
+ucurl $H/health >"$t/imm"
+grep -q '"mature":false' "$t/imm" && grep -q '"status":"ok"' "$t/imm" &&
+	ok "below min_learns: health ok, mature false" || no "below min_learns health: $(cat "$t/imm")"
+$BC -s "$SOCK" check $SPAM >"$t/imm" 2>&1
+grep -q '^Reason: not enough training (spam=[0-9]* ham=[0-9]*, min_learns=1000)$' "$t/imm" && grep -q '^Action: no action$' "$t/imm" &&
+	ok "below min_learns: bayesc check says why" || no "below min_learns bayesc check: $(cat "$t/imm")"
+$BC -s "$SOCK" stat >"$t/imm" 2>&1
+grep -q '^Not enough training: bayesd gives no verdict until 1000 spam and 1000 ham' "$t/imm" &&
+	ok "below min_learns: bayesc stat says why" || no "below min_learns bayesc stat: $(cat "$t/imm")"
 
 # SIGTERM: stops, removes the socket
 kill -TERM $pid

@@ -46,6 +46,8 @@ cat >"$t/bayesd.conf" <<EOC
 milter_socket = inet:$port@127.0.0.1
 controller_socket = $t/ctl.sock
 database = $t/db.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $t/bayesd.pid
 EOC
 

@@ -110,6 +110,8 @@ cat >"$t/bayesd/bayesd.conf" <<EOF
 milter_socket = inet:$MPORT@127.0.0.1
 controller_socket = $SOCK
 database = $t/bayesd/bayes.sqlite
+min_learns = 0
+score_local = yes
 EOF
 chown "$MUID:$MGID" "$t/bayesd/bayesd.conf"
 "$t/bin/bayesd" -n -c "$t/bayesd/bayesd.conf" >"$t/n.out" 2>&1 || die "bayesd -n: $(tail -1 "$t/n.out")"

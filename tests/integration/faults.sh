@@ -59,6 +59,8 @@ start() {
 milter_socket = inet:$port@127.0.0.1
 controller_socket = $d/ctl.sock
 database = $2
+min_learns = 0
+score_local = yes
 pidfile =
 $3
 EOF

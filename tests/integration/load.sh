@@ -84,6 +84,8 @@ cat >"$t/bd/bayesd.conf" <<EOF
 milter_socket = inet:$mport@127.0.0.1
 controller_socket = $t/bd/ctl.sock
 database = $t/bd/db.sqlite
+min_learns = 0
+score_local = yes
 pidfile =
 log_level = warning
 EOF

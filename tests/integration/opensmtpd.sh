@@ -152,6 +152,8 @@ cat >"$PU/bayesd.conf" <<EOF
 milter_socket = inet:$pu_port@127.0.0.1
 controller_socket = $PU/run/controller.sock
 database = $PU/bayes.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $PU/bayesd.pid
 per_user = yes
 autolearn = yes
@@ -271,6 +273,8 @@ write_conf() { # FILE EXTRA-LINES
 milter_socket = inet:$mport@127.0.0.1
 controller_socket = $sock
 database = $db
+min_learns = 0
+score_local = yes
 pidfile = $t/bd/bayesd.pid
 $2
 EOF

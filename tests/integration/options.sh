@@ -21,6 +21,8 @@ cat >"$t/bayesd.conf" <<EOF
 milter_socket = inet:$MPORT@127.0.0.1
 controller_socket = $t/controller.sock
 database = $t/bayes.sqlite
+min_learns = 0
+score_local = yes
 pidfile = $t/bayesd.pid
 EOF
 
@@ -49,6 +51,18 @@ refused "bayesd -f -n" "give one" "$BD" -f -n -c "$t/bayesd.conf"
 refused "bayesd stray argument" "unexpected argument" "$BD" -n -c "$t/bayesd.conf" extra
 "$BD" -n -v -c "$t/bayesd.conf" >"$t/out" 2>&1 && grep -q '^milter_socket' "$t/out" &&
 	ok "bayesd -n -v still prints the configuration" || no "bayesd -n -v: $(head -3 "$t/out")"
+# issue 17: the password is never printed; trailing comments, include and conf.d are read
+printf 'include pw.conf   # the secret in its own file\nmin_learns = 7  # a trailing comment\n' >"$t/sec.conf"
+cat "$t/bayesd.conf" >>"$t/sec.conf"
+echo 'controller_password = Hunter2-s3cret' >"$t/pw.conf"
+mkdir -p "$t/sec.conf.d" && echo 'scan_limit = 2M' >"$t/sec.conf.d/10-scan.conf"
+"$BD" -n -v -c "$t/sec.conf" >"$t/out" 2>&1
+if ! grep -q 'Hunter2' "$t/out" && grep -q '^controller_password = # (set, not shown)$' "$t/out" &&
+	grep -q '^scan_limit = 2097152$' "$t/out" && grep -q '^score_local = yes$' "$t/out"; then
+	ok "bayesd -n -v: password not shown; include, trailing comments and sec.conf.d read"
+else
+	no "bayesd -n -v with a password: $(grep -E 'password|scan_limit|min_learns' "$t/out")"
+fi
 
 S=$t/controller.sock
 refused "bayesc -t abc" "-t wants a number" "$BC" -s "$S" -t abc stat

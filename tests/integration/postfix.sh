@@ -64,9 +64,11 @@ trap 'exit 1' INT TERM
 . tests/tap.sh
 port_open() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.3); sys.exit(s.connect_ex(("127.0.0.1",int(sys.argv[1]))))' "$1"; }
 # delivered_field RCPT COLUMN: a column of the sink's listing for the message to RCPT
-# (columns: 3 X-Spam-Status, 4 X-Spam-Flag, 5 X-Spam-Bayesd, 6 Subject)
+# (columns: 3 X-Spam-Status, 4 X-Spam-Flag, 5 X-Spam-Bayesd, 6 Subject,
+# 7 X-Spam-Score, 8 X-Spam-Level)
 delivered_field() {
-	"$PH" delivered "$t/pf" -H X-Spam-Status -H X-Spam-Flag -H X-Spam-Bayesd -H Subject |
+	"$PH" delivered "$t/pf" -H X-Spam-Status -H X-Spam-Flag -H X-Spam-Bayesd -H Subject \
+		-H X-Spam-Score -H X-Spam-Level |
 		awk -F '\t' -v r="<$1>" -v c="$2" '$2 == r { print $c }'
 }
 send() { # FILE RCPT: prints the SMTP reply
@@ -99,6 +101,8 @@ write_conf() { # extra lines
 milter_socket = inet:$mport@127.0.0.1
 controller_socket = $t/bd/ctl.sock
 database = $db
+min_learns = 0
+score_local = yes
 pidfile = $t/bd/bayesd.pid
 reject_threshold = off
 $1
@@ -182,6 +186,13 @@ check_verdict() { # RCPT EXPECTED(Yes|No)
 }
 check_verdict spam-1@example.net Yes
 check_verdict ham-1@example.net No
+# SpamAssassin-style points and stars (issue 17): spam has >= 5 points and
+# as many stars as whole points; ham fewer than 5
+sc=$(delivered_field spam-1@example.net 7) lv=$(delivered_field spam-1@example.net 8)
+hs=$(delivered_field ham-1@example.net 7) hl=$(delivered_field ham-1@example.net 8)
+if python3 -c 'import sys; s,l,h,hl=sys.argv[1:]; assert 5<=float(s)<=10 and l=="*"*int(float(s)) and float(h)<5 and (hl=="-" or hl=="*"*int(float(h)))' "$sc" "$lv" "$hs" "$hl"; then
+	ok "X-Spam-Score/X-Spam-Level: spam $sc '$lv', ham $hs '$hl'"
+else no "X-Spam-Score/X-Spam-Level: spam '$sc' '$lv', ham '$hs' '$hl'"; fi
 # forged: exactly one X-Spam-Status (ours, Yes) and one X-Spam-Flag (YES)
 check_verdict forged-1@example.net Yes
 case $(delivered_field forged-1@example.net 5) in
@@ -213,6 +224,14 @@ case $r in
 *) no "ham after the reload got: $r" ;;
 esac
 kill -0 "$pid" 2>/dev/null && ok "bayesd still running after SIGHUP" || no "bayesd died on SIGHUP"
+# postmaster@ (RFC 2142, exempt_recipients by default) gets the spam, unscored
+r=$(send "$SPAM" postmaster@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "postmaster@ exempt: spam accepted despite reject_threshold 0.5: $r" ;;
+*) no "postmaster@ got: $r" ;;
+esac
+grep -q 'not scored: exempt recipient' "$t/bayesd.log" && ok "log says: not scored: exempt recipient" ||
+	no "no 'not scored: exempt recipient' log line"
 
 # 2b. reload with quarantine_threshold = 0.5: the spam is accepted, then held
 # by Postfix (smfi_quarantine), not delivered
@@ -254,13 +273,56 @@ else no "trusted client: X-Spam-Status '$st', X-Spam-Flag '$fl' (wanted none)"; 
 grep -q 'not scored: trusted network' "$t/bayesd.log" && ok "log says: not scored: trusted network" ||
 	no "no 'not scored: trusted network' log line"
 
+# 3b. min_learns (issue 17): the few messages learned above are below 200
+# of each class, so even with reject_threshold = 0.5 the spam is neither
+# rejected nor flagged: "Unknown, not enough training", and the log says why
+write_conf "reject_threshold = 0.5
+min_learns = 200"
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 4 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+r=$(send "$SPAM" immature-1@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "below min_learns: spam accepted, not rejected: $r" ;;
+*) no "below min_learns: spam got: $r" ;;
+esac
+wait_delivered $n_sent || no "below min_learns: message not delivered"
+st=$(delivered_field immature-1@example.net 3) fl=$(delivered_field immature-1@example.net 4)
+de=$(delivered_field immature-1@example.net 5)
+if [ "$st" = "Unknown, not enough training" ] && [ "$fl" = - ]; then ok "below min_learns: X-Spam-Status: $st, no flag"
+else no "below min_learns: X-Spam-Status '$st', X-Spam-Flag '$fl'"; fi
+case $de in
+"not enough training: spam="*" min_learns=200 "*) ok "below min_learns: X-Spam-Bayesd: $de" ;;
+*) no "below min_learns: X-Spam-Bayesd '$de'" ;;
+esac
+grep -q 'action=none (not enough training: spam=[0-9]* ham=[0-9]*, min_learns=200)' "$t/bayesd.log" &&
+	ok "log says: action=none (not enough training ...)" || no "no 'not enough training' log line"
+
+# 3c. score_local = no (the default): mail from the box itself (Postfix's
+# test client connects from 127.0.0.1) is not scored
+write_conf "reject_threshold = 0.5
+score_local = no"
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 5 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+r=$(send "$SPAM" local-1@example.net)
+case $r in
+250*) n_sent=$((n_sent + 1)); ok "local client: spam accepted, not rejected: $r" ;;
+*) no "local client got: $r" ;;
+esac
+wait_delivered $n_sent || no "local message not delivered"
+st=$(delivered_field local-1@example.net 3)
+[ "$st" = - ] && ok "local client: not scored, no X-Spam-Status" || no "local client: X-Spam-Status '$st'"
+grep -q 'not scored: local submission' "$t/bayesd.log" && ok "log says: not scored: local submission" ||
+	no "no 'not scored: local submission' log line"
+
 # 4. graceful stop: SIGTERM while a message is in flight (a client trickles
 # its DATA). The milter port closes, bayesd waits for the message, scores
 # it, then exits; the message is delivered with bayesd's verdict.
 write_conf ""
 kill -HUP "$pid"
 i=0
-while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 4 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" -lt 6 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 pport=$(. "$t/pf/harness.env"; echo "$PORT")
 python3 - "$pport" "$HAM" "$t/slow" >"$t/slow.out" 2>&1 <<'PY' &
 import os, socket, sys, time

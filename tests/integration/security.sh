@@ -42,6 +42,8 @@ start() { # extra config lines
 milter_socket = inet:$(free_port)@127.0.0.1
 controller_socket = $t/run/ctl.sock
 database = $t/db/db.sqlite
+min_learns = 0
+score_local = yes
 pidfile =
 $1
 EOF

@@ -13,6 +13,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 /* write_conf - text into a fresh file under the test directory */
 static const char *write_conf(const char *name, const char *text)
@@ -82,7 +83,7 @@ TEST(config_values)
 		"reject_threshold = off\n"
 		"quarantine_threshold = 0.995\n"
 		"subject_tag = \"[SPAM] \"\n"
-		"reject_message = 5.7.1 Go away, \"spammer\" # not a comment\n"
+		"reject_message = 5.7.1 Go away, \"spammer\"#1  # a trailing comment\n"
 		"on_error = TEMPFAIL\n"
 		"score_authenticated = yes\n"
 		"scan_limit = 512K\n"
@@ -106,7 +107,8 @@ TEST(config_values)
 	CHECK(c->reject_threshold > 1);
 	CHECK_NEAR(c->quarantine_threshold, 0.995, 1e-12);
 	CHECK_STR(c->subject_tag, "[SPAM] ");
-	CHECK_STR(c->reject_message, "5.7.1 Go away, \"spammer\" # not a comment");
+	/* '#' after a blank starts a comment; '#' inside a word does not */
+	CHECK_STR(c->reject_message, "5.7.1 Go away, \"spammer\"#1");
 	CHECK(c->on_error == ON_ERROR_TEMPFAIL);
 	CHECK(c->score_authenticated);
 	CHECK(c->scan_limit == 512 * 1024);
@@ -269,9 +271,9 @@ TEST(config_print_reads_back)
 
 	c = load_text("subject_tag = \" [SPAM] \"\nreject_threshold = off\n"
 		      "trusted_networks = 10.0.0.0/8 ::1\nscan_limit = 3M\nlog_level = warning\n"
-		      "controller_password = \"pass word\\\"#1\"\n", err, sizeof(err));
+		      "recipient_delimiter = \"+#\"  # quoted, then a comment\n", err, sizeof(err));
 	REQUIRE(c != NULL);
-	CHECK_STR(c->controller_password, "pass word\"#1");
+	CHECK_STR(c->recipient_delimiter, "+#");
 	f = open_memstream(&a, &alen);
 	REQUIRE(f);
 	config_print(c, f);
@@ -475,5 +477,114 @@ TEST(config_per_user_autolearn_defaults)
 	REQUIRE(c != NULL);
 	CHECK(c->per_user && c->autolearn);
 	CHECK_NEAR(c->autolearn_ham_threshold, 0.01, 1e-12);
+	config_unref(&c);
+}
+
+TEST(config_min_learns_and_local)
+{
+	char err[256];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err));
+	unsigned char v4[4] = { 127, 0, 0, 1 }, v4b[4] = { 192, 0, 2, 1 };
+	unsigned char v6[16] = { [15] = 1 }, m6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127, [15] = 9 };
+	unsigned char o6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+
+	REQUIRE(c != NULL);
+	CHECK(c->min_learns == 200);
+	CHECK(!c->score_local);
+	config_unref(&c);
+	c = load_text("min_learns = 0   # score from the first message\nscore_local = yes\n", err, sizeof(err));
+	REQUIRE(c != NULL);
+	CHECK(c->min_learns == 0);
+	CHECK(c->score_local);
+	config_unref(&c);
+	CHECK(config_local(AF_INET, v4));
+	CHECK(!config_local(AF_INET, v4b));
+	CHECK(config_local(AF_INET6, v6));
+	CHECK(config_local(AF_INET6, m6));
+	CHECK(!config_local(AF_INET6, o6));
+}
+
+TEST(config_include_and_conf_d)
+{
+	char err[512], dir[512], path[512];
+	struct bayesd_config *c;
+
+	write_conf("inc-part.conf", "spam_threshold = 0.7  # from the included file\n");
+	snprintf(dir, sizeof(dir), "%s/inc.conf.d", test_tmpdir());
+	mkdir(dir, 0755);
+	/* read in name order after the main file: 20 wins over 10 and the main file */
+	write_conf("inc.conf.d/10-a.conf", "min_learns = 10\nscan_limit = 2M\n");
+	write_conf("inc.conf.d/20-b.conf", "min_learns = 20\n");
+	write_conf("inc.conf.d/30-c.conf.disabled", "min_learns = 30\n");
+	write_conf("inc.conf", "min_learns = 5\ninclude inc-part.conf\nsubject_tag = x\n");
+	snprintf(path, sizeof(path), "%s/inc.conf", test_tmpdir());
+	c = config_load(path, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	REQUIRE(c != NULL);
+	CHECK_NEAR(c->spam_threshold, 0.7, 1e-12);
+	CHECK(c->min_learns == 20);
+	CHECK(c->scan_limit == 2 * 1024 * 1024);
+	CHECK_STR(c->subject_tag, "x");
+	config_unref(&c);
+
+	/* an error in an included file names that file and line, and the include line */
+	write_conf("inc-bad.conf", "\nno_such_key = 1\n");
+	write_conf("inc2.conf", "include inc-bad.conf\n");
+	snprintf(path, sizeof(path), "%s/inc2.conf", test_tmpdir());
+	c = config_load(path, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "inc2.conf:1: include: ") != NULL);
+	CHECK(strstr(err, "inc-bad.conf:2: unknown key 'no_such_key'") != NULL);
+
+	/* an include of itself stops at the depth limit */
+	write_conf("inc3.conf", "include inc3.conf\n");
+	snprintf(path, sizeof(path), "%s/inc3.conf", test_tmpdir());
+	c = config_load(path, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "nested deeper") != NULL);
+}
+
+TEST(config_print_hides_secrets)
+{
+	char err[256], *a = NULL;
+	size_t alen = 0;
+	struct bayesd_config *c;
+	FILE *f;
+
+	c = load_text("controller_password = \"pass word\\\"#1\"  # quoted, then a comment\n", err,
+		      sizeof(err));
+	REQUIRE(c != NULL);
+	CHECK_STR(c->controller_password, "pass word\"#1");
+	f = open_memstream(&a, &alen);
+	REQUIRE(f);
+	config_print(c, f);
+	fclose(f);
+	/* bayesd -n -v says that it is set, never what it is */
+	CHECK(strstr(a, "pass word") == NULL);
+	CHECK(strstr(a, "controller_password = # (set, not shown)\n") != NULL);
+	CHECK(strstr(a, "redis_password = \n") != NULL);
+	free(a);
+	config_unref(&c);
+}
+
+TEST(config_exempt_patterns)
+{
+	char err[256];
+	struct bayesd_config *c = config_load(NULL, err, sizeof(err));
+
+	REQUIRE(c != NULL);
+	/* RFC 2142 by default, any domain, any case, +extension ignored */
+	CHECK(config_exempt(c, c->exempt_recipients, "<postmaster@example.org>"));
+	CHECK(config_exempt(c, c->exempt_recipients, "Abuse@Example.NET"));
+	CHECK(config_exempt(c, c->exempt_recipients, "<postmaster+reports@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<joe@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<postmasterx@example.org>"));
+	CHECK(!config_exempt(c, c->exempt_recipients, "<>"));
+	CHECK(!config_exempt(c, c->exempt_senders, "<postmaster@example.org>"));
+	CHECK(config_exempt(c, "joe@example.org, @lists.example.net", "<JOE@example.org>"));
+	CHECK(config_exempt(c, "joe@example.org, @lists.example.net", "<any@lists.example.net>"));
+	CHECK(!config_exempt(c, "joe@example.org, @lists.example.net", "<joe@example.net>"));
+	CHECK(!config_exempt(c, "joe@example.org, @lists.example.net", "<any@sub.lists.example.net>"));
 	config_unref(&c);
 }

@@ -28,9 +28,23 @@ static char *tm_getsymval(SMFICTX *ctx, char *name)
 		return (char *)"TESTQID";
 	return NULL;
 }
-static int tm_addheader(SMFICTX *ctx, char *n, char *v) { return MI_SUCCESS; }
+static char tm_status[256];	/* the last X-Spam-Status added */
+static char tm_detail[256];	/* the last X-Spam-Bayesd added */
+static int tm_addheader(SMFICTX *ctx, char *n, char *v)
+{
+	if (strcmp(n, "X-Spam-Status") == 0)
+		snprintf(tm_status, sizeof(tm_status), "%s", v);
+	else if (strcmp(n, "X-Spam-Bayesd") == 0)
+		snprintf(tm_detail, sizeof(tm_detail), "%s", v);
+	return MI_SUCCESS;
+}
+static int tm_rejects;		/* 550 replies set */
 static int tm_chgheader(SMFICTX *ctx, char *n, int i, char *v) { return MI_SUCCESS; }
-static int tm_setreply(SMFICTX *ctx, char *r, char *x, char *m) { return MI_SUCCESS; }
+static int tm_setreply(SMFICTX *ctx, char *r, char *x, char *m)
+{
+	tm_rejects += r[0] == '5';
+	return MI_SUCCESS;
+}
 static int tm_quarantine(SMFICTX *ctx, char *r) { return MI_SUCCESS; }
 
 static const struct milter_io tm_io = {
@@ -39,6 +53,7 @@ static const struct milter_io tm_io = {
 };
 
 /* tm_message - one SMTP transaction through the callbacks: rcpts NULL-terminated */
+static const char *tm_client = "192.0.2.7";	/* the SMTP client's address */
 static void tm_message(const char *const *rcpts, const char *subject, const char *body)
 {
 	const struct smfiDesc *d = milter_callbacks();
@@ -46,7 +61,8 @@ static void tm_message(const char *const *rcpts, const char *subject, const char
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	char *from[] = { (char *)"<sender@example.net>", NULL };
 
-	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	tm_status[0] = tm_detail[0] = '\0';
+	inet_pton(AF_INET, tm_client, &sin.sin_addr);
 	d->xxfi_connect(ctx, (char *)"client.example.net", (struct sockaddr *)&sin);
 	d->xxfi_envfrom(ctx, from);
 	for (; *rcpts; rcpts++) {
@@ -92,7 +108,7 @@ TEST(milter_per_user_autolearn)
 	REQUIRE(f != NULL);
 	fprintf(f, "database = %s\nper_user = yes\nautolearn = yes\n"
 		"autolearn_spam_threshold = 0.5\nautolearn_ham_threshold = 0.5\n"
-		"score_authenticated = yes\ncache_max_tokens = 0\n", db);
+		"score_authenticated = yes\ncache_max_tokens = 0\nmin_learns = 0\n", db);
 	fclose(f);
 	cfg = config_load(path, err, sizeof(err));
 	if (!cfg)
@@ -138,3 +154,108 @@ TEST(milter_per_user_autolearn)
 	config_unref(&cfg);
 }
 
+
+/* tm_train - learn n messages of cls into db for user (NULL = global) */
+static void tm_train(const char *db, const char *user, enum bayes_class cls, int n, const char *word)
+{
+	char err[600], msg[256];
+	struct bayes *b = bayes_open(db, BAYES_OPEN_CREATE, NULL, err, sizeof(err), NULL);
+
+	REQUIRE(b != NULL);
+	bayes_batch_begin(b);
+	for (int i = 0; i < n; i++) {
+		enum bayes_learn_outcome out;
+		int len = snprintf(msg, sizeof(msg), "From: x@example.net\r\nSubject: %s %d\r\n\r\n"
+				   "%s %s number %d\r\n", word, i, word, word, i);
+		bayes_learn(b, user, cls, (const unsigned char *)msg, (size_t)len, &out);
+	}
+	CHECK(bayes_batch_commit(b) == 0);
+	bayes_close(&b);
+}
+
+/*
+ * The issue 17 case: statistics skewed by Junk moves (400 spam, 3 ham)
+ * must flag and reject nothing until both classes reach min_learns; and
+ * mail from the box itself is not scored unless score_local.
+ */
+TEST(milter_min_learns)
+{
+	static const char *const one[] = { "<joe@example.org>", NULL };
+	char db[400], path[400], err[600];
+	struct bayesd_config *cfg;
+	FILE *f;
+
+	snprintf(db, sizeof(db), "%s/minlearn.db", test_tmpdir());
+	tm_train(db, NULL, BAYES_SPAM, 400, "pills");
+	tm_train(db, NULL, BAYES_HAM, 3, "meeting");
+	snprintf(path, sizeof(path), "%s/minlearn.conf", test_tmpdir());
+	f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	/* reject at 0.5: anything spammy would be rejected if min_learns let it */
+	fprintf(f, "database = %s\nreject_threshold = 0.5\nspam_threshold = 0.5\n"
+		"cache_max_tokens = 0\n", db);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	REQUIRE(cfg != NULL);
+	CHECK(cfg->min_learns == 200);	/* the default */
+	config_current_set(cfg);
+	milter_reload();
+	milter_io_set(&tm_io);
+	tm_rejects = 0;
+
+	for (int i = 0; i < 5; i++)
+		tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 0);
+	CHECK_STR(tm_status, "Unknown, not enough training");
+	CHECK(strstr(tm_detail, "not enough training: spam=400 ham=3 min_learns=200 p=") == tm_detail);
+
+	/* mature: 200 ham; the same message is now rejected */
+	tm_train(db, NULL, BAYES_HAM, 197, "agenda");
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 1);
+
+	/* postmaster@ (RFC 2142, exempt by default) is not scored, so not rejected,
+	 * even with another recipient */
+	{
+		static const char *const pm[] = { "<joe@example.org>", "<Postmaster@example.org>", NULL };
+
+		tm_message(pm, "pills", "pills pills pills number 7\r\n");
+		CHECK(tm_rejects == 1);
+		CHECK_STR(tm_status, "");
+	}
+
+	/* the box itself (loopback) is not scored: no header, no reject */
+	tm_client = "127.0.0.1";
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 1);
+	CHECK_STR(tm_status, "");
+	tm_client = "192.0.2.7";
+
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
+	config_unref(&cfg);
+}
+
+/* SpamAssassin-style points and stars: 5.0 exactly at spam_threshold */
+TEST(verdict_points_and_level)
+{
+	char err[256];
+	struct bayesd_config *cfg = config_load(NULL, err, sizeof(err));
+	struct verdict_headers vh;
+
+	REQUIRE(cfg != NULL);
+	CHECK_NEAR(verdict_points(cfg, 0), 0, 1e-12);
+	CHECK_NEAR(verdict_points(cfg, cfg->spam_threshold), 5.0, 1e-9);
+	CHECK_NEAR(verdict_points(cfg, cfg->spam_threshold / 2), 2.5, 1e-9);
+	CHECK_NEAR(verdict_points(cfg, 1), 10.0, 1e-9);
+	CHECK(verdict_points(cfg, 0.5) < 5.0);
+	CHECK(verdict_points(cfg, 0.95) > 5.0);
+	verdict_format(cfg, 0.95, 10, 5, false, &vh);
+	CHECK_STR(vh.score, "7.5");	/* 5 + 5 * (0.95 - 0.9) / 0.1 */
+	CHECK_STR(vh.level, "*******");
+	verdict_format(cfg, 0.01, 10, 5, false, &vh);
+	CHECK_STR(vh.score, "0.1");
+	CHECK_STR(vh.level, "");
+	config_unref(&cfg);
+}
