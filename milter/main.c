@@ -45,6 +45,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "history.h"
 #include "log.h"
 #include "milter.h"
 #include "tokcache.h"
@@ -393,6 +394,7 @@ static void main_reload(const char *path, struct controller *ctl)
 	log_set_level(cfg->log_level);
 	config_current_set(cfg);
 	milter_reload();
+	history_configure(cfg);
 	if (ctl)
 		controller_reload(ctl, cfg);
 	log_info("reload: configuration %s loaded", path ? path : "(embedded defaults)");
@@ -539,6 +541,7 @@ int main(int argc, char **argv)
 		milter_cache_set(cache);
 		controller_cache_set(ctl, cache);
 	}
+	history_configure(cfg);
 	if (controller_start(ctl, cfg, err, sizeof(err)) != 0)
 		log_error("controller: %s; learning and the HTTP endpoints are unavailable, "
 			  "the milter goes on", err);

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "autolearn.h"
+#include "history.h"
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
@@ -96,6 +97,9 @@ struct milter_msg {
 	struct buf data;		/* headers + body, at most scan_limit bytes */
 	bool truncated;			/* more than scan_limit arrived */
 	char *subject;			/* first Subject value, or NULL */
+	/* for the scan history (history.h) */
+	char *sender, *msgid, *hfrom;
+	char *rcpt[HISTORY_RCPTS];
 	struct milter_xspam xspam[MILTER_XSPAM_NAMES];
 	size_t nxspam;
 	bool xspam_overflow;
@@ -230,6 +234,7 @@ static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_
 	o->sync_full = cfg->sync_full;
 	o->learn_global_too = cfg->per_user_global;
 	o->cache = milter_cache;
+	o->keep_text = cfg->history;	/* the history shows the deciding features' text */
 	config_store_options(cfg, o);
 }
 
@@ -404,6 +409,14 @@ static void milter_msg_reset(struct milter_msg *m)
 	m->truncated = false;
 	free(m->subject);
 	m->subject = NULL;
+	free(m->sender);
+	free(m->msgid);
+	free(m->hfrom);
+	m->sender = m->msgid = m->hfrom = NULL;
+	for (size_t i = 0; i < HISTORY_RCPTS; i++) {
+		free(m->rcpt[i]);
+		m->rcpt[i] = NULL;
+	}
 	for (size_t i = 0; i < m->nxspam; i++)
 		free(m->xspam[i].name);
 	m->nxspam = 0;
@@ -593,6 +606,8 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	auth = mio->getsymval(ctx, (char *)"{auth_authen}");
 	if (auth && *auth)
 		m->auth = xstrdup(auth);
+	if (argv && argv[0])
+		m->sender = xstrdup(argv[0]);
 	if (conn->trusted) {
 		m->score = false;
 		m->skip_reason = "trusted network";
@@ -615,6 +630,8 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	if (!conn)
 		return milter_continue(conn, SMFIP_NR_RCPT);
 	m = &conn->msg;
+	if (m->nrcpt < HISTORY_RCPTS && argv && argv[0])
+		m->rcpt[m->nrcpt] = xstrdup(argv[0]);
 	if (m->nrcpt++ == 0 && conn->cfg->per_user && argv && argv[0] &&
 	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
 		m->user[0] = '\0';
@@ -657,6 +674,10 @@ static sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
 	}
 	if (!m->subject && strcasecmp(name, "Subject") == 0)
 		m->subject = xstrdup(value);
+	else if (!m->msgid && strcasecmp(name, "Message-ID") == 0)
+		m->msgid = xstrdup(value);
+	else if (!m->hfrom && strcasecmp(name, "From") == 0)
+		m->hfrom = xstrdup(value);
 	if (m->score) {
 		milter_append(conn, name, strlen(name));
 		milter_append(conn, ": ", 2);
@@ -794,6 +815,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	char err[512] = "";
 	char hdr[256];
 	const char *qid, *action, *user;
+	struct history_snap *snap = NULL;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
 	int rc = -1;
@@ -830,6 +852,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
 			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
+		} else {
+			snap = history_snap(h.b, &r);	/* before another thread gets the handle */
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
 		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
@@ -895,6 +919,17 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f%s%s", qid,
 		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
 		 user ? user : "");
+	if (snap) {
+		struct history_msg hm = {
+			.qid = qid, .msgid = m->msgid, .sender = m->sender, .hfrom = m->hfrom,
+			.subject = m->subject, .ip = conn->client[0] ? conn->client : NULL,
+			.helo = conn->helo, .user = user, .action = action,
+			.rcpts = (const char *const *)m->rcpt,
+			.nrcpts_kept = m->nrcpt < HISTORY_RCPTS ? m->nrcpt : HISTORY_RCPTS,
+			.nrcpt = m->nrcpt, .size = m->data.len, .prob = r.prob, .ms = ms,
+		};
+		history_capture(milter_writer, &snap, (const unsigned char *)m->data.data, m->data.len, &hm);
+	}
 	milter_autolearn(conn, qid, user, r.prob);
 	milter_msg_reset(m);
 	return ret;

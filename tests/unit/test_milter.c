@@ -10,6 +10,7 @@
 #include "../../milter/autolearn.c"
 #include "../../milter/milter.c"
 #include "../../milter/writer.c"
+#include "../../milter/history.c"
 #include "../../milter/metrics.c"
 #include "../../milter/verdict.c"
 
