@@ -570,7 +570,8 @@ static json_t *hist_period(sqlite3 *db, double now, unsigned hours)
 	if (nms) {
 		qsort(ms, nms, sizeof(*ms), by_double);
 		p50 = ms[(nms - 1) / 2];
-		p99 = ms[(size_t)((double)(nms - 1) * 0.99)];
+		size_t k = (size_t)((double)nms * 0.99 + 0.999999);	/* nearest rank */
+		p99 = ms[k > 0 ? k - 1 : 0];
 	}
 	free(ms);
 	return json_pack("{s:f,s:I,s:o,s:o,s:I,s:f,s:f}", "start", t0, "hours", (json_int_t)hours,
