@@ -74,7 +74,8 @@ static enum MHD_Result chist_reply(struct MHD_Connection *conn, unsigned status,
 /* chist_json - obj (stolen) as the JSON body. */
 static enum MHD_Result chist_json(struct MHD_Connection *conn, unsigned status, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	/* 15 digits: a Unix time with milliseconds (6 would round it to 1000 s) */
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	enum MHD_Result ret;
 
 	json_decref(obj);

@@ -97,6 +97,13 @@ case $acts in
 esac
 rej=$(curl -s --unix-socket "$S" 'http://l/history?action=reject' | python3 -c 'import json,sys; r=json.load(sys.stdin)["rows"]; print(len(r), r[0]["digest"] if r else "")')
 case $rej in "1 "*) ok "filter action=reject: one row" ;; *) no "filter action=reject: $rej" ;; esac
+bh=$("$BC" -s "$S" history --action reject)
+case $(echo "$bh" | wc -l):$bh in
+2:*" reject "*"Cheap"*) ok "bayesc history --action reject: $(echo "$bh" | tail -1)" ;;
+*) no "bayesc history --action reject: $bh" ;;
+esac
+nj=$("$BC" -s "$S" --json history -n 2 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
+[ "$nj" = 2 ] && ok "bayesc --json history -n 2: 2 rows" || no "bayesc --json history -n 2: $nj"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket "$S" "http://l/learn_ham?digest=${rej#* }")
 [ "$code" = 403 ] && ok "learn by digest without CSRF token: 403" || no "learn by digest without CSRF token: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cport/history")
