@@ -159,4 +159,23 @@ nf=$(cdp eval 'document.querySelectorAll("#d-features tbody tr").length')
 [ "${nf:-0}" -ge 1 ] && ok "detail view shows $nf deciding features" || no "detail features: $nf"
 cdp shot "$OUT/webui-detail.png"
 grep -q "learn_ham digest=" "$t/bayesd.log" && ok "log: $(grep -m1 'learn_ham digest=' "$t/bayesd.log" | sed 's/.*controller: //')" || no "no learn_ham digest log line"
+
+# the ring: after a reload with history_size = 10, twelve more messages
+# (straight to the milter) leave exactly the newest 10 rows
+MS=$PWD/tests/integration/milter-send.py
+echo "history_size = 10" >>"$conf"
+kill -HUP "$pid"; sleep 1
+i=0
+while [ $i -lt 12 ]; do python3 "$MS" "127.0.0.1:$mport" "$HAM" >/dev/null 2>&1; i=$((i + 1)); done
+sleep 1
+ring=$(curl -s --unix-socket "$S" 'http://l/history?limit=500' | python3 -c 'import json,sys
+j=json.load(sys.stdin); ids=[r["id"] for r in j["rows"]]; print(j["total"], len(ids), max(ids)-min(ids)+1, max(ids))')
+case $ring in "10 10 10 15") ok "history_size = 10: the newest 10 of 15 rows kept ($ring)" ;;
+*) no "history ring after 15 messages with history_size = 10: total, rows, span, newest id: $ring" ;; esac
+# history = no: a scored message leaves no row
+echo "history = no" >>"$conf"
+kill -HUP "$pid"; sleep 1
+python3 "$MS" "127.0.0.1:$mport" "$HAM" >/dev/null 2>&1; sleep 1
+newest=$(curl -s --unix-socket "$S" 'http://l/history?limit=1' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0]["id"])')
+[ "$newest" = 15 ] && ok "history = no: no new row" || no "history = no: newest row is $newest, expected 15"
 [ "${fails:-0}" = 0 ]
