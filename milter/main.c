@@ -109,6 +109,8 @@ static void main_usage(FILE *out)
 "FILES\n"
 "    %s       configuration (key = value)\n"
 "    %s     statistics database\n"
+"    %s   scan history (history_size rows)\n"
+"    %s   the controller's web page, served at /\n"
 "    %s    controller socket\n"
 "    %s          pid file\n"
 "    Default milter socket: %s (Postfix: smtpd_milters =\n"
@@ -122,7 +124,8 @@ static void main_usage(FILE *out)
 "    bayesc(1), bayesd.conf (the commented example lists every key),\n"
 "    postconf(5) smtpd_milters.\n",
 		BAYESD_DEFAULT_CONFIG, BAYESD_DRAIN_S, BAYESD_DEFAULT_CONFIG,
-		BAYESD_DEFAULT_DATABASE, BAYESD_DEFAULT_CONTROLLER_SOCKET, BAYESD_DEFAULT_PIDFILE,
+		BAYESD_DEFAULT_DATABASE, BAYESD_DEFAULT_HISTORY_DATABASE, BAYESD_WWWDIR,
+		BAYESD_DEFAULT_CONTROLLER_SOCKET, BAYESD_DEFAULT_PIDFILE,
 		BAYESD_DEFAULT_MILTER_SOCKET);
 }
 
