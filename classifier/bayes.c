@@ -1142,6 +1142,43 @@ size_t bayes_last_features(const struct bayes *b, const uint64_t **hash_r)
 }
 
 /*
+ * bayes_meta_features - the features meta alone gives (see bayes.h).
+ * The tokenizer's output is reused, so the last message is forgotten.
+ */
+size_t bayes_meta_features(struct bayes *b, const struct bayes_msg_meta *meta, uint64_t **hash_r)
+{
+	const struct featvec *fv;
+	uint64_t *empty, *out;
+	size_t ne, n = 0;
+
+	/* what the tokenizer gives for nothing at all (message-level features) */
+	b->last_fv = NULL;
+	tokenizer_reset(b->tok);
+	fv = tokenizer_finish(b->tok);
+	ne = fv->n;
+	empty = xmalloc((ne ? ne : 1) * sizeof(*empty));
+	memcpy(empty, fv->hash, ne * sizeof(*empty));
+
+	tokenizer_reset(b->tok);
+	if (meta && meta->client_ip)
+		tokenizer_add_meta(b->tok, "client-ip", meta->client_ip);
+	if (meta && meta->helo)
+		tokenizer_add_meta(b->tok, "helo", meta->helo);
+	fv = tokenizer_finish(b->tok);
+	out = xmalloc((fv->n ? fv->n : 1) * sizeof(*out));
+	for (size_t i = 0, j = 0; i < fv->n; i++) {	/* both sorted: fv minus empty */
+		while (j < ne && empty[j] < fv->hash[i])
+			j++;
+		if (j < ne && empty[j] == fv->hash[i])
+			continue;
+		out[n++] = fv->hash[i];
+	}
+	free(empty);
+	*hash_r = out;
+	return n;
+}
+
+/*
  * bayes_learn_features - learn or forget by digest with features kept
  * elsewhere (a scan history row): change_once() without the message.
  */

@@ -393,9 +393,18 @@ void bayes_digest(const unsigned char *data, size_t size, uint8_t out[16]);
  * bayes_last_features - the feature hashes (sorted, unique) of the last
  * message checked or learned on b, in *hash_r, valid until the next call
  * on b; returns their number (0 and NULL when none). A check with meta
- * includes the client IP and HELO features. For the scan history.
+ * includes the client IP and HELO features (bayes_meta_features). For
+ * the scan history.
  */
 size_t bayes_last_features(const struct bayes *b, const uint64_t **hash_r);
+
+/*
+ * bayes_meta_features - the feature hashes (sorted) that meta alone adds
+ * to a check, in *hash_r (allocated, the caller frees it); returns their
+ * number. Taking them out of a check's features gives what a learn of
+ * the message (which has no meta) applies. Forgets the last message.
+ */
+size_t bayes_meta_features(struct bayes *b, const struct bayes_msg_meta *meta, uint64_t **hash_r);
 
 /*
  * bayes_learn_features - learn (or with forget, forget) a message known

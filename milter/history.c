@@ -264,7 +264,8 @@ struct history_snap {
 	size_t nhash;
 };
 
-struct history_snap *history_snap(struct bayes *b, const struct bayes_result *r)
+struct history_snap *history_snap(struct bayes *b, const struct bayes_result *r,
+				  const struct bayes_msg_meta *meta)
 {
 	struct history_snap *s;
 	const uint64_t *h;
@@ -279,6 +280,20 @@ struct history_snap *history_snap(struct bayes *b, const struct bayes_result *r)
 		s->hash = xmalloc(nh * sizeof(uint64_t));
 		memcpy(s->hash, h, nh * sizeof(uint64_t));
 		s->nhash = nh;
+		/* take out what meta added (both sorted): a learn has no meta */
+		uint64_t *mh = NULL;
+		size_t nm = meta && (meta->client_ip || meta->helo) ? bayes_meta_features(b, meta, &mh) : 0;
+		size_t o = 0, j = 0;
+		for (size_t i = 0; i < nh && nm > 0; i++) {
+			while (j < nm && mh[j] < s->hash[i])
+				j++;
+			if (j < nm && mh[j] == s->hash[i])
+				continue;
+			s->hash[o++] = s->hash[i];
+		}
+		if (nm > 0)
+			s->nhash = o;
+		free(mh);
 	}
 	return s;
 }

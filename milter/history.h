@@ -68,12 +68,16 @@ struct history_msg {
 /*
  * history_snap - right after a check on handle b, before the handle is
  * given back: a copy of what the row keeps from the engine (the top
- * features of r with their texts, every feature hash of the message).
+ * features of r with their texts, every feature hash of the message
+ * but those meta (client IP, HELO) added: what a learn of the message
+ * would apply, so a learn by digest and a learn of the message are the
+ * same learn). Uses b's tokenizer: call it last.
  * NULL when the history is off. Owned by the caller, passed on to
  * history_capture() or released with history_snap_free().
  */
 struct history_snap;
-struct history_snap *history_snap(struct bayes *b, const struct bayes_result *r);
+struct history_snap *history_snap(struct bayes *b, const struct bayes_result *r,
+				  const struct bayes_msg_meta *meta);
 void history_snap_free(struct history_snap **s);
 
 /*

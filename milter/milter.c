@@ -853,7 +853,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 			kind = bayes_errkind(h.b);
 			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
 		} else {
-			snap = history_snap(h.b, &r);	/* before another thread gets the handle */
+			snap = history_snap(h.b, &r, &meta);	/* before another thread gets the handle */
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
 		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);

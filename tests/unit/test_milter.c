@@ -213,6 +213,38 @@ TEST(milter_history)
 	CHECK(bayes_learn_features(b, NULL, BAYES_SPAM, true, digest, hash, n, &out) == 0 && out == BAYES_FORGOTTEN);
 	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 0 && st.learned_ham == 0);
 	bayes_close(&b);
+
+	/*
+	 * The same learn: by digest into one database, of the message itself
+	 * (the bytes the milter scanned) into another, give the same dump.
+	 */
+	static const char msg[] = "From: sender@example.net\r\nSubject: <b>third</b>\r\n\r\n"
+				  "Three, cheap pills.\r\n";
+	uint8_t mdg[16];
+	bayes_digest((const unsigned char *)msg, sizeof(msg) - 1, mdg);
+	CHECK(memcmp(mdg, digest, 16) == 0);
+	char dba[400], dbb[400];
+	snprintf(dba, sizeof(dba), "%s/mh-a.db", test_tmpdir());
+	snprintf(dbb, sizeof(dbb), "%s/mh-b.db", test_tmpdir());
+	struct bayes *ba = bayes_open(dba, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+	struct bayes *bb = bayes_open(dbb, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+	REQUIRE(ba != NULL && bb != NULL);
+	CHECK(bayes_learn_features(ba, NULL, BAYES_HAM, false, digest, hash, n, &out) == 0 && out == BAYES_LEARNED);
+	CHECK(bayes_learn(bb, NULL, BAYES_HAM, (const unsigned char *)msg, sizeof(msg) - 1, &out) == 0 &&
+	      out == BAYES_LEARNED);
+	char *da = NULL, *dbuf = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa = open_memstream(&da, &la), *fb = open_memstream(&dbuf, &lb);
+	CHECK(bayes_dump(ba, fa) == 0 && bayes_dump(bb, fb) == 0);
+	fclose(fa);
+	fclose(fb);
+	CHECK(la > 0 && la == lb && memcmp(da, dbuf, la) == 0);
+	if (la != lb)
+		fprintf(stderr, "  dump by digest %zu bytes, of the message %zu bytes\n", la, lb);
+	free(da);
+	free(dbuf);
+	bayes_close(&ba);
+	bayes_close(&bb);
 	free(hash);
 	/* an unknown digest is not found */
 	CHECK(history_features("00000000000000000000000000000000", digest, user, sizeof(user), &hash, &n,
