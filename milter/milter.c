@@ -852,7 +852,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
 			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
-		} else {
+		} else if (milter_writer) {
 			snap = history_snap(h.b, &r, &meta);	/* before another thread gets the handle */
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */

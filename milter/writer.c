@@ -440,7 +440,8 @@ int writer_post_call(struct writer *w, struct writer_job *job)
 	job->posted = true;
 	job->next = NULL;
 	pthread_mutex_lock(&w->lock);
-	if (w->stopping || w->queued >= w->queue_max) {
+	/* half the queue at most: history rows never crowd out a user's learn */
+	if (w->stopping || w->queued >= (w->queue_max + 1) / 2) {
 		pthread_mutex_unlock(&w->lock);
 		free(job);
 		return -1;

@@ -121,8 +121,8 @@ int writer_post(struct writer *w, enum writer_op op, const char *user, const uns
  * writer_post_call - fire and forget: queue job (op WRITER_CALL, from
  * xmalloc/xcalloc, call and arg set) and return at once; the writer runs
  * it in its turn and then frees job (call frees what arg owns). Returns 0
- * when queued, -1 when dropped (queue full or stopping: job freed, arg
- * not, the caller keeps it). Thread-safe; never waits on a commit.
+ * when queued, -1 when dropped (half the queue is taken, so learns always
+ * find room, or stopping: job freed, arg not, the caller keeps it). Thread-safe; never waits on a commit.
  */
 int writer_post_call(struct writer *w, struct writer_job *job);
 
