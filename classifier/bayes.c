@@ -1126,3 +1126,107 @@ int bayes_restore(struct bayes *b, FILE *in)
 		return store_err(b);
 	return 0;
 }
+
+/*
+ * bayes_last_features - the features of the last message this handle
+ * tokenized (for the scan history). See bayes.h.
+ */
+size_t bayes_last_features(const struct bayes *b, const uint64_t **hash_r)
+{
+	if (b->last_fv == NULL) {
+		*hash_r = NULL;
+		return 0;
+	}
+	*hash_r = b->last_fv->hash;
+	return b->last_fv->n;
+}
+
+/*
+ * bayes_meta_features - the features meta alone gives (see bayes.h).
+ * The tokenizer's output is reused, so the last message is forgotten.
+ */
+size_t bayes_meta_features(struct bayes *b, const struct bayes_msg_meta *meta, uint64_t **hash_r)
+{
+	const struct featvec *fv;
+	uint64_t *empty, *out;
+	size_t ne, n = 0;
+
+	/* what the tokenizer gives for nothing at all (message-level features) */
+	b->last_fv = NULL;
+	tokenizer_reset(b->tok);
+	fv = tokenizer_finish(b->tok);
+	ne = fv->n;
+	empty = xmalloc((ne ? ne : 1) * sizeof(*empty));
+	memcpy(empty, fv->hash, ne * sizeof(*empty));
+
+	tokenizer_reset(b->tok);
+	if (meta && meta->client_ip)
+		tokenizer_add_meta(b->tok, "client-ip", meta->client_ip);
+	if (meta && meta->helo)
+		tokenizer_add_meta(b->tok, "helo", meta->helo);
+	fv = tokenizer_finish(b->tok);
+	out = xmalloc((fv->n ? fv->n : 1) * sizeof(*out));
+	for (size_t i = 0, j = 0; i < fv->n; i++) {	/* both sorted: fv minus empty */
+		while (j < ne && empty[j] < fv->hash[i])
+			j++;
+		if (j < ne && empty[j] == fv->hash[i])
+			continue;
+		out[n++] = fv->hash[i];
+	}
+	free(empty);
+	*hash_r = out;
+	return n;
+}
+
+/*
+ * bayes_learn_features - learn or forget by digest with features kept
+ * elsewhere (a scan history row): change_once() without the message.
+ */
+int bayes_learn_features(struct bayes *b, const char *user, enum bayes_class cls, bool forget,
+			 const uint8_t digest[16], const uint64_t *hash, size_t n,
+			 enum bayes_learn_outcome *out_r)
+{
+	struct featvec fv = { .hash = (uint64_t *)hash, .text = NULL, .n = n, .truncated = false };
+	int64_t uid = 0;
+	int rc = STORE_CONFLICT;
+
+	for (int i = 0; i < CHANGE_ATTEMPTS && rc == STORE_CONFLICT; i++) {
+		b->errkind = BAYES_ERR_NONE;
+		if (n == 0)
+			return set_err(b, BAYES_ERR_INPUT, "no features");
+		if (b->batch)
+			return set_err(b, BAYES_ERR_INPUT, "not inside a batch");
+		if (file_moved(b) < 0)
+			return -1;
+		if (store_begin(b->store) < 0)
+			return store_err(b);
+		if (cache_follow_begin(b) < 0)
+			goto failed;
+		int found = store_user_id(b->store, user, !forget, &uid);
+		if (found < 0)
+			goto failed;
+		if (found == 0) {
+			store_rollback(b->store);
+			*out_r = BAYES_NOT_LEARNED;
+			return 0;
+		}
+		if (learn_locked(b, uid, digest, &fv, cls, forget, false, out_r) < 0)
+			goto failed;
+		rc = store_commit(b->store);
+		if (rc < 0) {
+			if (b->cache_owner)
+				tokcache_invalidate(b->opt.cache);
+			store_err(b);
+			continue;
+		}
+		if (b->cache_follow)
+			tokcache_apply(b->opt.cache, fv.hash, fv.n, b->cache_ds, b->cache_dh, b->cache_ds,
+				       b->cache_dh);
+		return 0;
+failed:
+		store_err(b);
+		store_rollback(b->store);
+		return -1;
+	}
+	return -1;
+}

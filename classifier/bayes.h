@@ -389,4 +389,32 @@ int bayes_restore(struct bayes *b, FILE *in);
  */
 void bayes_digest(const unsigned char *data, size_t size, uint8_t out[16]);
 
+/*
+ * bayes_last_features - the feature hashes (sorted, unique) of the last
+ * message checked or learned on b, in *hash_r, valid until the next call
+ * on b; returns their number (0 and NULL when none). A check with meta
+ * includes the client IP and HELO features (bayes_meta_features). For
+ * the scan history.
+ */
+size_t bayes_last_features(const struct bayes *b, const uint64_t **hash_r);
+
+/*
+ * bayes_meta_features - the feature hashes (sorted) that meta alone adds
+ * to a check, in *hash_r (allocated, the caller frees it); returns their
+ * number. Taking them out of a check's features gives what a learn of
+ * the message (which has no meta) applies. Forgets the last message.
+ */
+size_t bayes_meta_features(struct bayes *b, const struct bayes_msg_meta *meta, uint64_t **hash_r);
+
+/*
+ * bayes_learn_features - learn (or with forget, forget) a message known
+ * only by its digest and its feature hashes hash[0..n) (sorted, unique):
+ * what bayes_learn and bayes_forget do, with the same learned-message
+ * memory, for a message nobody has any more (a scan history row). One
+ * transaction; 0 or -1.
+ */
+int bayes_learn_features(struct bayes *b, const char *user, enum bayes_class cls, bool forget,
+			 const uint8_t digest[16], const uint64_t *hash, size_t n,
+			 enum bayes_learn_outcome *out_r);
+
 #endif

@@ -80,6 +80,9 @@ struct config_row {
 static const struct config_enum config_on_error[] = {
 	{ "accept", ON_ERROR_ACCEPT }, { "tempfail", ON_ERROR_TEMPFAIL }, { NULL, 0 },
 };
+static const struct config_enum config_history_addresses[] = {
+	{ "plain", 0 }, { "hash", 1 }, { NULL, 0 },
+};
 static const struct config_enum config_train_mode[] = {
 	{ "all", BAYES_TRAIN_ALL }, { "error", BAYES_TRAIN_ERROR },
 	{ "mature", BAYES_TRAIN_MATURE }, { NULL, 0 },
@@ -173,6 +176,14 @@ static const struct config_row config_table[] = {
 	  NULL, BAYESD_DEFAULT_AUTOLEARN_SPAM, 0, NULL },
 	{ "autolearn_ham_threshold", CT_PROB, F(autolearn_ham_threshold), 0, 0.5,
 	  NULL, BAYESD_DEFAULT_AUTOLEARN_HAM, 0, NULL },
+	{ "history", CT_BOOL, F(history), 0, 0, "yes", 0, 0, NULL },
+	{ "history_size", CT_UINT, F(history_size), 10, 10000000,
+	  NULL, BAYESD_DEFAULT_HISTORY_SIZE, 0, NULL },
+	{ "history_database", CT_STRING, F(history_database), 0, 0,
+	  BAYESD_DEFAULT_HISTORY_DATABASE, 0, CF_NONEMPTY, NULL },
+	{ "history_addresses", CT_ENUM, F(history_hash_addresses), 0, 0, "plain", 0, 0,
+	  config_history_addresses },
+	{ "www_dir", CT_STRING, F(www_dir), 0, 0, BAYESD_WWWDIR, 0, 0, NULL },
 	{ "syslog_facility", CT_FACILITY, F(syslog_facility), 0, 0,
 	  BAYESD_DEFAULT_SYSLOG_FACILITY, 0, 0, NULL },
 	{ "log_level", CT_LEVEL, F(log_level), 0, 0, "info", 0, 0, NULL },

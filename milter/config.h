@@ -29,6 +29,11 @@
 
 #define BAYESD_DEFAULT_CONFIG		BAYESD_SYSCONFDIR "/bayesd.conf"
 #define BAYESD_DEFAULT_DATABASE		BAYESD_STATEDIR "/bayes.sqlite"
+#define BAYESD_DEFAULT_HISTORY_DATABASE	BAYESD_STATEDIR "/history.sqlite"
+#define BAYESD_DEFAULT_HISTORY_SIZE	10000	/* scan history rows kept */
+#ifndef BAYESD_WWWDIR
+#define BAYESD_WWWDIR			"/usr/local/share/bayesd/www"
+#endif
 #define BAYESD_DEFAULT_MILTER_SOCKET	"inet:11332@127.0.0.1"
 #define BAYESD_DEFAULT_CONTROLLER_SOCKET BAYESD_RUNDIR "/controller.sock"
 #define BAYESD_DEFAULT_PIDFILE		BAYESD_RUNDIR "/bayesd.pid"
@@ -129,6 +134,13 @@ struct bayesd_config {
 	bool autolearn;
 	double autolearn_spam_threshold;	/* prob >= this: learned as spam */
 	double autolearn_ham_threshold;		/* prob <= this: learned as ham */
+
+	/* scan history (history.h) */
+	bool history;			/* keep a row per scored message */
+	unsigned history_size;		/* rows kept (a ring) */
+	char *history_database;		/* its own SQLite file */
+	bool history_hash_addresses;	/* history_addresses = hash */
+	char *www_dir;			/* the web page's static files ("" = none) */
 
 	/* logging */
 	bool foreground;		/* -f: log to stderr */

@@ -23,6 +23,7 @@
  */
 #include "controller.h"
 #include "verdict.h"
+#include "controller_history.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -62,6 +63,7 @@ enum ctl_endpoint {
 	CTL_METRICS,
 	CTL_LIMITS,
 	CTL_PING,
+	CTL_HISTORY,		/* controller_history.c: ctl_route.sub says which */
 };
 
 /* The routes: path, method, and whether TCP callers need the password. */
@@ -70,20 +72,28 @@ static const struct ctl_route {
 	const char *method;
 	enum ctl_endpoint ep;
 	bool privileged;
+	enum chist_endpoint sub;	/* CTL_HISTORY */
 } ctl_routes[] = {
-	{ "/check", "POST", CTL_CHECK, false },
-	{ "/symbols", "POST", CTL_CHECK, false },	/* rspamc's alias */
-	{ "/checkv2", "POST", CTL_CHECK, false },	/* rspamd's protocol v2: points too */
-	{ "/learnspam", "POST", CTL_LEARN_SPAM, true },	/* rspamd's names */
-	{ "/learnham", "POST", CTL_LEARN_HAM, true },
-	{ "/ping", "GET", CTL_PING, false },
-	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true },
-	{ "/learn_ham", "POST", CTL_LEARN_HAM, true },
-	{ "/forget", "POST", CTL_FORGET, true },
-	{ "/stat", "GET", CTL_STAT, false },
-	{ "/health", "GET", CTL_HEALTH, false },
-	{ "/metrics", "GET", CTL_METRICS, false },
-	{ "/limits", "GET", CTL_LIMITS, false },
+	{ "/check", "POST", CTL_CHECK, false, 0 },
+	{ "/symbols", "POST", CTL_CHECK, false, 0 },	/* rspamc's alias */
+	{ "/checkv2", "POST", CTL_CHECK, false, 0 },	/* rspamd's protocol v2: points too */
+	{ "/learnspam", "POST", CTL_LEARN_SPAM, true, 0 },	/* rspamd's names */
+	{ "/learnham", "POST", CTL_LEARN_HAM, true, 0 },
+	{ "/ping", "GET", CTL_PING, false, 0 },
+	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true, 0 },
+	{ "/learn_ham", "POST", CTL_LEARN_HAM, true, 0 },
+	{ "/forget", "POST", CTL_FORGET, true, 0 },
+	{ "/stat", "GET", CTL_STAT, false, 0 },
+	{ "/health", "GET", CTL_HEALTH, false, 0 },
+	{ "/metrics", "GET", CTL_METRICS, false, 0 },
+	{ "/limits", "GET", CTL_LIMITS, false, 0 },
+	{ "/history", "GET", CTL_HISTORY, true, CHIST_LIST },
+	{ "/history/", "GET", CTL_HISTORY, true, CHIST_ROW },	/* a prefix: /history/ID */
+	{ "/graph", "GET", CTL_HISTORY, true, CHIST_GRAPH },
+	{ "/csrf", "GET", CTL_HISTORY, true, CHIST_CSRF },
+	{ "/", "GET", CTL_HISTORY, false, CHIST_WWW },		/* the page: the login form is open */
+	{ "/www/app.js", "GET", CTL_HISTORY, false, CHIST_WWW },
+	{ "/www/style.css", "GET", CTL_HISTORY, false, CHIST_WWW },
 };
 
 /* What a reload may change; strings owned. */
@@ -738,6 +748,13 @@ static enum MHD_Result ctl_do_learn(struct ctl_listener *l, struct MHD_Connectio
 	char peer[64], why[96];
 	json_t *o;
 
+	const char *digest = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "digest");
+	if (digest) {	/* a message known only from the scan history */
+		ctl_peer(l, conn, peer, sizeof(peer));
+		return chist_learn(conn, l->c->writer, req->route->ep == CTL_LEARN_SPAM ? WRITER_LEARN_SPAM :
+				   req->route->ep == CTL_LEARN_HAM ? WRITER_LEARN_HAM : WRITER_FORGET,
+				   digest, peer);
+	}
 	if (!ctl_user(conn, &user, why, sizeof(why)))
 		return ctl_reply_error(conn, MHD_HTTP_BAD_REQUEST, why);
 	if (req->len == 0)
@@ -944,7 +961,11 @@ static const struct ctl_route *ctl_route(const char *method, const char *url, un
 {
 	*status_r = MHD_HTTP_NOT_FOUND;
 	for (size_t i = 0; i < ARRAY_SIZE(ctl_routes); i++) {
-		if (strcmp(url, ctl_routes[i].path) != 0)
+		const char *p = ctl_routes[i].path;
+		size_t pl = strlen(p);
+
+		if (p[pl - 1] == '/' && pl > 1 ? strncmp(url, p, pl) != 0 || url[pl] == '\0' :
+		    strcmp(url, p) != 0)
 			continue;
 		if (strcmp(method, ctl_routes[i].method) == 0 ||
 		    (strcmp(method, "HEAD") == 0 && strcmp(ctl_routes[i].method, "GET") == 0))
@@ -1387,6 +1408,8 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 	case CTL_PING:
 		/* rspamd answers its /ping with "pong" and a newline */
 		return ctl_reply(conn, MHD_HTTP_OK, "text/plain", "pong\r\n", 6);
+	case CTL_HISTORY:
+		return chist_handle(conn, req->route->sub, url);
 	case CTL_LIMITS:
 		/* what a client may send: bayesc reads no more of a message than this */
 		return ctl_reply_json(conn, MHD_HTTP_OK, json_pack("{s:I,s:I}",

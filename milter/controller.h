@@ -18,6 +18,8 @@
  *	GET  /stat		the database's statistics (per user when given)
  *	GET  /health		{"status":"ok"}, 503 when the database is unusable
  *	GET  /metrics		Prometheus text (metrics.h)
+ *	GET  /history, /history/ID, /graph, /csrf, / (the web page) and
+ *	POST /learn_*?digest=	the scan history: controller_history.h
  *	GET  /limits		{"scan_limit":N,"max_request_bytes":M}: what a
  *				check scans and the largest request taken (bayesc
  *				reads no more of a message than that)

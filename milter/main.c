@@ -45,6 +45,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "history.h"
 #include "log.h"
 #include "milter.h"
 #include "tokcache.h"
@@ -114,6 +115,8 @@ static void main_usage(FILE *out)
 "FILES\n"
 "    %s       configuration (key = value)\n"
 "    %s     statistics database\n"
+"    %s   scan history (history_size rows)\n"
+"    %s   the controller's web page, served at /\n"
 "    %s    controller socket\n"
 "    %s          pid file\n"
 "    Default milter socket: %s (Postfix: smtpd_milters =\n"
@@ -127,7 +130,8 @@ static void main_usage(FILE *out)
 "    bayesc(1), bayesd.conf(5) (every key; also the commented example),\n"
 "    postconf(5) smtpd_milters.\n",
 		BAYESD_DEFAULT_CONFIG, BAYESD_DRAIN_S, BAYESD_DEFAULT_CONFIG,
-		BAYESD_DEFAULT_DATABASE, BAYESD_DEFAULT_CONTROLLER_SOCKET, BAYESD_DEFAULT_PIDFILE,
+		BAYESD_DEFAULT_DATABASE, BAYESD_DEFAULT_HISTORY_DATABASE, BAYESD_WWWDIR,
+		BAYESD_DEFAULT_CONTROLLER_SOCKET, BAYESD_DEFAULT_PIDFILE,
 		BAYESD_DEFAULT_MILTER_SOCKET);
 }
 
@@ -399,6 +403,7 @@ static void main_reload(const char *path, struct controller *ctl)
 	log_set_level(cfg->log_level);
 	config_current_set(cfg);
 	milter_reload();
+	history_configure(cfg);
 	if (ctl)
 		controller_reload(ctl, cfg);
 	log_info("reload: configuration %s loaded", path ? path : "(embedded defaults)");
@@ -545,6 +550,7 @@ int main(int argc, char **argv)
 		milter_cache_set(cache);
 		controller_cache_set(ctl, cache);
 	}
+	history_configure(cfg);
 	if (controller_start(ctl, cfg, err, sizeof(err)) != 0)
 		log_error("controller: %s; learning and the HTTP endpoints are unavailable, "
 			  "the milter goes on", err);

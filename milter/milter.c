@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "autolearn.h"
+#include "history.h"
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
@@ -101,6 +102,9 @@ struct milter_msg {
 	struct buf data;		/* headers + body, at most scan_limit bytes */
 	bool truncated;			/* more than scan_limit arrived */
 	char *subject;			/* first Subject value, or NULL */
+	/* for the scan history (history.h) */
+	char *sender, *msgid, *hfrom;
+	char *rcpt[HISTORY_RCPTS];
 	struct milter_xspam xspam[MILTER_XSPAM_NAMES];
 	size_t nxspam;
 	bool xspam_overflow;
@@ -236,6 +240,7 @@ static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_
 	o->sync_full = cfg->sync_full;
 	o->learn_global_too = cfg->per_user_global;
 	o->cache = milter_cache;
+	o->keep_text = cfg->history;	/* the history shows the deciding features' text */
 	config_store_options(cfg, o);
 }
 
@@ -410,6 +415,14 @@ static void milter_msg_reset(struct milter_msg *m)
 	m->truncated = false;
 	free(m->subject);
 	m->subject = NULL;
+	free(m->sender);
+	free(m->msgid);
+	free(m->hfrom);
+	m->sender = m->msgid = m->hfrom = NULL;
+	for (size_t i = 0; i < HISTORY_RCPTS; i++) {
+		free(m->rcpt[i]);
+		m->rcpt[i] = NULL;
+	}
 	for (size_t i = 0; i < m->nxspam; i++)
 		free(m->xspam[i].name);
 	m->nxspam = 0;
@@ -602,6 +615,8 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	auth = mio->getsymval(ctx, (char *)"{auth_authen}");
 	if (auth && *auth)
 		m->auth = xstrdup(auth);
+	if (argv && argv[0])
+		m->sender = xstrdup(argv[0]);
 	if (conn->local && !conn->cfg->score_local) {
 		m->score = false;
 		m->skip_reason = "local submission";
@@ -630,6 +645,8 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	if (!conn)
 		return milter_continue(conn, SMFIP_NR_RCPT);
 	m = &conn->msg;
+	if (m->nrcpt < HISTORY_RCPTS && argv && argv[0])
+		m->rcpt[m->nrcpt] = xstrdup(argv[0]);
 	if (m->score && argv && argv[0] &&
 	    config_exempt(conn->cfg, conn->cfg->exempt_recipients, argv[0])) {
 		/* postmaster@, abuse@ (RFC 2142) receive spam reports: never reject them */
@@ -678,6 +695,10 @@ static sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
 	}
 	if (!m->subject && strcasecmp(name, "Subject") == 0)
 		m->subject = xstrdup(value);
+	else if (!m->msgid && strcasecmp(name, "Message-ID") == 0)
+		m->msgid = xstrdup(value);
+	else if (!m->hfrom && strcasecmp(name, "From") == 0)
+		m->hfrom = xstrdup(value);
 	if (m->score) {
 		milter_append(conn, name, strlen(name));
 		milter_append(conn, ": ", 2);
@@ -802,6 +823,28 @@ static void milter_subject(SMFICTX *ctx, struct milter_conn *conn, const char *q
 	buf_free(&s);
 }
 
+/*
+ * milter_history - hand the scan's row to the history ring (the writer
+ * thread stores it); takes the snapshot, NULL when history is off
+ */
+static void milter_history(struct milter_conn *conn, struct history_snap **snap, const char *qid,
+			   const char *user, const char *action, double prob, double ms)
+{
+	struct milter_msg *m = &conn->msg;
+
+	if (!*snap)
+		return;
+	struct history_msg hm = {
+		.qid = qid, .msgid = m->msgid, .sender = m->sender, .hfrom = m->hfrom,
+		.subject = m->subject, .ip = conn->client[0] ? conn->client : NULL,
+		.helo = conn->helo, .user = user, .action = action,
+		.rcpts = (const char *const *)m->rcpt,
+		.nrcpts_kept = m->nrcpt < HISTORY_RCPTS ? m->nrcpt : HISTORY_RCPTS,
+		.nrcpt = m->nrcpt, .size = m->data.len, .prob = prob, .ms = ms,
+	};
+	history_capture(milter_writer, snap, (const unsigned char *)m->data.data, m->data.len, &hm);
+}
+
 /* milter_eom - score and act */
 static sfsistat milter_eom(SMFICTX *ctx)
 {
@@ -815,6 +858,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	char err[512] = "";
 	char hdr[256];
 	const char *qid, *action, *user;
+	struct history_snap *snap = NULL;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
 	int rc = -1;
@@ -851,6 +895,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
 			snprintf(err, sizeof(err), "%s", bayes_errmsg(h.b));
+		} else if (milter_writer) {
+			snap = history_snap(h.b, &r, &meta);	/* before another thread gets the handle */
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
 		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
@@ -893,6 +939,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 			 "min_learns=%u), tokens=%zu, ms=%.2f%s%s", qid, milter_client(conn), r.prob,
 			 (unsigned long long)r.learned_spam, (unsigned long long)r.learned_ham,
 			 cfg->min_learns, r.nfeatures, ms, user ? ", user=" : "", user ? user : "");
+		milter_history(conn, &snap, qid, user, "none", r.prob, ms);
 		milter_msg_reset(m);
 		return SMFIS_CONTINUE;
 	}
@@ -936,6 +983,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f%s%s", qid,
 		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
 		 user ? user : "");
+	milter_history(conn, &snap, qid, user, action, r.prob, ms);
 	milter_autolearn(conn, qid, user, r.prob);
 	milter_msg_reset(m);
 	return ret;

@@ -88,6 +88,10 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 	job->kind = BAYES_ERR_NONE;
 	job->err[0] = '\0';
 
+	if (job->op == WRITER_CALL && !job->needs_db) {
+		job->rc = job->call(NULL, job);
+		return;
+	}
 	if (w->db == NULL && !writer_reopen(w, job->err, sizeof(job->err), &job->kind)) {
 		if (job->kind == BAYES_ERR_NONE)
 			job->kind = BAYES_ERR_DB;
@@ -108,6 +112,9 @@ static void writer_run_job(struct writer *w, struct writer_job *job)
 		job->rc = bayes_autolearn(w->db, job->user,
 					  job->op == WRITER_AUTOLEARN_SPAM ? BAYES_SPAM : BAYES_HAM,
 					  job->prob, job->data, job->size, &job->outcome);
+		break;
+	case WRITER_CALL:
+		job->rc = job->call(w->db, job);
 		break;
 	case WRITER_EXPIRE:
 		w->next_expire = time(NULL);
@@ -277,6 +284,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		writer_run_retry(w, job);	/* the commit happens here, unlocked */
+		if (job->posted && job->op == WRITER_CALL) {
+			free(job);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
 		if (job->posted) {
 			writer_posted_done(job);
 			pthread_mutex_lock(&w->lock);
@@ -412,6 +424,24 @@ int writer_post(struct writer *w, enum writer_op op, const char *user, const uns
 
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping || w->queued >= w->queue_max) {
+		pthread_mutex_unlock(&w->lock);
+		free(job);
+		return -1;
+	}
+	enqueue_locked(w, job);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* writer_post_call - queue a call, return at once. */
+int writer_post_call(struct writer *w, struct writer_job *job)
+{
+	job->op = WRITER_CALL;
+	job->posted = true;
+	job->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	/* half the queue at most: history rows never crowd out a user's learn */
+	if (w->stopping || w->queued >= (w->queue_max + 1) / 2) {
 		pthread_mutex_unlock(&w->lock);
 		free(job);
 		return -1;

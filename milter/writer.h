@@ -46,6 +46,7 @@ enum writer_op {
 	WRITER_EXPIRE,		/* start an expiry run now; answered at once (rc 0) */
 	WRITER_AUTOLEARN_SPAM,	/* bayes_autolearn; only through writer_post() */
 	WRITER_AUTOLEARN_HAM,
+	WRITER_CALL,		/* run job->call on the writer thread (history.h) */
 };
 
 /*
@@ -67,6 +68,16 @@ struct writer_job {
 
 	double prob;			/* autolearn: the score it was learned for */
 	char tag[32];			/* autolearn: the queue id, for the log line */
+
+	/*
+	 * WRITER_CALL: call(db, job) runs on the writer thread and returns
+	 * job->rc (0 or -1, filling outcome or kind and err). db is the
+	 * writer's read-write handle, or NULL when needs_db is false (then
+	 * the database is not even opened for it). arg is the caller's.
+	 */
+	int (*call)(struct bayes *db, struct writer_job *job);
+	void *arg;
+	bool needs_db;
 
 	/* private to writer.c */
 	bool posted;			/* writer_post(): freed by the writer, nobody waits */
@@ -105,6 +116,15 @@ int writer_submit(struct writer *w, struct writer_job *job);
  */
 int writer_post(struct writer *w, enum writer_op op, const char *user, const unsigned char *data,
 		size_t size, double prob, const char *tag);
+
+/*
+ * writer_post_call - fire and forget: queue job (op WRITER_CALL, from
+ * xmalloc/xcalloc, call and arg set) and return at once; the writer runs
+ * it in its turn and then frees job (call frees what arg owns). Returns 0
+ * when queued, -1 when dropped (half the queue is taken, so learns always
+ * find room, or stopping: job freed, arg not, the caller keeps it). Thread-safe; never waits on a commit.
+ */
+int writer_post_call(struct writer *w, struct writer_job *job);
 
 /*
  * writer_stop - refuse new jobs, run every job already queued (each

@@ -35,6 +35,7 @@ static const struct {
 	{ "restore", VERB_RESTORE, true },
 	{ "expire", VERB_EXPIRE, true },
 	{ "import-mbox", VERB_IMPORT_MBOX, false },
+	{ "history", VERB_HISTORY, false },
 };
 
 static void usage(FILE *out)
@@ -61,6 +62,9 @@ static void usage(FILE *out)
 "                   failed) instead of a line per message\n"
 "  forget           remove what earlier learns of the messages added\n"
 "  stat             print the statistics\n"
+"  history [-n N] [--action ACTION]\n"
+"                   the newest N (20) rows of bayesd's scan history: time,\n"
+"                   queue id, score, action, sender, subject (controller only)\n"
 "  eval INDEX       (with --db) TREC immediate-feedback evaluation over a\n"
 "                   TREC index of 'spam PATH' / 'ham PATH' lines\n"
 "  dump             (with --db) write the statistics as portable text to\n"
@@ -205,6 +209,13 @@ static const char *verb_misuse(const struct bayesc_opts *o)
 	bool check = o->verb == VERB_CHECK;
 
 	switch (o->verb) {
+	case VERB_HISTORY:
+		if (o->db || o->nargs > 0)
+			return "history asks bayesd's controller and takes no argument (no --db)";
+		if (o->history_action && strspn(o->history_action, "abcdefghijklmnopqrstuvwxyz") !=
+		    strlen(o->history_action))
+			return "--action: accept, flag, quarantine, reject or tempfail";
+		break;
 	case VERB_STAT:
 	case VERB_DUMP:
 	case VERB_RESTORE:
@@ -306,6 +317,7 @@ int main(int argc, char **argv)
 		{ "no-recurse", no_argument, NULL, OPT_NO_RECURSE },
 		{ "spam", no_argument, NULL, 'S' },
 		{ "ham", no_argument, NULL, 'N' },
+		{ "action", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -316,7 +328,7 @@ int main(int argc, char **argv)
 	int c, import_class = -1;
 
 	bayes_options_default(&o.store);
-	while ((c = getopt_long(argc, argv, "c:s:h:H:P:u:d:t:jeqEV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:h:H:P:u:d:t:n:jeqEV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'D': o.db = optarg; break;
 		case 'c': config = optarg; break;
@@ -341,6 +353,8 @@ int main(int argc, char **argv)
 		case 'j': o.json = true; break;
 		case 'e': o.explain = true; break;
 		case 'q': o.quiet = true; break;
+		case 'n': o.history_n = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'a': o.history_action = optarg; break;
 		case 'E': o.exit_code = true; break;
 		case 'r': o.results = optarg; break;
 		case 'W':

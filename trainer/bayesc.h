@@ -51,6 +51,7 @@ enum bayesc_verb {
 	VERB_RESTORE,		/* offline only: a dump from stdin into a new database */
 	VERB_EXPIRE,		/* offline only: remove old, rare statistics */
 	VERB_IMPORT_MBOX,	/* import-mbox --spam|--ham: becomes VERB_LEARN_* with mbox set */
+	VERB_HISTORY,		/* client only: the scan history (GET /history) */
 };
 
 #define EVAL_TRAIN_ONLY	1	/* eval --train-only: learn every message, score none */
@@ -88,6 +89,8 @@ struct bayesc_opts {
 	int timeout_s;		/* -t, client mode */
 	char **args;		/* files / dirs after the verb; none = stdin */
 	int nargs;
+	unsigned history_n;	/* history -n N (0 = 20) */
+	const char *history_action;	/* history --action ACTION */
 };
 
 /*

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report.h"
 #include "util.h"
@@ -339,6 +340,49 @@ static void client_stat(struct client *cl)
 	json_decref(o);
 }
 
+/* client_history - GET /history and print its rows, newest first. */
+static void client_history(struct client *cl)
+{
+	char path[128];
+	size_t i;
+	long code;
+	json_t *o, *r;
+
+	snprintf(path, sizeof(path), "/history?limit=%u%s%s", cl->o->history_n ? cl->o->history_n : 20,
+		 cl->o->history_action ? "&action=" : "", cl->o->history_action ? cl->o->history_action : "");
+	if ((code = client_request(cl, path, NULL, 0)) < 0)
+		return;
+	if (code != 200) {
+		client_refused(cl, "history", code);
+		return;
+	}
+	if ((o = client_parse(cl, "history")) == NULL)
+		return;
+	if (cl->o->json) {
+		client_print_json(o, NULL);
+	} else if (!cl->o->quiet) {
+		printf("%-6s %-19s %-12s %-8s %-10s %-30s %s\n", "id", "time (UTC)", "queue id", "score",
+		       "action", "sender", "subject");
+		json_array_foreach(json_object_get(o, "rows"), i, r) {
+			char when[32] = "?", esc[4][256];
+			time_t t = (time_t)json_real_value(json_object_get(r, "time"));
+			struct tm tm;
+			const char *f[4] = { "qid", "action", "sender", "subject" };
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			for (int k = 0; k < 4; k++) {	/* a terminal gets no control bytes from a message */
+				const char *v = json_string_value(json_object_get(r, f[k]));
+				escape_for_log(esc[k], sizeof(esc[k]), v ? v : "-");
+			}
+			printf("%-6lld %-19s %-12s %-8.5f %-10s %-30s %s\n",
+			       (long long)json_integer_value(json_object_get(r, "id")), when, esc[0],
+			       json_real_value(json_object_get(r, "prob")), esc[1], esc[2], esc[3]);
+		}
+	}
+	json_decref(o);
+}
+
 /*
  * client_limit - the most of one message worth sending: for a check what
  * bayesd scans (scan_limit), for a learn or forget the largest request it
@@ -456,6 +500,8 @@ int client_main(const struct bayesc_opts *o)
 
 	if (o->verb == VERB_STAT) {
 		client_stat(&cl);
+	} else if (o->verb == VERB_HISTORY) {
+		client_history(&cl);
 	} else if (client_limit(&cl, &limit)) {
 		/* a check sends what bayesd scans, a learn no more than it takes:
 		 * bayesc's memory is bounded by those, not by the file */

@@ -10,6 +10,7 @@
 #include "../../milter/autolearn.c"
 #include "../../milter/milter.c"
 #include "../../milter/writer.c"
+#include "../../milter/history.c"
 #include "../../milter/metrics.c"
 #include "../../milter/verdict.c"
 
@@ -147,6 +148,125 @@ TEST(milter_per_user_autolearn)
 	CHECK(strstr(m.data, "\nbayesd_autolearn_skipped_total{reason=\"trusted\"} 0\n") != NULL);
 	CHECK(strstr(m.data, "# TYPE bayesd_autolearn_total counter\n") != NULL);
 	buf_free(&m);
+
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
+	config_unref(&cfg);
+}
+
+
+/*
+ * The scan history through the real callbacks and writer: a ring of
+ * history_size rows (12 messages, 10 kept), hashed addresses, the digest and features kept, and
+ * a learn by digest from a row that moves the counts like a learn.
+ */
+TEST(milter_history)
+{
+	static const char *const one[] = { "<Joe@Example.ORG>", NULL };
+	char db[400], hdb[400], path[400], err[600];
+	struct bayesd_config *cfg;
+	struct bayes_options o;
+	struct writer *w;
+	FILE *f;
+
+	snprintf(db, sizeof(db), "%s/mh.db", test_tmpdir());
+	snprintf(hdb, sizeof(hdb), "%s/mh-history.db", test_tmpdir());
+	snprintf(path, sizeof(path), "%s/mh.conf", test_tmpdir());
+	f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	fprintf(f, "database = %s\nhistory_database = %s\nhistory_size = 10\nhistory_addresses = hash\n"
+		"cache_max_tokens = 0\n", db, hdb);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	REQUIRE(cfg != NULL);
+	milter_engine_options(cfg, &o);
+	w = writer_start(db, &o, 0, err, sizeof(err));
+	REQUIRE(w != NULL);
+	config_current_set(cfg);
+	milter_reload();
+	history_configure(cfg);
+	milter_io_set(&tm_io);
+	milter_writer_set(w);
+	for (int i = 0; i < 11; i++)	/* one more than the ring holds */
+		tm_message(one, "filler", "One.\r\n");
+	tm_message(one, "<b>third</b>", "Three, cheap pills.\r\n");
+	milter_writer_set(NULL);
+	writer_stop(&w);	/* every row is in */
+
+	struct history_filter hf = { .min_prob = 0, .max_prob = 1 };
+	json_t *l = history_list(&hf, err, sizeof(err));
+	REQUIRE(l != NULL);
+	CHECK(json_integer_value(json_object_get(l, "total")) == 10);	/* the ring */
+	json_t *r = json_array_get(json_object_get(l, "rows"), 0);
+	REQUIRE(r != NULL);
+	CHECK(strcmp(json_string_value(json_object_get(r, "subject")), "<b>third</b>") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(r, "qid")), "TESTQID") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(r, "ip")), "192.0.2.7") == 0);
+	const char *snd = json_string_value(json_object_get(r, "sender"));
+	const char *rc = json_string_value(json_object_get(r, "recipients"));
+	CHECK(snd && strncmp(snd, "h:", 2) == 0 && strstr(snd, "@example.net") && !strstr(snd, "sender"));
+	CHECK(rc && strncmp(rc, "h:", 2) == 0 && strstr(rc, "@Example.ORG") && !strstr(rc, "Joe"));
+	CHECK(json_is_true(json_object_get(r, "learnable")));
+	CHECK(json_integer_value(json_object_get(r, "id")) == 12);
+
+	/* learn it as ham by digest: the row's features, the memory of learns */
+	char dg[33], user[64];
+	uint8_t digest[16];
+	uint64_t *hash;
+	size_t n;
+	snprintf(dg, sizeof(dg), "%s", json_string_value(json_object_get(r, "digest")));
+	CHECK(history_features(dg, digest, user, sizeof(user), &hash, &n, err, sizeof(err)) == 1);
+	CHECK(n > 10);
+	struct bayes *b = bayes_open(db, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+	REQUIRE(b != NULL);
+	enum bayes_learn_outcome out;
+	CHECK(bayes_learn_features(b, NULL, BAYES_HAM, false, digest, hash, n, &out) == 0 && out == BAYES_LEARNED);
+	CHECK(bayes_learn_features(b, NULL, BAYES_HAM, false, digest, hash, n, &out) == 0 && out == BAYES_ALREADY);
+	CHECK(bayes_learn_features(b, NULL, BAYES_SPAM, false, digest, hash, n, &out) == 0 && out == BAYES_RELEARNED);
+	struct bayes_stats st;
+	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 1 && st.learned_ham == 0);
+	CHECK(bayes_learn_features(b, NULL, BAYES_SPAM, true, digest, hash, n, &out) == 0 && out == BAYES_FORGOTTEN);
+	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 0 && st.learned_ham == 0);
+	bayes_close(&b);
+
+	/*
+	 * The same learn: by digest into one database, of the message itself
+	 * (the bytes the milter scanned) into another, give the same dump.
+	 */
+	static const char msg[] = "From: sender@example.net\r\nSubject: <b>third</b>\r\n\r\n"
+				  "Three, cheap pills.\r\n";
+	uint8_t mdg[16];
+	bayes_digest((const unsigned char *)msg, sizeof(msg) - 1, mdg);
+	CHECK(memcmp(mdg, digest, 16) == 0);
+	char dba[400], dbb[400];
+	snprintf(dba, sizeof(dba), "%s/mh-a.db", test_tmpdir());
+	snprintf(dbb, sizeof(dbb), "%s/mh-b.db", test_tmpdir());
+	struct bayes *ba = bayes_open(dba, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+	struct bayes *bb = bayes_open(dbb, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+	REQUIRE(ba != NULL && bb != NULL);
+	CHECK(bayes_learn_features(ba, NULL, BAYES_HAM, false, digest, hash, n, &out) == 0 && out == BAYES_LEARNED);
+	CHECK(bayes_learn(bb, NULL, BAYES_HAM, (const unsigned char *)msg, sizeof(msg) - 1, &out) == 0 &&
+	      out == BAYES_LEARNED);
+	char *da = NULL, *dbuf = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa = open_memstream(&da, &la), *fb = open_memstream(&dbuf, &lb);
+	CHECK(bayes_dump(ba, fa) == 0 && bayes_dump(bb, fb) == 0);
+	fclose(fa);
+	fclose(fb);
+	CHECK(la > 0 && la == lb && memcmp(da, dbuf, la) == 0);
+	if (la != lb)
+		fprintf(stderr, "  dump by digest %zu bytes, of the message %zu bytes\n", la, lb);
+	free(da);
+	free(dbuf);
+	bayes_close(&ba);
+	bayes_close(&bb);
+	free(hash);
+	/* an unknown digest is not found */
+	CHECK(history_features("00000000000000000000000000000000", digest, user, sizeof(user), &hash, &n,
+			       err, sizeof(err)) == 0);
+	json_decref(l);
+	history_close();
 
 	milter_io_set(NULL);
 	milter_shutdown();
