@@ -151,6 +151,7 @@ static const struct config_row config_table[] = {
 	{ "on_error", CT_ENUM, F(on_error), 0, 0, "accept", 0, 0, config_on_error },
 	{ "score_authenticated", CT_BOOL, F(score_authenticated), 0, 0, "no", 0, 0, NULL },
 	{ "trusted_networks", CT_NETS, F(trusted_networks), 0, 0, "", 0, 0, NULL },
+	{ "controller_open_reads", CT_BOOL, F(controller_open_reads), 0, 0, "no", 0, 0, NULL },
 	{ "score_local", CT_BOOL, F(score_local), 0, 0, "no", 0, 0, NULL },
 	{ "exempt_recipients", CT_STRING, F(exempt_recipients), 0, 0,
 	  BAYESD_DEFAULT_EXEMPT_RECIPIENTS, 0, 0, NULL },

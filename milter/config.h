@@ -86,6 +86,7 @@ struct bayesd_config {
 	char *controller_socket_group;	/* group that may train ("" = the daemon's) */
 	char *controller_bind;		/* "127.0.0.1:11334" or "" = no TCP controller */
 	char *controller_password;	/* required for TCP learns */
+	bool controller_open_reads;	/* GET /stat, /metrics on TCP without the password */
 	size_t max_request_bytes;	/* controller request body cap */
 	unsigned controller_timeout_s;	/* idle / slow client timeout */
 	unsigned controller_max_connections;	/* per listener (libmicrohttpd's limit) */

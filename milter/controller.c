@@ -66,34 +66,39 @@ enum ctl_endpoint {
 	CTL_HISTORY,		/* controller_history.c: ctl_route.sub says which */
 };
 
-/* The routes: path, method, and whether TCP callers need the password. */
+/*
+ * The routes: path, method, and whether TCP callers need the password:
+ * always (privileged), or for a read of the statistics unless
+ * controller_open_reads (read).
+ */
 static const struct ctl_route {
 	const char *path;
 	const char *method;
 	enum ctl_endpoint ep;
 	bool privileged;
+	bool read;
 	enum chist_endpoint sub;	/* CTL_HISTORY */
 } ctl_routes[] = {
-	{ "/check", "POST", CTL_CHECK, false, 0 },
-	{ "/symbols", "POST", CTL_CHECK, false, 0 },	/* rspamc's alias */
-	{ "/checkv2", "POST", CTL_CHECK, false, 0 },	/* rspamd's protocol v2: points too */
-	{ "/learnspam", "POST", CTL_LEARN_SPAM, true, 0 },	/* rspamd's names */
-	{ "/learnham", "POST", CTL_LEARN_HAM, true, 0 },
-	{ "/ping", "GET", CTL_PING, false, 0 },
-	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true, 0 },
-	{ "/learn_ham", "POST", CTL_LEARN_HAM, true, 0 },
-	{ "/forget", "POST", CTL_FORGET, true, 0 },
-	{ "/stat", "GET", CTL_STAT, false, 0 },
-	{ "/health", "GET", CTL_HEALTH, false, 0 },
-	{ "/metrics", "GET", CTL_METRICS, false, 0 },
-	{ "/limits", "GET", CTL_LIMITS, false, 0 },
-	{ "/history", "GET", CTL_HISTORY, true, CHIST_LIST },
-	{ "/history/", "GET", CTL_HISTORY, true, CHIST_ROW },	/* a prefix: /history/ID */
-	{ "/graph", "GET", CTL_HISTORY, true, CHIST_GRAPH },
-	{ "/csrf", "GET", CTL_HISTORY, true, CHIST_CSRF },
-	{ "/", "GET", CTL_HISTORY, false, CHIST_WWW },		/* the page: the login form is open */
-	{ "/www/app.js", "GET", CTL_HISTORY, false, CHIST_WWW },
-	{ "/www/style.css", "GET", CTL_HISTORY, false, CHIST_WWW },
+	{ "/check", "POST", CTL_CHECK, false, false, 0 },
+	{ "/symbols", "POST", CTL_CHECK, false, false, 0 },	/* rspamc's alias */
+	{ "/checkv2", "POST", CTL_CHECK, false, false, 0 },	/* rspamd's protocol v2: points too */
+	{ "/learnspam", "POST", CTL_LEARN_SPAM, true, false, 0 },	/* rspamd's names */
+	{ "/learnham", "POST", CTL_LEARN_HAM, true, false, 0 },
+	{ "/ping", "GET", CTL_PING, false, false, 0 },
+	{ "/learn_spam", "POST", CTL_LEARN_SPAM, true, false, 0 },
+	{ "/learn_ham", "POST", CTL_LEARN_HAM, true, false, 0 },
+	{ "/forget", "POST", CTL_FORGET, true, false, 0 },
+	{ "/stat", "GET", CTL_STAT, false, true, 0 },
+	{ "/health", "GET", CTL_HEALTH, false, false, 0 },
+	{ "/metrics", "GET", CTL_METRICS, false, true, 0 },
+	{ "/limits", "GET", CTL_LIMITS, false, false, 0 },
+	{ "/history", "GET", CTL_HISTORY, true, false, CHIST_LIST },
+	{ "/history/", "GET", CTL_HISTORY, true, false, CHIST_ROW },	/* a prefix: /history/ID */
+	{ "/graph", "GET", CTL_HISTORY, true, false, CHIST_GRAPH },
+	{ "/csrf", "GET", CTL_HISTORY, true, false, CHIST_CSRF },
+	{ "/", "GET", CTL_HISTORY, false, false, CHIST_WWW },		/* the page: the login form is open */
+	{ "/www/app.js", "GET", CTL_HISTORY, false, false, CHIST_WWW },
+	{ "/www/style.css", "GET", CTL_HISTORY, false, false, CHIST_WWW },
 };
 
 /* What a reload may change; strings owned. */
@@ -105,6 +110,7 @@ struct ctl_settings {
 	double reject_threshold;
 	size_t scan_limit;		/* 0: no cut */
 	unsigned min_learns;		/* of each class before a verdict */
+	bool open_reads;		/* controller_open_reads: /stat, /metrics on TCP without password */
 };
 
 /* An idle read-only handle pool. */
@@ -202,6 +208,7 @@ static void ctl_settings_set(struct ctl_settings *s, const struct bayesd_config 
 	s->reject_threshold = cfg->reject_threshold;
 	s->scan_limit = cfg->scan_limit;
 	s->min_learns = cfg->min_learns;
+	s->open_reads = cfg->controller_open_reads;
 }
 
 /* ctl_options - engine options for the handles, from cfg. */
@@ -1300,6 +1307,7 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 		pthread_mutex_lock(&c->lock);
 		req->max = c->set.max_request;
 		s.timeout_s = c->set.timeout_s;
+		s.open_reads = c->set.open_reads;
 		pthread_mutex_unlock(&c->lock);
 		if (s.timeout_s > 0)
 			MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, s.timeout_s);
@@ -1315,7 +1323,7 @@ static enum MHD_Result ctl_access(void *cls, struct MHD_Connection *conn, const 
 			return ctl_refuse(conn, req, status,
 					  status == MHD_HTTP_NOT_FOUND ? "no such endpoint" :
 					  "method not allowed", allow);
-		if (l->tcp && req->route->privileged) {
+		if (l->tcp && (req->route->privileged || (req->route->read && !s.open_reads))) {
 			const char *pw = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Password");
 
 			if (!ctl_password_ok(c, pw)) {

@@ -36,7 +36,7 @@ wait_controller "$SOCK" "$pid" || { no "bayesd started: $(tail -3 "$t/bayesd.log
 # spam_learned [-u USER] - the learned spam count stat shows
 learned() { "$BC" -s "$SOCK" --json "$@" stat | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["learned_spam"], d["learned_ham"])'; }
 
-"$BC" -h "127.0.0.1:$CPORT" stat >"$t/out" 2>"$t/err"; rc=$?
+"$BC" -h "127.0.0.1:$CPORT" -P pw-17 stat >"$t/out" 2>"$t/err"; rc=$?
 if [ $rc = 0 ] && ! grep -q '^Usage' "$t/out" && [ -s "$t/out" ]; then
 	ok "bayesc -h HOST:PORT stat: the host, exit 0: $(head -1 "$t/out")"
 else

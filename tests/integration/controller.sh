@@ -159,14 +159,30 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Password: wrong' --data-binary
 [ "$code" = 403 ] && ok "403 with a wrong password" || no "wrong password gave $code"
 expect 0 "TCP learn with password" $BC -H 127.0.0.1:$CPORT -P s3cret-pass learn_spam $SPAM
 expect 0 "TCP check without password" $BC -H 127.0.0.1:$CPORT check $HAM
-# TCP /stat without the password: figures yes, per-user addresses no (issue 17)
-curl -s --max-time 20 http://127.0.0.1:$CPORT/stat >"$t/tstat"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "per_user" not in d and d["per_user_hidden"] is True and d["learned_spam"] >= 1, d' "$t/tstat" &&
-	! grep -q 'alice@example.org' "$t/tstat" &&
-	ok "TCP /stat without password: no per-user list" || no "TCP /stat without password: $(cat "$t/tstat")"
+# TCP reads of the statistics (/stat, /metrics) need the password unless
+# controller_open_reads (issue 17); /health stays open for probes
+for ep in stat metrics; do
+	code=$(curl -s -o "$t/tstat" -w '%{http_code}' --max-time 20 http://127.0.0.1:$CPORT/$ep)
+	[ "$code" = 403 ] && ! grep -q 'alice@example.org' "$t/tstat" &&
+		ok "TCP /$ep without password: 403" || no "TCP /$ep without password: $code $(head -c 300 "$t/tstat")"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 http://127.0.0.1:$CPORT/health)
+[ "$code" = 200 ] && ok "TCP /health without password: 200" || no "TCP /health without password: $code"
 curl -s --max-time 20 -H 'Password: s3cret-pass' http://127.0.0.1:$CPORT/stat >"$t/tstat"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(u["user"]=="alice@example.org" for u in d["per_user"]), d' "$t/tstat" &&
 	ok "TCP /stat with the password: per-user list" || no "TCP /stat with password: $(cat "$t/tstat")"
+# controller_open_reads = yes (SIGHUP): figures yes, per-user addresses still no
+echo "controller_open_reads = yes" >>"$t/bayesd.conf"
+n0=$(grep -c 'reload: configuration' "$t/bayesd.log")
+kill -HUP $pid
+i=0
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" = "$n0" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+curl -s --max-time 20 http://127.0.0.1:$CPORT/stat >"$t/tstat"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "per_user" not in d and d["per_user_hidden"] is True and d["learned_spam"] >= 1, d' "$t/tstat" &&
+	! grep -q 'alice@example.org' "$t/tstat" &&
+	ok "open reads: TCP /stat without password, no per-user list" || no "open reads: TCP /stat without password: $(cat "$t/tstat")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 http://127.0.0.1:$CPORT/metrics)
+[ "$code" = 200 ] && ok "open reads: TCP /metrics without password: 200" || no "open reads: TCP /metrics: $code"
 # min_learns is 0 in this config: mature, a verdict; the check JSON says so
 curl -s --max-time 20 --data-binary @$HAM http://127.0.0.1:$CPORT/check >"$t/tcheck"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] is True and d["min_learns"]==0 and d["verdict"] in ("spam","ham") and "learned_ham" in d, d' "$t/tcheck" &&
@@ -284,9 +300,10 @@ grep -q '"user":"dana@example.org"' "$t/v2" && ucurl -H 'User: dana@example.org'
 # min_learns above what was learned (SIGHUP): no verdict, and check, stat
 # and health say why; the probability is still the engine's
 echo "min_learns = 1000" >>"$t/bayesd.conf"
+n0=$(grep -c 'reload: configuration' "$t/bayesd.log")
 kill -HUP $pid
 i=0
-while ! grep -q 'reload: configuration' "$t/bayesd.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(grep -c 'reload: configuration' "$t/bayesd.log")" = "$n0" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 ucurl --data-binary @$SPAM $H/check >"$t/imm"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mature"] is False and d["verdict"]=="unknown" and d["action"]=="no action" and d["spam"] is False and d["reason"]=="not enough training" and d["min_learns"]==1000 and 0 <= d["probability"] <= 1, d' "$t/imm" &&
 	ok "below min_learns: check says unknown, no action, not enough training" || no "below min_learns check: $(cat "$t/imm")"
