@@ -26,7 +26,7 @@
 #include "mime.h"
 #include "util.h"
 
-#define TOK_VERSION		1	/* bump whenever the hash of any text changes */
+#define TOK_VERSION		2	/* bump whenever the hash of any text changes */
 #define TOK_DEFAULT_SEED	0x62617965736431ULL	/* "bayesd1" */
 #define TOK_DEFAULT_OSB_WINDOW	2	/* word pairs: each word with the one before it (measured; README) */
 #define TOK_DEFAULT_MAX_FEATURES 20000	/* unique features kept per message */

@@ -89,11 +89,11 @@ TEST(tokenize_params_string)
 
 	tok_params_default(&p);
 	tok_params_string(&p, &b);
-	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000 ngram=4x3000");
+	CHECK_STR(b.data, "v=2 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000 ngram=4x3000");
 	/* without 4-grams: the string of the databases made before them */
 	p.ngram_bytes = 0;
 	tok_params_string(&p, &b);
-	CHECK_STR(b.data, "v=1 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000");
+	CHECK_STR(b.data, "v=2 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000");
 	buf_free(&b);
 }
 
