@@ -26,7 +26,8 @@
  * counts in X-Spam-Bayesd, no reject, flag, quarantine or autolearn;
  * otherwise:
  *	prob >= reject_threshold	550 5.7.1 reject_message, nothing else
- *	otherwise			X-Spam-Status: Yes|No, score=P required=T
+ *	otherwise			X-Spam-Status: Yes|No, score=S required=5.0
+ *					  tests=BAYES_NN autolearn=A version=bayesd-V
  *					X-Spam-Flag: YES (only when prob >= spam_threshold)
  *					X-Spam-Score: points, X-Spam-Level: stars (verdict.h)
  *					X-Spam-Bayesd: p=P tokens=N used=M version=V
@@ -218,8 +219,12 @@ void milter_writer_set(struct writer *w)
 	milter_writer = w;
 }
 
-/* milter_autolearn - after a score: the autolearn rule (autolearn.h) */
-static void milter_autolearn(struct milter_conn *conn, const char *qid, const char *user, double prob)
+/*
+ * milter_autolearn - after a score: the autolearn rule (autolearn.h); what
+ * it did, for X-Spam-Status: "spam", "ham", "no", or "disabled"
+ */
+static const char *milter_autolearn(struct milter_conn *conn, const char *qid, const char *user,
+				    double prob)
 {
 	struct milter_msg *m = &conn->msg;
 	struct autolearn_msg al = {
@@ -228,7 +233,12 @@ static void milter_autolearn(struct milter_conn *conn, const char *qid, const ch
 		.trusted = conn->trusted, .authenticated = m->auth != NULL, .truncated = m->truncated,
 	};
 
-	(void)autolearn_offer(conn->cfg, milter_writer, &al);
+	const char *cls;
+
+	if (!conn->cfg->autolearn)
+		return "disabled";
+	cls = autolearn_offer(conn->cfg, milter_writer, &al);
+	return cls ? cls : "no";
 }
 
 /* milter_engine_options - the engine options a config asks for */
@@ -857,7 +867,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	char err[512] = "";
 	char hdr[256];
-	const char *qid, *action, *user;
+	const char *qid, *action, *user, *learned;
 	struct history_snap *snap = NULL;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
@@ -944,6 +954,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	}
 
+	/* before the headers, so X-Spam-Status can say what autolearn did */
+	learned = milter_autolearn(conn, qid, user, r.prob);
 	if (r.prob >= cfg->reject_threshold) {
 		char xcode[16], text[512];
 
@@ -958,7 +970,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	} else {
 		struct verdict_headers vh;
 
-		verdict_format(cfg, r.prob, r.nfeatures, r.nused, m->truncated, &vh);
+		verdict_format(cfg, r.prob, r.nfeatures, r.nused, m->truncated, learned, &vh);
 		bool spam = vh.spam;
 		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
 		if (spam)
@@ -984,7 +996,6 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
 		 user ? user : "");
 	milter_history(conn, &snap, qid, user, action, r.prob, ms);
-	milter_autolearn(conn, qid, user, r.prob);
 	milter_msg_reset(m);
 	return ret;
 }

@@ -39,8 +39,9 @@
  * controller is asked (POST /check over its UNIX socket, with a bounded
  * wait), our headers are written, then the held lines, and the rest of the
  * message streams through. Headers are the milter's:
- *	X-Spam-Status: Yes|No, score=P required=T
+ *	X-Spam-Status: Yes|No, score=S required=5.0 tests=BAYES_NN autolearn=A version=bayesd-V
  *	X-Spam-Flag: YES			(only on Yes)
+ *	X-Spam-Score: S, X-Spam-Level: stars
  *	X-Spam-Bayesd: p=P tokens=N used=M version=V
  * and the Subject gets subject_tag on spam when one is configured.
  * Trusted clients and (unless score_authenticated) SASL senders are not
@@ -618,6 +619,18 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 	return ok;
 }
 
+/*
+ * sf_autolearn - what autolearn did, for X-Spam-Status: the class bayesd
+ * says it posted, else "disabled" when our config (normally bayesd's own
+ * file) has autolearn off, else "no"
+ */
+static const char *sf_autolearn(const struct bayesd_config *cfg, const struct sf_result *r)
+{
+	if (r->autolearn[0])
+		return r->autolearn;
+	return cfg->autolearn ? "no" : "disabled";
+}
+
 /* sf_header - queue one added header line */
 static void sf_header(const char *version, const char *sid, const char *token,
 		      const char *name, const char *value)
@@ -734,7 +747,7 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		struct verdict_headers vh;
 
 		verdict_format(cfg, r.prob, r.tokens > 0 ? (size_t)r.tokens : 0,
-			       r.used > 0 ? (size_t)r.used : 0, s->truncated, &vh);
+			       r.used > 0 ? (size_t)r.used : 0, s->truncated, sf_autolearn(cfg, &r), &vh);
 		bool spam = vh.spam;
 		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
 		if (spam)

@@ -325,8 +325,9 @@ done
 verdict() { # RCPT Yes|No
 	st=$(field "$1@example.net" 3) fl=$(field "$1@example.net" 4) de=$(field "$1@example.net" 5)
 	case $st in
-	"$2, score="[0-9].[0-9][0-9][0-9][0-9][0-9]" required="*) ok "$1: X-Spam-Status: $st" ;;
-	*) no "$1: X-Spam-Status '$st', wanted '$2, score=N.NNNNN required=...'" ;;
+	"$2, score="[0-9]*.[0-9]" required=5.0 tests=BAYES_"[0-9]*" autolearn="[a-z]*" version=bayesd-"?*)
+		ok "$1: X-Spam-Status: $st" ;;
+	*) no "$1: X-Spam-Status '$st', wanted '$2, score=S.S required=5.0 tests=BAYES_NN autolearn=A version=bayesd-V'" ;;
 	esac
 	if { [ "$2" = Yes ] && [ "$fl" = YES ]; } || { [ "$2" = No ] && [ "$fl" = - ]; }; then
 		ok "$1: X-Spam-Flag '$fl' on $2"

@@ -371,11 +371,35 @@ TEST(verdict_points_and_level)
 	CHECK_NEAR(verdict_points(cfg, 1), 10.0, 1e-9);
 	CHECK(verdict_points(cfg, 0.5) < 5.0);
 	CHECK(verdict_points(cfg, 0.95) > 5.0);
-	verdict_format(cfg, 0.95, 10, 5, false, &vh);
+	verdict_format(cfg, 0.95, 10, 5, false, "spam", &vh);
 	CHECK_STR(vh.score, "7.5");	/* 5 + 5 * (0.95 - 0.9) / 0.1 */
 	CHECK_STR(vh.level, "*******");
-	verdict_format(cfg, 0.01, 10, 5, false, &vh);
+	CHECK(vh.spam);
+	CHECK_STR(vh.status, "Yes, score=7.5 required=5.0 tests=BAYES_95 autolearn=spam "
+			     "version=bayesd-" BAYESD_VERSION);
+	CHECK(strncmp(vh.detail, "p=0.95000 ", 10) == 0);
+	verdict_format(cfg, 0.01, 10, 5, false, NULL, &vh);
 	CHECK_STR(vh.score, "0.1");
 	CHECK_STR(vh.level, "");
+	CHECK_STR(vh.status, "No, score=0.1 required=5.0 tests=BAYES_05 autolearn=no "
+			     "version=bayesd-" BAYESD_VERSION);
+	verdict_format(cfg, cfg->spam_threshold, 10, 5, false, "disabled", &vh);
+	CHECK(strncmp(vh.status, "Yes, score=5.0 required=5.0 tests=BAYES_80 autolearn=disabled ",
+		      62) == 0);
+	/* SpamAssassin's buckets, edges included */
+	CHECK_STR(verdict_bayes_test(0), "BAYES_00");
+	CHECK_STR(verdict_bayes_test(0.0099), "BAYES_00");
+	CHECK_STR(verdict_bayes_test(0.01), "BAYES_05");
+	CHECK_STR(verdict_bayes_test(0.05), "BAYES_20");
+	CHECK_STR(verdict_bayes_test(0.2), "BAYES_40");
+	CHECK_STR(verdict_bayes_test(0.4), "BAYES_50");
+	CHECK_STR(verdict_bayes_test(0.5), "BAYES_50");
+	CHECK_STR(verdict_bayes_test(0.6), "BAYES_60");
+	CHECK_STR(verdict_bayes_test(0.8), "BAYES_80");
+	CHECK_STR(verdict_bayes_test(0.95), "BAYES_95");
+	CHECK_STR(verdict_bayes_test(0.99), "BAYES_99");
+	CHECK_STR(verdict_bayes_test(0.9989), "BAYES_99");
+	CHECK_STR(verdict_bayes_test(0.999), "BAYES_999");
+	CHECK_STR(verdict_bayes_test(1), "BAYES_999");
 	config_unref(&cfg);
 }
