@@ -26,6 +26,9 @@ static bool skip_field(const char *name, size_t len)
 {
 	if (len >= 7 && ascii_casecmp_n(name, "x-spam-", 7) == 0)
 		return true;
+	/* an incoming X-Spam-* as bayesd renamed it (upstream_headers = rename) */
+	if (len >= 16 && ascii_casecmp_n(name, "x-upstream-spam-", 16) == 0)
+		return true;
 	if (len >= 8 && ascii_casecmp_n(name, "x-bayesd", 8) == 0)
 		return true;
 	for (size_t i = 0; i < ARRAY_SIZE(skip_fields); i++)

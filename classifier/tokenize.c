@@ -67,7 +67,8 @@
  * Parts: "ct:type", "cte:encoding", "charset:x", "filename-ext:ext".
  * Byte 4-grams (tokenizer_add_bytes): every 4-byte window of the first
  *	ngram_bytes bytes of the raw message, headers included but for
- *	X-Spam-* and X-Bayesd* fields (see verdict_header()), CR skipped:
+ *	X-Spam-*, X-Upstream-Spam-* and X-Bayesd* fields (see
+ *	verdict_header()), CR skipped:
  *	readable "4g:" plus the bytes (\xHH for what is not printable ASCII).
  *	Like OSB pairs they hash the bytes directly (ngram_hash()). They carry
  *	what words do not: the mailer's header layout, encodings, markup, and
@@ -1115,6 +1116,9 @@ static bool is_own_header(const char *name, size_t len)
 	for (size_t i = 0; i < ARRAY_SIZE(own); i++)
 		if (ci_eq(name, len, own[i]))
 			return true;
+	/* X-Upstream-Spam-*: incoming X-Spam-* renamed by bayesd, never scored at SMTP */
+	if (len >= 16 && ascii_casecmp_n(name, "x-upstream-spam-", 16) == 0)
+		return true;
 	return len >= 8 && ascii_casecmp_n(name, "x-bayesd", 8) == 0;
 }
 
@@ -1739,13 +1743,14 @@ static void ngram_text(struct tokenizer *t, uint32_t v)
 
 /*
  * verdict_header - does the header line at s (n bytes to the end) carry a
- * verdict, ours or an upstream filter's (X-Spam-*, X-Bayesd*)? Such lines
+ * verdict, ours or an upstream filter's (X-Spam-*, X-Bayesd*, and
+ * X-Upstream-Spam-*, an upstream one as bayesd renamed it)? Such lines
  * are left out of the 4-grams, as their fields are left out of the
  * features: a message learned after it was tagged must not learn the tag.
  */
 static bool verdict_header(const unsigned char *s, size_t n)
 {
-	static const char *const names[] = { "x-spam-", "x-bayesd" };
+	static const char *const names[] = { "x-spam-", "x-bayesd", "x-upstream-spam-" };
 
 	for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
 		size_t len = strlen(names[k]), i = 0;

@@ -80,6 +80,10 @@ struct config_row {
 static const struct config_enum config_on_error[] = {
 	{ "accept", ON_ERROR_ACCEPT }, { "tempfail", ON_ERROR_TEMPFAIL }, { NULL, 0 },
 };
+static const struct config_enum config_upstream_headers[] = {
+	{ "rename", UPSTREAM_RENAME }, { "remove", UPSTREAM_REMOVE }, { "keep", UPSTREAM_KEEP },
+	{ NULL, 0 },
+};
 static const struct config_enum config_history_addresses[] = {
 	{ "plain", 0 }, { "hash", 1 }, { NULL, 0 },
 };
@@ -149,6 +153,8 @@ static const struct config_row config_table[] = {
 	  BAYESD_DEFAULT_REJECT_MESSAGE, 0, CF_NONEMPTY, NULL },
 	{ "subject_tag", CT_STRING, F(subject_tag), 0, 0, "", 0, 0, NULL },
 	{ "on_error", CT_ENUM, F(on_error), 0, 0, "accept", 0, 0, config_on_error },
+	{ "upstream_headers", CT_ENUM, F(upstream_headers), 0, 0, "rename", 0, 0,
+	  config_upstream_headers },
 	{ "score_authenticated", CT_BOOL, F(score_authenticated), 0, 0, "no", 0, 0, NULL },
 	{ "trusted_networks", CT_NETS, F(trusted_networks), 0, 0, "", 0, 0, NULL },
 	{ "controller_open_reads", CT_BOOL, F(controller_open_reads), 0, 0, "no", 0, 0, NULL },

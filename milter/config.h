@@ -75,6 +75,13 @@ enum on_error_policy {
 	ON_ERROR_TEMPFAIL,	/* 451 4.7.1 */
 };
 
+/* upstream_headers: what becomes of the X-Spam-* headers a message arrives with */
+enum upstream_headers {
+	UPSTREAM_RENAME,	/* X-Spam-Foo re-added as X-Upstream-Spam-Foo */
+	UPSTREAM_REMOVE,	/* deleted */
+	UPSTREAM_KEEP,		/* left as they came, beside ours */
+};
+
 struct bayesd_config {
 	int refs;			/* config_ref/config_unref */
 	char *path;			/* file it was read from, or NULL */
@@ -110,6 +117,7 @@ struct bayesd_config {
 	char *reject_message;
 	char *subject_tag;		/* prefixed to the Subject of spam ("" = no rewrite) */
 	enum on_error_policy on_error;
+	enum upstream_headers upstream_headers;	/* incoming X-Spam-*: rename, remove, keep */
 	bool score_authenticated;	/* default false: SASL senders not scored */
 	char *trusted_networks;		/* comma/space separated CIDRs, default "" */
 	bool score_local;		/* default false: mail from the box itself not scored */

@@ -19,14 +19,18 @@
  * Trusted and authenticated senders are not scored: their body is skipped
  * from the first chunk.
  *
- * Acting, at end of message. Incoming X-Spam-* headers are always removed
+ * Acting, at end of message. Incoming X-Spam-* headers are removed
  * (highest index first, so indexes stay valid) so no sender can forge a
- * verdict; then, for a scored message whose statistics are below min_learns
+ * verdict, and with upstream_headers = rename (the default) re-added as
+ * X-Upstream-Spam-* with their values, for whoever wants an upstream
+ * filter's opinion; upstream_headers = keep leaves them (an incoming
+ * X-Spam-Status then stands beside ours); then, for a scored message whose statistics are below min_learns
  * of either class: "X-Spam-Status: Unknown, not enough training", the
  * counts in X-Spam-Bayesd, no reject, flag, quarantine or autolearn;
  * otherwise:
  *	prob >= reject_threshold	550 5.7.1 reject_message, nothing else
- *	otherwise			X-Spam-Status: Yes|No, score=P required=T
+ *	otherwise			X-Spam-Status: Yes|No, score=S required=5.0
+ *					  tests=BAYES_NN autolearn=A version=bayesd-V
  *					X-Spam-Flag: YES (only when prob >= spam_threshold)
  *					X-Spam-Score: points, X-Spam-Level: stars (verdict.h)
  *					X-Spam-Bayesd: p=P tokens=N used=M version=V
@@ -79,6 +83,7 @@
 
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
+#define MILTER_UPSTREAM_MAX	32	/* incoming X-Spam-* headers renamed (upstream_headers) */
 #define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
 #define MILTER_IDLE_TIMEOUT_S	7210	/* silence from the MTA (libmilter's default) */
 #define MILTER_SEND_TIMEOUT_S	60	/* a write the MTA does not take */
@@ -89,6 +94,12 @@
 struct milter_xspam {
 	char *name;
 	unsigned count;
+};
+
+/* One incoming X-Spam-* header, to re-add as X-Upstream-Spam-* (rename). */
+struct milter_upstream {
+	char *name;
+	char *value;
 };
 
 struct milter_msg {
@@ -108,6 +119,9 @@ struct milter_msg {
 	struct milter_xspam xspam[MILTER_XSPAM_NAMES];
 	size_t nxspam;
 	bool xspam_overflow;
+	struct milter_upstream upstream[MILTER_UPSTREAM_MAX];
+	size_t nupstream;
+	bool upstream_overflow;
 };
 
 struct milter_conn {
@@ -218,8 +232,12 @@ void milter_writer_set(struct writer *w)
 	milter_writer = w;
 }
 
-/* milter_autolearn - after a score: the autolearn rule (autolearn.h) */
-static void milter_autolearn(struct milter_conn *conn, const char *qid, const char *user, double prob)
+/*
+ * milter_autolearn - after a score: the autolearn rule (autolearn.h); what
+ * it did, for X-Spam-Status: "spam", "ham", "no", or "disabled"
+ */
+static const char *milter_autolearn(struct milter_conn *conn, const char *qid, const char *user,
+				    double prob)
 {
 	struct milter_msg *m = &conn->msg;
 	struct autolearn_msg al = {
@@ -228,7 +246,12 @@ static void milter_autolearn(struct milter_conn *conn, const char *qid, const ch
 		.trusted = conn->trusted, .authenticated = m->auth != NULL, .truncated = m->truncated,
 	};
 
-	(void)autolearn_offer(conn->cfg, milter_writer, &al);
+	const char *cls;
+
+	if (!conn->cfg->autolearn)
+		return "disabled";
+	cls = autolearn_offer(conn->cfg, milter_writer, &al);
+	return cls ? cls : "no";
 }
 
 /* milter_engine_options - the engine options a config asks for */
@@ -427,6 +450,12 @@ static void milter_msg_reset(struct milter_msg *m)
 		free(m->xspam[i].name);
 	m->nxspam = 0;
 	m->xspam_overflow = false;
+	for (size_t i = 0; i < m->nupstream; i++) {
+		free(m->upstream[i].name);
+		free(m->upstream[i].value);
+	}
+	m->nupstream = 0;
+	m->upstream_overflow = false;
 }
 
 /* milter_continue - SMFIS_CONTINUE, or SMFIS_NOREPLY where no answer was agreed */
@@ -659,22 +688,48 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	return milter_continue(conn, SMFIP_NR_RCPT);
 }
 
-/* milter_note_xspam - remember an incoming X-Spam-* header for removal */
-static void milter_note_xspam(struct milter_msg *m, const char *name)
+/* milter_note_upstream - remember an incoming X-Spam-* header and its value, to rename */
+static void milter_note_upstream(struct milter_msg *m, const char *name, const char *value)
+{
+	if (m->nupstream == MILTER_UPSTREAM_MAX) {
+		m->upstream_overflow = true;
+		return;
+	}
+	m->upstream[m->nupstream].name = xstrdup(name);
+	m->upstream[m->nupstream].value = xstrdup(value);
+	m->nupstream++;
+}
+
+/* milter_note_removal - count an incoming X-Spam-* header by name; false when too many names */
+static bool milter_note_removal(struct milter_msg *m, const char *name)
 {
 	for (size_t i = 0; i < m->nxspam; i++) {
 		if (strcasecmp(m->xspam[i].name, name) == 0) {
 			m->xspam[i].count++;
-			return;
+			return true;
 		}
 	}
 	if (m->nxspam == MILTER_XSPAM_NAMES) {
 		m->xspam_overflow = true;
-		return;
+		return false;
 	}
 	m->xspam[m->nxspam].name = xstrdup(name);
 	m->xspam[m->nxspam].count = 1;
 	m->nxspam++;
+	return true;
+}
+
+/*
+ * milter_note_xspam - remember an incoming X-Spam-* header for removal
+ * (upstream_headers = remove or rename) and, for rename, its value; one
+ * that cannot be removed (too many names) is not renamed either
+ */
+static void milter_note_xspam(struct milter_conn *conn, const char *name, const char *value)
+{
+	if (conn->cfg->upstream_headers == UPSTREAM_KEEP)
+		return;
+	if (milter_note_removal(&conn->msg, name) && conn->cfg->upstream_headers == UPSTREAM_RENAME)
+		milter_note_upstream(&conn->msg, name, value);
 }
 
 /* milter_header - one header: keep it for scoring, note forged verdicts */
@@ -690,7 +745,7 @@ static sfsistat milter_header(SMFICTX *ctx, char *name, char *value)
 		value = (char *)"";
 	if (strncasecmp(name, "X-Spam-", 7) == 0) {
 		/* never scored: ours, or a forgery of ours */
-		milter_note_xspam(m, name);
+		milter_note_xspam(conn, name, value);
 		return milter_continue(conn, SMFIP_NR_HDR);
 	}
 	if (!m->subject && strcasecmp(name, "Subject") == 0)
@@ -738,7 +793,39 @@ static sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* milter_strip_xspam - remove the incoming X-Spam-* headers */
+/* milter_addheader - add a header, logging a failure */
+static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char *qid,
+			     const char *name, const char *value)
+{
+	if (mio->addheader(ctx, (char *)name, (char *)value) != MI_SUCCESS)
+		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
+}
+
+/* milter_rename_upstream - re-add each noted X-Spam-Foo as X-Upstream-Spam-Foo */
+static void milter_rename_upstream(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
+{
+	struct milter_msg *m = &conn->msg;
+	struct buf name;
+
+	buf_init(&name);
+	for (size_t i = 0; i < m->nupstream; i++) {
+		buf_reset(&name);
+		/* "X-Spam-Foo" -> "X-Upstream-Spam-Foo", the rest of the name as it came */
+		buf_printf(&name, "X-Upstream-%s", m->upstream[i].name + 2);
+		milter_addheader(ctx, conn, qid, name.data, m->upstream[i].value);
+	}
+	buf_free(&name);
+	if (m->upstream_overflow)
+		log_warning("%s: client=%s, more than %d incoming X-Spam-* headers; "
+			    "the rest were removed, not renamed", qid, milter_client(conn),
+			    MILTER_UPSTREAM_MAX);
+}
+
+/*
+ * milter_strip_xspam - the incoming X-Spam-* headers, by upstream_headers:
+ * removed (remove, rename), then re-added as X-Upstream-Spam-* (rename);
+ * keep noted none
+ */
 static void milter_strip_xspam(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
 {
 	struct milter_msg *m = &conn->msg;
@@ -755,14 +842,7 @@ static void milter_strip_xspam(SMFICTX *ctx, struct milter_conn *conn, const cha
 		log_warning("%s: client=%s, more than %d distinct X-Spam-* header names; "
 			    "some incoming ones were left in place", qid, milter_client(conn),
 			    MILTER_XSPAM_NAMES);
-}
-
-/* milter_addheader - add a header, logging a failure */
-static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char *qid,
-			     const char *name, const char *value)
-{
-	if (mio->addheader(ctx, (char *)name, (char *)value) != MI_SUCCESS)
-		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
+	milter_rename_upstream(ctx, conn, qid);
 }
 
 /* milter_smtp_text - reply text for setreply: '%' doubled, no enhanced code */
@@ -857,7 +937,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 	char err[512] = "";
 	char hdr[256];
-	const char *qid, *action, *user;
+	const char *qid, *action, *user, *learned;
 	struct history_snap *snap = NULL;
 	double start, ms;
 	sfsistat ret = SMFIS_CONTINUE;
@@ -944,6 +1024,8 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	}
 
+	/* before the headers, so X-Spam-Status can say what autolearn did */
+	learned = milter_autolearn(conn, qid, user, r.prob);
 	if (r.prob >= cfg->reject_threshold) {
 		char xcode[16], text[512];
 
@@ -958,7 +1040,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	} else {
 		struct verdict_headers vh;
 
-		verdict_format(cfg, r.prob, r.nfeatures, r.nused, m->truncated, &vh);
+		verdict_format(cfg, r.prob, r.nfeatures, r.nused, m->truncated, learned, &vh);
 		bool spam = vh.spam;
 		milter_addheader(ctx, conn, qid, "X-Spam-Status", vh.status);
 		if (spam)
@@ -984,7 +1066,6 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
 		 user ? user : "");
 	milter_history(conn, &snap, qid, user, action, r.prob, ms);
-	milter_autolearn(conn, qid, user, r.prob);
 	milter_msg_reset(m);
 	return ret;
 }

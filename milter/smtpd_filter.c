@@ -18,7 +18,10 @@
  * Sessions. Reports build a struct sf_session per SMTP session: the client
  * address (link-connect, checked against trusted_networks), the HELO name
  * (link-identify), the SASL login (link-auth ... pass), the message id
- * (tx-begin, for the log) and the accepted envelope recipients (tx-rcpt).
+ * (tx-begin, for the log), the envelope sender (tx-mail) and the accepted
+ * recipients (tx-rcpt): an exempt sender or recipient (exempt_senders,
+ * exempt_recipients: postmaster@ and abuse@ by default) means the message
+ * is not scored, as in the milter.
  * link-disconnect frees it; tx-begin/reset/rollback forget the message.
  *
  * Per-user statistics and autolearn, as in the milter. With per_user, a
@@ -32,19 +35,23 @@
  * message cut at scan_limit ("Truncated:"), and the message id for the log.
  *
  * Messages. data-line events carry the message one line at a time, still
- * dot-stuffed, ending with ".". Incoming X-Spam-* header lines (and their
- * continuations) are dropped, always, so no sender can forge a verdict. A
+ * dot-stuffed, ending with ".". Incoming X-Spam-* header lines follow
+ * upstream_headers, as in the milter, so no sender can forge a verdict:
+ * renamed to X-Upstream-Spam-* (the default), dropped with their
+ * continuations (remove), or left (keep). A
  * message that is scored is held back: its lines are kept (up to scan_limit
  * bytes) until the end, or until the limit is reached; then bayesd's
  * controller is asked (POST /check over its UNIX socket, with a bounded
  * wait), our headers are written, then the held lines, and the rest of the
  * message streams through. Headers are the milter's:
- *	X-Spam-Status: Yes|No, score=P required=T
+ *	X-Spam-Status: Yes|No, score=S required=5.0 tests=BAYES_NN autolearn=A version=bayesd-V
  *	X-Spam-Flag: YES			(only on Yes)
+ *	X-Spam-Score: S, X-Spam-Level: stars
  *	X-Spam-Bayesd: p=P tokens=N used=M version=V
  * and the Subject gets subject_tag on spam when one is configured.
- * Trusted clients and (unless score_authenticated) SASL senders are not
- * scored and get no X-Spam-* header: absence means "not scored".
+ * Trusted clients, (unless score_authenticated) SASL senders and
+ * exempt senders and recipients are not scored and get no X-Spam-*
+ * header: absence means "not scored".
  *
  * Verdicts are given at the commit phase (smtpd does not accept a
  * filter-result during data-line): prob >= reject_threshold answers
@@ -110,6 +117,7 @@ struct sf_session {
 	/* the transaction's envelope (tx-rcpt reports) */
 	unsigned nrcpt;			/* recipients accepted */
 	char user[BAYESD_USER_MAX];	/* per_user: the first one's user, "" = none */
+	const char *exempt;		/* "exempt sender|recipient": not scored, else NULL */
 
 	/* the message in DATA */
 	bool in_data;			/* data-line seen, "." not yet */
@@ -280,20 +288,57 @@ static void sf_tx_reset(struct sf_session *s)
 {
 	s->nrcpt = 0;
 	s->user[0] = '\0';
+	s->exempt = NULL;
 	sf_msg_reset(s);
 }
 
+/* sf_is_tx_result - whether a tx-mail/tx-rcpt field is the result */
+static bool sf_is_tx_result(const char *f)
+{
+	return strcmp(f, "ok") == 0 || strcmp(f, "permfail") == 0 || strcmp(f, "tempfail") == 0;
+}
+
 /*
- * sf_rcpt - tx-rcpt "msgid|result|address": count the accepted ones; with
- * per_user, map the first to its user as the milter does (used only if it
- * stays the only one)
+ * sf_tx_address - the address of a tx-mail or tx-rcpt report
+ * "msgid|result|address" that smtpd accepted, else NULL; the older
+ * "msgid|address|result" order is understood too
+ */
+static const char *sf_tx_address(char **f, size_t nf)
+{
+	if (nf < 3)
+		return NULL;
+	if (sf_is_tx_result(f[1]))
+		return strcmp(f[1], "ok") == 0 ? f[2] : NULL;
+	if (sf_is_tx_result(f[2]))
+		return strcmp(f[2], "ok") == 0 ? f[1] : NULL;
+	return NULL;
+}
+
+/* sf_mail - tx-mail: an exempt envelope sender means the message is not scored */
+static void sf_mail(struct sf_session *s, char **f, size_t nf)
+{
+	const char *from = sf_tx_address(f, nf);
+
+	if (from && config_exempt(sf_cfg, sf_cfg->exempt_senders, from))
+		s->exempt = "exempt sender";
+}
+
+/*
+ * sf_rcpt - tx-rcpt: count the accepted ones; one exempt recipient
+ * (postmaster@, abuse@ by default) exempts the message, as in the milter;
+ * with per_user, map the first to its user as the milter does (used only
+ * if it stays the only one)
  */
 static void sf_rcpt(struct sf_session *s, char **f, size_t nf)
 {
-	if (nf < 3 || strcmp(f[1], "ok") != 0)
+	const char *rcpt = sf_tx_address(f, nf);
+
+	if (!rcpt)
 		return;
+	if (!s->exempt && config_exempt(sf_cfg, sf_cfg->exempt_recipients, rcpt))
+		s->exempt = "exempt recipient";
 	if (s->nrcpt++ == 0 && sf_cfg->per_user &&
-	    !config_rcpt_user(sf_cfg, f[2], s->user, sizeof(s->user)))
+	    !config_rcpt_user(sf_cfg, rcpt, s->user, sizeof(s->user)))
 		s->user[0] = '\0';
 }
 
@@ -479,6 +524,8 @@ static void sf_report(const char *event, const char *sid, char *params)
 	} else if (strcmp(event, "tx-begin") == 0) {
 		snprintf(s->msgid, sizeof(s->msgid), "%s", f[0]);
 		sf_tx_reset(s);
+	} else if (strcmp(event, "tx-mail") == 0) {
+		sf_mail(s, f, nf);
 	} else if (strcmp(event, "tx-rcpt") == 0) {
 		sf_rcpt(s, f, nf);
 	} else if (strcmp(event, "tx-reset") == 0 || strcmp(event, "tx-rollback") == 0) {
@@ -618,6 +665,18 @@ static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, s
 	return ok;
 }
 
+/*
+ * sf_autolearn - what autolearn did, for X-Spam-Status: the class bayesd
+ * says it posted, else "disabled" when our config (normally bayesd's own
+ * file) has autolearn off, else "no"
+ */
+static const char *sf_autolearn(const struct bayesd_config *cfg, const struct sf_result *r)
+{
+	if (r->autolearn[0])
+		return r->autolearn;
+	return cfg->autolearn ? "no" : "disabled";
+}
+
 /* sf_header - queue one added header line */
 static void sf_header(const char *version, const char *sid, const char *token,
 		      const char *name, const char *value)
@@ -734,7 +793,7 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		struct verdict_headers vh;
 
 		verdict_format(cfg, r.prob, r.tokens > 0 ? (size_t)r.tokens : 0,
-			       r.used > 0 ? (size_t)r.used : 0, s->truncated, &vh);
+			       r.used > 0 ? (size_t)r.used : 0, s->truncated, sf_autolearn(cfg, &r), &vh);
 		bool spam = vh.spam;
 		sf_header(version, s->sid, token, "X-Spam-Status", vh.status);
 		if (spam)
@@ -755,15 +814,63 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 	sf_release(s, version, token, tag);
 }
 
+/* sf_skip_reason - why the message is not scored (the milter's order), or NULL */
+static const char *sf_skip_reason(const struct sf_session *s)
+{
+	if (s->local && !sf_cfg->score_local)
+		return "local submission";
+	if (s->trusted)
+		return "trusted network";
+	if (s->auth && !sf_cfg->score_authenticated)
+		return "authenticated";
+	return s->exempt;
+}
+
 /* sf_data_begin - the first data line of a message: decide whether to score it */
 static void sf_data_begin(struct sf_session *s)
 {
 	sf_msg_reset(s);
 	s->in_data = true;
 	s->in_header = true;
-	s->score = !(s->local && !sf_cfg->score_local) && !s->trusted &&
-		   (!s->auth || sf_cfg->score_authenticated);
+	s->score = sf_skip_reason(s) == NULL;
 	s->holding = s->score;
+}
+
+/*
+ * sf_upstream - a header line that starts a field: an incoming X-Spam-*
+ * one follows upstream_headers (rename: *line becomes "X-Upstream-Spam-...",
+ * in a buffer of ours, its continuations pass as they are; remove: it and
+ * its continuations are dropped; keep: untouched). False when dropped.
+ */
+static bool sf_upstream(struct sf_session *s, char **line, size_t *len)
+{
+	static struct buf renamed;
+
+	/* a dot-stuffed header name cannot be X-Spam-*: no unstuffing here */
+	s->dropping = false;
+	if (strncasecmp(*line, "X-Spam-", 7) != 0 || sf_cfg->upstream_headers == UPSTREAM_KEEP)
+		return true;
+	if (sf_cfg->upstream_headers == UPSTREAM_REMOVE) {
+		s->dropping = true;
+		log_debug("%s: client=%s, dropped incoming %s", sf_msgid(s), sf_client(s),
+			  sf_printable(*line, 60));
+		return false;
+	}
+	buf_reset(&renamed);
+	buf_printf(&renamed, "X-Upstream-%s", *line + 2);
+	*line = renamed.data;
+	*len = renamed.len;
+	return true;
+}
+
+/* sf_log_skipped - the log line of a message not scored */
+static void sf_log_skipped(const struct sf_session *s)
+{
+	const char *why = sf_skip_reason(s);
+	bool as = why && strcmp(why, "authenticated") == 0;
+
+	log_info("%s: client=%s, score=none, action=accept (not scored: %s%s%s)", sf_msgid(s),
+		 sf_client(s), why ? why : "unknown", as ? " as " : "", as ? s->auth : "");
 }
 
 /* sf_data_line - one line of the message (dot-stuffed, "." at the end) */
@@ -782,11 +889,7 @@ static void sf_data_line(const char *version, const char *sid, const char *token
 		if (s->holding)
 			sf_decide(s, version, token);
 		else if (!s->score)
-			log_info("%s: client=%s, score=none, action=accept (not scored: %s%s%s)",
-				 sf_msgid(s), sf_client(s),
-				 s->local && !sf_cfg->score_local ? "local submission" :
-				 s->trusted ? "trusted network" : "authenticated",
-				 !s->trusted && s->auth ? " as " : "", !s->trusted && s->auth ? s->auth : "");
+			sf_log_skipped(s);
 		sf_dataline(version, sid, token, line, len);
 		s->in_data = false;
 		return;
@@ -798,14 +901,8 @@ static void sf_data_line(const char *version, const char *sid, const char *token
 		} else if (line[0] == ' ' || line[0] == '\t') {
 			if (s->dropping)
 				return;
-		} else {
-			/* a dot-stuffed header name cannot be X-Spam-*: no unstuffing here */
-			s->dropping = strncasecmp(line, "X-Spam-", 7) == 0;
-			if (s->dropping) {
-				log_debug("%s: client=%s, dropped incoming %s", sf_msgid(s),
-					  sf_client(s), sf_printable(line, 60));
-				return;
-			}
+		} else if (!sf_upstream(s, &line, &len)) {
+			return;
 		}
 	}
 	if (!s->holding) {
@@ -869,7 +966,7 @@ static void sf_register(void)
 {
 	static const char *const reports[] = {
 		"link-connect", "link-disconnect", "link-identify", "link-auth",
-		"tx-begin", "tx-rcpt", "tx-reset", "tx-rollback",
+		"tx-begin", "tx-mail", "tx-rcpt", "tx-reset", "tx-rollback",
 	};
 
 	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++)

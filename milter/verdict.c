@@ -6,19 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* fmt_threshold - "0.90", "0.955": at least two decimals, no trailing noise */
-static void fmt_threshold(char *buf, size_t len, double t)
-{
-	size_t n;
-	char *dot;
-
-	snprintf(buf, len, "%.5f", t);
-	n = strlen(buf);
-	dot = strchr(buf, '.');
-	while (dot && n > (size_t)(dot - buf) + 3 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-}
-
 double verdict_points(const struct bayesd_config *cfg, double prob)
 {
 	double t = cfg->spam_threshold, pts;
@@ -37,26 +24,41 @@ double verdict_points(const struct bayesd_config *cfg, double prob)
 	return pts < 0 ? 0 : pts > VERDICT_POINTS_MAX ? VERDICT_POINTS_MAX : pts;
 }
 
-void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
-		    bool truncated, struct verdict_headers *out)
+/* verdict_bayes_test - SpamAssassin's BAYES_NN rule name of the bucket prob falls in */
+const char *verdict_bayes_test(double prob)
 {
-	char req[32];
+	static const struct {
+		double below;
+		const char *name;
+	} buckets[] = {
+		{ 0.01, "BAYES_00" }, { 0.05, "BAYES_05" }, { 0.20, "BAYES_20" },
+		{ 0.40, "BAYES_40" }, { 0.60, "BAYES_50" }, { 0.80, "BAYES_60" },
+		{ 0.95, "BAYES_80" }, { 0.99, "BAYES_95" }, { 0.999, "BAYES_99" },
+	};
+
+	for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
+		if (!(prob >= buckets[i].below))	/* NaN lands in the first */
+			return buckets[i].name;
+	return "BAYES_999";
+}
+
+void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
+		    bool truncated, const char *autolearn, struct verdict_headers *out)
+{
+	double pts = verdict_points(cfg, prob);
+	size_t stars = (size_t)pts, i;
 
 	out->spam = prob >= cfg->spam_threshold;
-	fmt_threshold(req, sizeof(req), cfg->spam_threshold);
-	snprintf(out->status, sizeof(out->status), "%s, score=%.5f required=%s",
-		 out->spam ? "Yes" : "No", prob, req);
+	snprintf(out->score, sizeof(out->score), "%.1f", pts);
+	snprintf(out->status, sizeof(out->status),
+		 "%s, score=%s required=%.1f tests=%s autolearn=%s version=bayesd-%s",
+		 out->spam ? "Yes" : "No", out->score, VERDICT_POINTS_REQUIRED,
+		 verdict_bayes_test(prob), autolearn ? autolearn : "no", BAYESD_VERSION);
 	snprintf(out->detail, sizeof(out->detail), "p=%.5f tokens=%zu used=%zu%s version=%s", prob,
 		 tokens, used, truncated ? " truncated=yes" : "", BAYESD_VERSION);
-	{
-		double pts = verdict_points(cfg, prob);
-		size_t stars = (size_t)pts, i;
-
-		snprintf(out->score, sizeof(out->score), "%.1f", pts);
-		for (i = 0; i < stars && i < sizeof(out->level) - 1; i++)
-			out->level[i] = '*';
-		out->level[i] = '\0';
-	}
+	for (i = 0; i < stars && i < sizeof(out->level) - 1; i++)
+		out->level[i] = '*';
+	out->level[i] = '\0';
 }
 
 void verdict_unknown(const char *reason, char *out, size_t outlen)

@@ -3,11 +3,17 @@
  * asked: the milter (milter.c) and the OpenSMTPD filter (smtpd_filter.c)
  * both format them here.
  *
- *	X-Spam-Status: Yes|No, score=P required=T
+ *	X-Spam-Status: Yes|No, score=S required=5.0 tests=BAYES_NN autolearn=A version=bayesd-V
  *	X-Spam-Flag: YES				(spam only)
  *	X-Spam-Score: S				(points, see verdict_points)
  *	X-Spam-Level: ***				(one '*' per whole point)
  *	X-Spam-Bayesd: p=P tokens=N used=M [truncated=yes] version=V
+ * X-Spam-Status has SpamAssassin's shape, so what parses SpamAssassin's
+ * header (Sieve rules, mail clients, spamassassin-aware tools) parses
+ * ours: S in points (verdict_points), required= the points at
+ * spam_threshold, tests= the BAYES_NN bucket of the probability
+ * (verdict_bayes_test), autolearn= spam|ham|no|disabled. The probability
+ * itself is in X-Spam-Bayesd.
  * and, when no score could be had,
  *	X-Spam-Status: Unknown, score=unknown (reason)
  * and, while the statistics are below min_learns of either class,
@@ -45,11 +51,22 @@ struct verdict_headers {
 double verdict_points(const struct bayesd_config *cfg, double prob);
 
 /*
+ * verdict_bayes_test - the name of SpamAssassin's BAYES_NN rule whose
+ * bucket holds probability prob: BAYES_00 below 0.01, BAYES_05 below 0.05,
+ * BAYES_20 below 0.20, BAYES_40 below 0.40, BAYES_50 below 0.60, BAYES_60
+ * below 0.80, BAYES_80 below 0.95, BAYES_95 below 0.99, BAYES_99 below
+ * 0.999, BAYES_999 from 0.999 on.
+ */
+const char *verdict_bayes_test(double prob);
+
+/*
  * verdict_format - the headers for probability prob under cfg's spam
- * threshold; tokens/used/truncated describe the scan (for the detail).
+ * threshold; tokens/used/truncated describe the scan (for the detail);
+ * autolearn is what is done with the message: "spam" or "ham" (a learn
+ * was posted), "no", "disabled" (autolearn off); NULL means "no".
  */
 void verdict_format(const struct bayesd_config *cfg, double prob, size_t tokens, size_t used,
-		    bool truncated, struct verdict_headers *out);
+		    bool truncated, const char *autolearn, struct verdict_headers *out);
 
 /*
  * verdict_mature - whether statistics with spam and ham learned messages

@@ -60,6 +60,7 @@ TEST(config_defaults)
 	CHECK_NEAR(c->reject_threshold, 0.999, 1e-12);
 	CHECK(c->quarantine_threshold > 1);
 	CHECK(c->on_error == ON_ERROR_ACCEPT);
+	CHECK(c->upstream_headers == UPSTREAM_RENAME);
 	CHECK(!c->score_authenticated);
 	CHECK(c->scan_limit == 1024 * 1024);
 	CHECK(c->controller_socket_mode == 0660);
@@ -85,6 +86,7 @@ TEST(config_values)
 		"subject_tag = \"[SPAM] \"\n"
 		"reject_message = 5.7.1 Go away, \"spammer\"#1  # a trailing comment\n"
 		"on_error = TEMPFAIL\n"
+		"upstream_headers = Keep\n"
 		"score_authenticated = yes\n"
 		"scan_limit = 512K\n"
 		"max_request_bytes = 2MiB\n"
@@ -110,6 +112,7 @@ TEST(config_values)
 	/* '#' after a blank starts a comment; '#' inside a word does not */
 	CHECK_STR(c->reject_message, "5.7.1 Go away, \"spammer\"#1");
 	CHECK(c->on_error == ON_ERROR_TEMPFAIL);
+	CHECK(c->upstream_headers == UPSTREAM_KEEP);
 	CHECK(c->score_authenticated);
 	CHECK(c->scan_limit == 512 * 1024);
 	CHECK(c->max_request_bytes == 2 * 1024 * 1024);
@@ -142,6 +145,7 @@ static const struct {
 	{ "controller_timeout = 0", "bad value for controller_timeout" },
 	{ "controller_socket_mode = 0999", "bad value for controller_socket_mode" },
 	{ "on_error = maybe", "expected one of: accept, tempfail" },
+	{ "upstream_headers = strip", "bad value for upstream_headers: 'strip' (expected one of: rename, remove, keep)" },
 	{ "train_mode = sometimes", "expected one of: all, error, mature" },
 	{ "sync = fast", "bad value for sync" },
 	{ "score_authenticated = perhaps", "expected yes or no" },

@@ -387,7 +387,8 @@ TEST(engine_digest_ignores_transit)
 		"Return-Path: <deals@pharma.example>\r\nDelivered-To: user@example.org\r\n"
 		"Received: from mx (mx [192.0.2.1])\r\n\tby imap with LMTP; Mon, 3 Mar 2025\r\n"
 		"From: deals@pharma.example\r\nTo: user@example.org\r\nSubject: cheap pills online\r\n"
-		"Message-ID: <1@pharma.example>\r\nX-Spam-Status: Yes, score=0.99\r\nX-Spam-Flag: YES\r\n\r\n"
+		"Message-ID: <1@pharma.example>\r\nX-Spam-Status: Yes, score=0.99\r\nX-Spam-Flag: YES\r\n"
+		"X-Upstream-Spam-Status: No, score=-1.0 required=5.0\r\n\r\n"
 		"Buy cheap pills online now, lowest prices, click here.\r\n\r\n";
 	uint8_t a[16], b[16], c[16];
 	bayes_digest((const unsigned char *)spam_msg, strlen(spam_msg), a);

@@ -31,8 +31,21 @@ static char *tm_getsymval(SMFICTX *ctx, char *name)
 }
 static char tm_status[256];	/* the last X-Spam-Status added */
 static char tm_detail[256];	/* the last X-Spam-Bayesd added */
+static char tm_hlog[4096];	/* every header change of a message, one a line */
+
+/* tm_hlog_add - note one header change (a line) in tm_hlog */
+static void tm_hlog_add(const char *line)
+{
+	size_t l = strlen(tm_hlog);
+
+	snprintf(tm_hlog + l, sizeof(tm_hlog) - l, "%s\n", line);
+}
 static int tm_addheader(SMFICTX *ctx, char *n, char *v)
 {
+	char line[512];
+
+	snprintf(line, sizeof(line), "add %s: %s", n, v);
+	tm_hlog_add(line);
 	if (strcmp(n, "X-Spam-Status") == 0)
 		snprintf(tm_status, sizeof(tm_status), "%s", v);
 	else if (strcmp(n, "X-Spam-Bayesd") == 0)
@@ -40,7 +53,14 @@ static int tm_addheader(SMFICTX *ctx, char *n, char *v)
 	return MI_SUCCESS;
 }
 static int tm_rejects;		/* 550 replies set */
-static int tm_chgheader(SMFICTX *ctx, char *n, int i, char *v) { return MI_SUCCESS; }
+static int tm_chgheader(SMFICTX *ctx, char *n, int i, char *v)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "chg %s #%d: %s", n, i, v ? v : "(removed)");
+	tm_hlog_add(line);
+	return MI_SUCCESS;
+}
 static int tm_setreply(SMFICTX *ctx, char *r, char *x, char *m)
 {
 	tm_rejects += r[0] == '5';
@@ -55,6 +75,7 @@ static const struct milter_io tm_io = {
 
 /* tm_message - one SMTP transaction through the callbacks: rcpts NULL-terminated */
 static const char *tm_client = "192.0.2.7";	/* the SMTP client's address */
+static const char *const *tm_extra;	/* more headers: name, value, ..., NULL */
 static void tm_message(const char *const *rcpts, const char *subject, const char *body)
 {
 	const struct smfiDesc *d = milter_callbacks();
@@ -62,7 +83,7 @@ static void tm_message(const char *const *rcpts, const char *subject, const char
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	char *from[] = { (char *)"<sender@example.net>", NULL };
 
-	tm_status[0] = tm_detail[0] = '\0';
+	tm_status[0] = tm_detail[0] = tm_hlog[0] = '\0';
 	inet_pton(AF_INET, tm_client, &sin.sin_addr);
 	d->xxfi_connect(ctx, (char *)"client.example.net", (struct sockaddr *)&sin);
 	d->xxfi_envfrom(ctx, from);
@@ -70,6 +91,8 @@ static void tm_message(const char *const *rcpts, const char *subject, const char
 		char *rcpt[] = { (char *)*rcpts, NULL };
 		d->xxfi_envrcpt(ctx, rcpt);
 	}
+	for (const char *const *h = tm_extra; h && h[0]; h += 2)
+		d->xxfi_header(ctx, (char *)h[0], (char *)h[1]);
 	d->xxfi_header(ctx, (char *)"From", (char *)"sender@example.net");
 	d->xxfi_header(ctx, (char *)"Subject", (char *)subject);
 	d->xxfi_eoh(ctx);
@@ -371,11 +394,127 @@ TEST(verdict_points_and_level)
 	CHECK_NEAR(verdict_points(cfg, 1), 10.0, 1e-9);
 	CHECK(verdict_points(cfg, 0.5) < 5.0);
 	CHECK(verdict_points(cfg, 0.95) > 5.0);
-	verdict_format(cfg, 0.95, 10, 5, false, &vh);
+	verdict_format(cfg, 0.95, 10, 5, false, "spam", &vh);
 	CHECK_STR(vh.score, "7.5");	/* 5 + 5 * (0.95 - 0.9) / 0.1 */
 	CHECK_STR(vh.level, "*******");
-	verdict_format(cfg, 0.01, 10, 5, false, &vh);
+	CHECK(vh.spam);
+	CHECK_STR(vh.status, "Yes, score=7.5 required=5.0 tests=BAYES_95 autolearn=spam "
+			     "version=bayesd-" BAYESD_VERSION);
+	CHECK(strncmp(vh.detail, "p=0.95000 ", 10) == 0);
+	verdict_format(cfg, 0.01, 10, 5, false, NULL, &vh);
 	CHECK_STR(vh.score, "0.1");
 	CHECK_STR(vh.level, "");
+	CHECK_STR(vh.status, "No, score=0.1 required=5.0 tests=BAYES_05 autolearn=no "
+			     "version=bayesd-" BAYESD_VERSION);
+	verdict_format(cfg, cfg->spam_threshold, 10, 5, false, "disabled", &vh);
+	CHECK(strncmp(vh.status, "Yes, score=5.0 required=5.0 tests=BAYES_80 autolearn=disabled ",
+		      62) == 0);
+	/* SpamAssassin's buckets, edges included */
+	CHECK_STR(verdict_bayes_test(0), "BAYES_00");
+	CHECK_STR(verdict_bayes_test(0.0099), "BAYES_00");
+	CHECK_STR(verdict_bayes_test(0.01), "BAYES_05");
+	CHECK_STR(verdict_bayes_test(0.05), "BAYES_20");
+	CHECK_STR(verdict_bayes_test(0.2), "BAYES_40");
+	CHECK_STR(verdict_bayes_test(0.4), "BAYES_50");
+	CHECK_STR(verdict_bayes_test(0.5), "BAYES_50");
+	CHECK_STR(verdict_bayes_test(0.6), "BAYES_60");
+	CHECK_STR(verdict_bayes_test(0.8), "BAYES_80");
+	CHECK_STR(verdict_bayes_test(0.95), "BAYES_95");
+	CHECK_STR(verdict_bayes_test(0.99), "BAYES_99");
+	CHECK_STR(verdict_bayes_test(0.9989), "BAYES_99");
+	CHECK_STR(verdict_bayes_test(0.999), "BAYES_999");
+	CHECK_STR(verdict_bayes_test(1), "BAYES_999");
 	config_unref(&cfg);
+}
+
+/* tm_upstream_config - a config with upstream_headers = mode over db, made current */
+static struct bayesd_config *tm_upstream_config(const char *db, const char *mode)
+{
+	char path[400], err[600];
+	struct bayesd_config *cfg;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/upstream-%s.conf", test_tmpdir(), mode);
+	f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fprintf(f, "database = %s\nmin_learns = 0\nreject_threshold = off\ncache_max_tokens = 0\n"
+		"upstream_headers = %s\n", db, mode);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "  %s\n", err);
+	config_current_set(cfg);
+	milter_reload();
+	return cfg;
+}
+
+/* upstream_headers: incoming X-Spam-* renamed (default), removed or kept; ours always added */
+TEST(milter_upstream_headers)
+{
+	static const char *const one[] = { "<joe@example.org>", NULL };
+	static const char *const forged[] = {
+		"X-Spam-Status", "Yes, score=42.0 required=5.0", "X-Spam-Flag", "YES",
+		"x-spam-status", "second", NULL,
+	};
+	struct bayesd_config *cfg;
+	char db[400];
+
+	snprintf(db, sizeof(db), "%s/upstream.db", test_tmpdir());
+	tm_train(db, NULL, BAYES_SPAM, 3, "pills");
+	tm_train(db, NULL, BAYES_HAM, 3, "meeting");
+	milter_io_set(&tm_io);
+	tm_extra = forged;
+
+	/* rename: the originals removed, re-added under X-Upstream-, ours added */
+	cfg = tm_upstream_config(db, "rename");
+	REQUIRE(cfg != NULL);
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(strstr(tm_hlog, "chg X-Spam-Status #2: (removed)\nchg X-Spam-Status #1: (removed)\n"));
+	CHECK(strstr(tm_hlog, "chg X-Spam-Flag #1: (removed)\n"));
+	CHECK(strstr(tm_hlog, "add X-Upstream-Spam-Status: Yes, score=42.0 required=5.0\n"
+			      "add X-Upstream-Spam-Flag: YES\n"
+			      "add X-Upstream-spam-status: second\n"));
+	CHECK(strstr(tm_hlog, "add X-Spam-Status: ") > strstr(tm_hlog, "add X-Upstream-"));
+	CHECK(strncmp(tm_status, "Yes, score=", 11) == 0 || strncmp(tm_status, "No, score=", 10) == 0);
+	CHECK(strstr(tm_status, " required=5.0 tests=BAYES_") != NULL);
+	config_unref(&cfg);
+
+	/* remove: the originals removed, nothing renamed */
+	cfg = tm_upstream_config(db, "remove");
+	REQUIRE(cfg != NULL);
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(strstr(tm_hlog, "chg X-Spam-Status #2: (removed)\nchg X-Spam-Status #1: (removed)\n"));
+	CHECK(strstr(tm_hlog, "chg X-Spam-Flag #1: (removed)\n"));
+	CHECK(strstr(tm_hlog, "X-Upstream-") == NULL);
+	CHECK(strstr(tm_hlog, "add X-Spam-Status: ") != NULL);
+	config_unref(&cfg);
+
+	/* keep: nothing removed or renamed; ours still added */
+	cfg = tm_upstream_config(db, "keep");
+	REQUIRE(cfg != NULL);
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(strstr(tm_hlog, "chg X-Spam") == NULL);
+	CHECK(strstr(tm_hlog, "X-Upstream-") == NULL);
+	CHECK(strstr(tm_hlog, "add X-Spam-Status: ") != NULL);
+	CHECK(strstr(tm_hlog, "add X-Spam-Bayesd: p=") != NULL);
+	config_unref(&cfg);
+
+	/* not scored (postmaster@): renamed all the same, no verdict of ours */
+	{
+		static const char *const pm[] = { "<postmaster@example.org>", NULL };
+
+		cfg = tm_upstream_config(db, "rename");
+		REQUIRE(cfg != NULL);
+		tm_message(pm, "pills", "pills pills pills number 7\r\n");
+		CHECK(strstr(tm_hlog, "chg X-Spam-Flag #1: (removed)\n"));
+		CHECK(strstr(tm_hlog, "add X-Upstream-Spam-Flag: YES\n"));
+		CHECK(strstr(tm_hlog, "add X-Spam-") == NULL);
+		config_unref(&cfg);
+	}
+
+	tm_extra = NULL;
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
 }

@@ -376,6 +376,9 @@ TEST(tokenize_own_headers_ignored)
 	feed_header(t, "x-spam-level", "************");
 	feed_header(t, "X-Spam-Score", "12.3");
 	feed_header(t, "X-Bayesd-Detail", "spam 0.999 http://example.com/");
+	/* incoming X-Spam-* as the milter renamed them (upstream_headers = rename) */
+	feed_header(t, "X-Upstream-Spam-Status", "No, score=-100.0 required=5.0");
+	feed_header(t, "X-Upstream-Spam-Checker-Version", "SpamAssassin 3.4");
 	fv = tokenizer_finish(t);
 	CHECK(fv->n == base);
 	CHECK(count_prefix(fv, "nohdr:") == fv->n);
