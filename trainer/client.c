@@ -10,7 +10,8 @@
  *
  * Output follows rspamc: "Results for file: PATH" with probability, action
  * and verdict for check, "PATH: learned" for learns; --json prints the
- * controller's object for each message, with "file" added, one per line.
+ * controller's object for each message, with "file" put first, one per
+ * line (offline mode prints the same keys: report.h).
  *
  * Exit status (bayesc.h): 0; 1 when check found spam; 69 when the daemon
  * is down or refused (wrong password); 75 when it was busy; 65 for input
@@ -139,6 +140,13 @@ static long client_request(struct client *cl, const char *path, const unsigned c
 	}
 }
 
+/* client_per_message - whether the verb answers per message (check, learns, forget). */
+static bool client_per_message(const struct bayesc_opts *o)
+{
+	return o->verb == VERB_CHECK || o->verb == VERB_LEARN_SPAM || o->verb == VERB_LEARN_HAM ||
+		o->verb == VERB_FORGET;
+}
+
 /* client_parse - the answer as a JSON object, or NULL (printed) if it is not one. */
 static json_t *client_parse(struct client *cl, const char *name)
 {
@@ -148,6 +156,8 @@ static json_t *client_parse(struct client *cl, const char *name)
 	if (o == NULL || !json_is_object(o)) {
 		fprintf(stderr, "bayesc: %s: unexpected answer from %s: %s\n", client_display(name),
 			cl->target, o ? "not an object" : jerr.text);
+		if (client_per_message(cl->o))
+			report_error_json(cl->o, client_display(name), "unexpected answer from bayesd");
 		json_decref(o);
 		client_fail(cl, BAYESC_EXIT_SOFTWARE);
 		return NULL;
@@ -163,6 +173,8 @@ static void client_refused(struct client *cl, const char *name, long code)
 
 	fprintf(stderr, "bayesc: %s: refused by %s (HTTP %ld): %s\n", client_display(name), cl->target,
 		code, why ? why : "no reason given");
+	if (client_per_message(cl->o))	/* as offline mode reports a message it could not do */
+		report_error_json(cl->o, client_display(name), why ? why : "refused");
 	json_decref(o);
 	switch (code) {
 	case 400:
@@ -183,18 +195,11 @@ static void client_refused(struct client *cl, const char *name, long code)
 	}
 }
 
-/* client_print_json - one object per line, with the file name added. */
+/* client_print_json - one object per line, with the file name first (report_with_file). */
 static void client_print_json(json_t *o, const char *name)
 {
-	char *s;
-
-	if (name != NULL)
-		json_object_set_new(o, "file", json_string(client_display(name)));
-	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
-	if (s != NULL) {
-		puts(s);
-		free(s);
-	}
+	json_incref(o);		/* the caller still releases its reference */
+	report_json(name != NULL ? report_with_file(client_display(name), o) : o);
 }
 
 /*
@@ -482,7 +487,7 @@ int client_main(const struct bayesc_opts *o)
 
 	memset(&cl, 0, sizeof(cl));
 	cl.o = o;
-	cl.explain = o->explain || (o->verb_name != NULL && strcmp(o->verb_name, "symbols") == 0);
+	cl.explain = report_features_wanted(o);
 	buf_init(&cl.resp);
 
 	if (o->verb == VERB_EVAL) {

@@ -26,8 +26,7 @@
 
 struct pending {
 	char *name;
-	const char *outcome;
-	bool changed;
+	enum bayes_learn_outcome outcome;
 };
 
 struct run {
@@ -69,9 +68,9 @@ static bool batch_flush(struct run *r)
 	for (size_t i = 0; i < r->nbatch; i++) {
 		struct pending *p = &r->batch[i];
 		if (rc == 0) {
-			report_tally_add(&r->tally, p->outcome);
+			report_tally_add(&r->tally, bayes_outcome_name(p->outcome));
 			if (!r->o->summary_only)
-				report_learn(r->o, p->name, p->outcome, p->changed);
+				report_learn(r->o, p->name, p->outcome);
 		} else {
 			r->tally.failed++;
 			report_error(r->o, p->name, bayes_errmsg(r->b));
@@ -94,10 +93,14 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 		struct bayes_result res;
 		rc = bayes_check(r->b, o->user, data, size, NULL, &res);
 		if (rc == 0) {
-			report_check(o, name, res.prob, res.spam,
-				     report_action(res.prob, BAYES_DEFAULT_SPAM_THRESHOLD,
-						   BAYES_DEFAULT_REJECT_THRESHOLD),
-				     res.top, res.ntop);
+			if (o->json)
+				report_check_json(o, name, &res, BAYES_DEFAULT_SPAM_THRESHOLD,
+						  BAYES_DEFAULT_REJECT_THRESHOLD);
+			else
+				report_check(o, name, res.prob, res.spam,
+					     report_action(res.prob, BAYES_DEFAULT_SPAM_THRESHOLD,
+							   BAYES_DEFAULT_REJECT_THRESHOLD),
+					     res.top, res.ntop);
 			if (res.spam)
 				r->spam++;
 		}
@@ -130,9 +133,7 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 		if (rc == 0) {
 			struct pending *p = &r->batch[r->nbatch++];
 			p->name = xstrdup(name);
-			p->outcome = bayes_outcome_name(out);
-			p->changed = out == BAYES_LEARNED || out == BAYES_RELEARNED ||
-				out == BAYES_FORGOTTEN;
+			p->outcome = out;
 			if (r->nbatch == LEARN_BATCH && !batch_flush(r))
 				return false;
 			return true;
@@ -159,8 +160,9 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 
 /*
  * print_stats - the stat verb. Without -u the per-user figures follow the
- * global ones: in JSON as a "per_user" array after every global key, so
- * readers that take the first spam count keep getting the global one.
+ * global ones: in JSON (bayesd's /stat keys) as a "per_user" array after
+ * every global key, so readers that take the first spam count keep
+ * getting the global one.
  */
 static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 {
@@ -173,30 +175,7 @@ static int print_stats(const struct bayesc_opts *o, struct bayes *b)
 		return exit_for(bayes_errkind(b));
 	}
 	if (o->json) {
-		printf("{\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,\"remembered\":%llu,"
-		       "\"users\":%llu,\"db_bytes\":%lld,\"schema_version\":%d,\"tokenizer\":\"%s\","
-		       "\"last_expire\":%lld,\"spam_messages\":%llu,\"ham_messages\":%llu",
-		       (unsigned long long)st.learned_spam, (unsigned long long)st.learned_ham,
-		       (unsigned long long)st.tokens, (unsigned long long)st.remembered,
-		       (unsigned long long)st.users, (long long)st.db_bytes, st.schema_version,
-		       st.tok_params, (long long)st.last_expire, (unsigned long long)st.learned_spam,
-		       (unsigned long long)st.learned_ham);
-		if (o->user == NULL) {
-			fputs(",\"per_user\":[", stdout);
-			for (size_t i = 0; i < nusers; i++) {
-				json_t *js = json_string(users[i].name);	/* NULL: not UTF-8 */
-				char *name = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-				json_decref(js);
-				printf("%s{\"user\":%s,\"learned_spam\":%llu,\"learned_ham\":%llu,\"tokens\":%llu,"
-				       "\"remembered\":%llu}", i ? "," : "", name ? name : "\"?\"",
-				       (unsigned long long)users[i].learned_spam,
-				       (unsigned long long)users[i].learned_ham,
-				       (unsigned long long)users[i].tokens, (unsigned long long)users[i].remembered);
-				free(name);
-			}
-			fputs("]", stdout);
-		}
-		puts("}");
+		report_stats_json(o->user, &st, users, nusers);
 	} else {
 		report_stats(o->user, &st);
 		if (o->user == NULL)
@@ -226,9 +205,10 @@ static int run_expire(const struct bayesc_opts *o, struct bayes *b)
 		return exit_for(bayes_errkind(b));
 	}
 	if (o->json)
-		printf("{\"hapaxes\":%llu,\"neutral\":%llu,\"stale\":%llu,\"learned\":%llu}\n",
-		       (unsigned long long)st.hapaxes, (unsigned long long)st.neutral,
-		       (unsigned long long)st.stale, (unsigned long long)st.learned);
+		report_json(json_pack("{s:I, s:I, s:I, s:I, s:I}",
+				      "tokens", (json_int_t)(st.hapaxes + st.neutral + st.stale),
+				      "hapaxes", (json_int_t)st.hapaxes, "neutral", (json_int_t)st.neutral,
+				      "stale", (json_int_t)st.stale, "learned", (json_int_t)st.learned));
 	else if (!o->quiet)
 		printf("expired %llu tokens (%llu hapaxes not seen for %u days, %llu rare neutral "
 		       "for %u days, %llu any for %u days), %llu learned messages older than %u days\n",
@@ -278,7 +258,7 @@ int offline_main(const struct bayesc_opts *o)
 
 	bayes_options_default(&opt);
 	bayesc_store_options(o, &opt);
-	opt.keep_text = o->explain;
+	opt.keep_text = report_features_wanted(o);
 	if (o->train_mode) {
 		if (strcmp(o->train_mode, "all") == 0)
 			opt.train_mode = BAYES_TRAIN_ALL;

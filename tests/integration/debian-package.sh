@@ -57,6 +57,7 @@ for f in /usr/sbin/bayesd /usr/bin/bayesc /usr/libexec/bayesd/bayesd-smtpd-filte
 	/usr/share/bayesd/bayesd.conf.example /lib/systemd/system/bayesd.service \
 	/etc/bayesd/bayesd.conf /var/lib/bayesd/ /usr/share/man/man8/bayesd.8.gz \
 	/usr/share/man/man1/bayesc.1.gz /usr/share/man/man5/bayesd.conf.5.gz \
+	/usr/share/man/man8/bayes-learn-spam.8.gz /usr/share/man/man8/bayes-learn-ham.8.gz \
 	/usr/share/doc/bayesd/copyright; do
 	grep -qx "$f" "$t/contents" || missing="$missing $f"
 done

@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-man.sh - make install puts the manual pages bayesd(8),
-# bayesc(1) and bayesd.conf(5) where man finds them, they render with
+# bayesc(1), bayesd.conf(5) and bayes-learn-spam(8) (with its .so link
+# bayes-learn-ham(8)) where man finds them, they render with
 # man -l and no groff warning, and they document what the programs have
 # (every bayesc long option, every bayesd.conf key); the installed
 # systemd unit names a man page that exists (Documentation=man:bayesd(8))
@@ -24,11 +25,12 @@ make -s install DESTDIR="$R" >"$t/install.log" 2>&1 || { no "make install: $(tai
 var() { sed -n "s|^$1 = ||p" Makefile; }
 mandir=$(var mandir) datadir=$(var datadir) sbindir=$(var sbindir)
 
-for page in man1/bayesc.1 man5/bayesd.conf.5 man8/bayesd.8; do
+for page in man1/bayesc.1 man5/bayesd.conf.5 man8/bayesd.8 man8/bayes-learn-spam.8 man8/bayes-learn-ham.8; do
 	f=$R$mandir/$page
 	if [ ! -f "$f" ]; then no "make install: no $mandir/$page"; continue; fi
-	LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$f" >"$t/page" 2>"$t/warn"
-	groff -man -ww -z "$f" 2>>"$t/warn"
+	# from the mandir: a .so link (bayes-learn-ham.8) names its page relative to it
+	(cd "$R$mandir" && LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page") >"$t/page" 2>"$t/warn"
+	(cd "$R$mandir" && groff -man -ww -z "$page") 2>>"$t/warn"
 	if grep -q '^NAME' "$t/page" && grep -q '^SEE ALSO' "$t/page" && [ ! -s "$t/warn" ] && [ "$(wc -l <"$t/page")" -gt 30 ]; then
 		ok "$page installed and renders with man -l ($(wc -l <"$t/page") lines, no warning)"
 	else
@@ -37,6 +39,18 @@ for page in man1/bayesc.1 man5/bayesd.conf.5 man8/bayesd.8; do
 	MANPATH=$R$mandir man -w "$(basename "$page" | sed 's/\.\([0-9]\)$/(\1)/')" >/dev/null 2>&1 &&
 		ok "man finds $(basename "$page") in the installed mandir" || no "man -w does not find $page"
 done
+
+# bayes-learn-spam(8) says what the pipe helpers do: their syslog tag,
+# timeout, socket variable and bayesc call, as trainer/sieve/ has them
+LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$R$mandir/man8/bayes-learn-spam.8" 2>/dev/null | sed 's/‐/-/g' >"$t/helper.txt"
+missing=
+tmo=$(sed -n 's/^TIMEOUT=\([0-9]*\).*/\1/p' trainer/sieve/bayes-learn-spam)
+for w in "$(sed -n "s/^TAG=//p" trainer/sieve/bayes-learn-spam)" "timeout -k 1 $tmo" "-t $((tmo - 1))" BAYESC_SOCKET \
+		controller_socket_group sieve_pipe_bin_dir report-ham.sieve "Always 0"; do
+	grep -q -- "$w" "$t/helper.txt" || missing="$missing '$w'"
+done
+[ -z "$missing" ] && ok "bayes-learn-spam(8) documents the helpers' tag, timeout, socket and Dovecot settings" ||
+	no "bayes-learn-spam(8) lacks:$missing"
 
 # every long option of bayesc --help is in bayesc(1)
 LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$R$mandir/man1/bayesc.1" 2>/dev/null | sed 's/‐/-/g' >"$t/bayesc.txt"
