@@ -29,7 +29,7 @@ awk '$1=="ham"{print $2}' "$H/index" | head -200 | sed "s|^|$H/|" >"$t/ham"
 start() { # NAME HISTORY: a bayesd on its own port; prints the port
 	local p; p=$(port)
 	mkdir -p "$t/$1"
-	printf 'milter_socket = inet:%s@127.0.0.1\ncontroller_socket = %s/%s/ctl.sock\ndatabase = %s/db.sqlite\npidfile = %s/%s/bayesd.pid\nhistory = %s\nhistory_database = %s/%s/history.sqlite\nreject_threshold = off\n' \
+	printf 'milter_socket = inet:%s@127.0.0.1\ncontroller_socket = %s/%s/ctl.sock\ndatabase = %s/db.sqlite\npidfile = %s/%s/bayesd.pid\nhistory = %s\nhistory_database = %s/%s/history.sqlite\nreject_threshold = off\nscore_local = yes\n' \
 		"$p" "$t" "$1" "$t" "$t" "$1" "$2" "$t" "$1" >"$t/$1/bayesd.conf"
 	./bayesd -f -c "$t/$1/bayesd.conf" >"$t/$1/bayesd.log" 2>&1 &
 	PIDS="$PIDS $!"
