@@ -377,6 +377,23 @@ static void enqueue_locked(struct writer *w, struct writer_job *job)
 	pthread_cond_signal(&w->work);
 }
 
+/*
+ * post_bounded - queue a posted job unless the writer is stopping or holds
+ * limit jobs already (then the job is freed); -1 when not queued.
+ */
+static int post_bounded(struct writer *w, struct writer_job *job, size_t limit)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping || w->queued >= limit) {
+		pthread_mutex_unlock(&w->lock);
+		free(job);
+		return -1;
+	}
+	enqueue_locked(w, job);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
 /* writer_submit - queue a job and wait for its commit (or failure). */
 int writer_submit(struct writer *w, struct writer_job *job)
 {
@@ -422,15 +439,7 @@ int writer_post(struct writer *w, enum writer_op op, const char *user, const uns
 	snprintf(job->tag, sizeof(job->tag), "%s", tag ? tag : "NOQUEUE");
 	job->posted = true;
 
-	pthread_mutex_lock(&w->lock);
-	if (w->stopping || w->queued >= w->queue_max) {
-		pthread_mutex_unlock(&w->lock);
-		free(job);
-		return -1;
-	}
-	enqueue_locked(w, job);
-	pthread_mutex_unlock(&w->lock);
-	return 0;
+	return post_bounded(w, job, w->queue_max);
 }
 
 /* writer_post_call - queue a call, return at once. */
@@ -439,16 +448,8 @@ int writer_post_call(struct writer *w, struct writer_job *job)
 	job->op = WRITER_CALL;
 	job->posted = true;
 	job->next = NULL;
-	pthread_mutex_lock(&w->lock);
 	/* half the queue at most: history rows never crowd out a user's learn */
-	if (w->stopping || w->queued >= (w->queue_max + 1) / 2) {
-		pthread_mutex_unlock(&w->lock);
-		free(job);
-		return -1;
-	}
-	enqueue_locked(w, job);
-	pthread_mutex_unlock(&w->lock);
-	return 0;
+	return post_bounded(w, job, (w->queue_max + 1) / 2);
 }
 
 /* writer_stop - drain the queue, join, close. */
