@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#include "deltas.h"
-#include "dump.h"
-#include "score.h"
-#include "store.h"
-#include "tokcache.h"
+#include "score/score.h"
+#include "store/deltas.h"
+#include "store/dump.h"
+#include "store/store.h"
+#include "tokens/tokcache.h"
 #include "util.h"
 
 /*

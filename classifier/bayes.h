@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mime.h"
-#include "tokenize.h"
+#include "message/mime.h"
+#include "tokens/tokenize.h"
 
 /* Default thresholds on the probability (settings in bayesd.conf). */
 #define BAYES_DEFAULT_SPAM_THRESHOLD	0.90

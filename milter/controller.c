@@ -46,7 +46,7 @@
 
 #include "autolearn.h"
 #include "bayes.h"
-#include "charset.h"
+#include "message/charset.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"

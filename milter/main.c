@@ -48,7 +48,7 @@
 #include "history.h"
 #include "log.h"
 #include "milter.h"
-#include "tokcache.h"
+#include "tokens/tokcache.h"
 
 #define BAYESD_DRAIN_S	30	/* seconds messages in flight get at shutdown */
 

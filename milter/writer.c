@@ -36,7 +36,7 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "tokcache.h"
+#include "tokens/tokcache.h"
 #include "util.h"
 
 struct writer {

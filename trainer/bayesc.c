@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "bayesc.h"
-#include "score.h"
+#include "score/score.h"
 #include "config.h"
 #include "util.h"
 

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "charset.h"
+#include "message/charset.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "message/decode.h"
 #include "fuzz.h"
 
 /* fd_next - a small deterministic generator for the split points. */

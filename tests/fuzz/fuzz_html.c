@@ -7,9 +7,9 @@
  */
 #include <string.h>
 
-#include "charset.h"
+#include "message/charset.h"
 #include "fuzz.h"
-#include "html.h"
+#include "message/html.h"
 
 /* fh_url - each URL is NUL-terminated at its length. */
 static void fh_url(void *ctx, const char *url, size_t len)

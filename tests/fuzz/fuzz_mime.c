@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "mime.h"
+#include "message/mime.h"
 
 struct fuzz_mime {
 	struct mime_limits lim;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tokenize.h"
+#include "tokens/tokenize.h"
 
 static struct tokenizer *ft_tok;
 

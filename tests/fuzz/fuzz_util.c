@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "charset.h"
+#include "message/charset.h"
 #include "fuzz.h"
 
 /* fuzz_fail - report a broken contract and abort. */

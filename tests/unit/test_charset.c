@@ -4,7 +4,7 @@
  */
 #include "harness.h"
 
-#include "charset.h"
+#include "message/charset.h"
 
 #include <stdlib.h>
 #include <time.h>

@@ -4,7 +4,7 @@
  */
 #include "harness.h"
 
-#include "decode.h"
+#include "message/decode.h"
 
 #include <stdlib.h>
 

@@ -10,7 +10,7 @@
 
 #include "bayes.h"
 #include "harness.h"
-#include "score.h"
+#include "score/score.h"
 #include "util.h"
 
 static const char spam_msg[] =

@@ -4,7 +4,7 @@
  */
 #include "harness.h"
 
-#include "html.h"
+#include "message/html.h"
 
 #include <stdlib.h>
 #include <time.h>

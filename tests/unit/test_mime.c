@@ -4,8 +4,8 @@
  */
 #include "harness.h"
 
-#include "charset.h"
-#include "mime.h"
+#include "message/charset.h"
+#include "message/mime.h"
 #include "util.h"
 
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include "bayes.h"
 #include "harness.h"
 #include "redis_server.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 #define TOK_A "v=1 test-a"

@@ -11,7 +11,7 @@
 
 #include "bayes.h"
 #include "harness.h"
-#include "tokcache.h"
+#include "tokens/tokcache.h"
 #include "util.h"
 
 /* load - a cache of max tokens holding rows (hash, spam, ham) and totals 10/20. */

@@ -16,7 +16,7 @@
 #include <xxhash.h>
 #include <unicode/ustring.h>
 
-#include "tokenize.h"
+#include "tokens/tokenize.h"
 
 /*
  * new_tok - a tokenizer with default parameters but an OSB window of 5,

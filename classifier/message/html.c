@@ -9,7 +9,7 @@
  * hyphens and zero-width characters (used to break up words so filters do
  * not see them) are dropped.
  */
-#include "html.h"
+#include "message/html.h"
 
 #include <stdbool.h>
 #include <stdint.h>

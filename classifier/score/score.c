@@ -34,7 +34,7 @@
  * asinh() keeps the ordering of all messages while compressing the huge
  * evidence of long messages, so prob stays below 1 in double precision.
  */
-#include "score.h"
+#include "score/score.h"
 
 #include <math.h>
 #include <pthread.h>

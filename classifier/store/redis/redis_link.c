@@ -14,7 +14,7 @@
  * old one is safe to repeat (reads, and the commit script, which
  * re-checks what it depends on; see store_redis.c).
  */
-#include "redis_link.h"
+#include "store/redis/redis_link.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * signed INTEGER. "seen" is the day (Unix time / 86400) a token was last
  * learned, for expiry.
  */
-#include "store_backend.h"
+#include "store/store_backend.h"
 
 #include <errno.h>
 #include <sqlite3.h>

@@ -77,8 +77,8 @@
  *	/24 (IPv4) or /48 (IPv6); a host name its "meta:name:domain:regdom";
  *	an address the address features with prefix "meta:name".
  */
-#include "tokenize.h"
-#include "brkcache.h"
+#include "tokens/tokenize.h"
+#include "tokens/brkcache.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>

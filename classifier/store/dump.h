@@ -31,7 +31,7 @@
 #include <stdio.h>
 
 #include "bayes.h"
-#include "store.h"
+#include "store/store.h"
 
 #define DUMP_VERSION	1
 #define DUMP_MAGIC	"bayesd-dump"

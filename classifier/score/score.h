@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* How the features' f(w) become one probability (score.c). */
 enum score_combiner {

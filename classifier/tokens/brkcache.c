@@ -6,7 +6,7 @@
  * its length and code point count (32 bits each, host order) and its
  * bytes.
  */
-#include "brkcache.h"
+#include "tokens/brkcache.h"
 
 #include <stdlib.h>
 #include <string.h>

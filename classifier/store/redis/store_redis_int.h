@@ -8,7 +8,7 @@
 #ifndef BAYES_STORE_REDIS_INT_H
 #define BAYES_STORE_REDIS_INT_H
 
-#include "store_backend.h"
+#include "store/store_backend.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "redis_link.h"
-#include "store_redis_lua.h"
+#include "store/redis/redis_link.h"
+#include "store/redis/store_redis_lua.h"
 #include "util.h"
 
 #define REDIS_KEY_MAX		300

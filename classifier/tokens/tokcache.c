@@ -9,7 +9,7 @@
  * removed: a token whose counts fell to zero stays with zero counts, which
  * reads the same as a missing one.
  */
-#include "tokcache.h"
+#include "tokens/tokcache.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * byte for byte the same), restoring rows (pipelined), and telling
  * whether anything was ever learned. See store_redis.c for the keys.
  */
-#include "store_redis_int.h"
+#include "store/redis/store_redis_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * in message after message), so the answers for the last samples are kept
  * too. See charset.h for the contract.
  */
-#include "charset.h"
+#include "message/charset.h"
 
 #include <pthread.h>
 #include <stdint.h>

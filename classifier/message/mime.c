@@ -14,10 +14,10 @@
  *
  * Parts that are not text/plain or text/html are reported but not decoded.
  */
-#include "mime.h"
-#include "charset.h"
-#include "decode.h"
-#include "html.h"
+#include "message/mime.h"
+#include "message/charset.h"
+#include "message/decode.h"
+#include "message/html.h"
 #include "util.h"
 
 #include <stdbool.h>

@@ -9,7 +9,7 @@
  * prepared statements; the caller's single transaction makes a failed
  * restore leave nothing behind.
  */
-#include "dump.h"
+#include "store/dump.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -8,8 +8,8 @@
  * reserve the output once per call so the inner loops do not branch on
  * capacity.
  */
-#include "decode.h"
-#include "charset.h"
+#include "message/decode.h"
+#include "message/charset.h"
 
 #include <string.h>
 

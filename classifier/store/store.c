@@ -3,7 +3,7 @@
  * to the backend the store was opened with (store_backend.h). Also the
  * expiry rules both backends apply.
  */
-#include "store_backend.h"
+#include "store/store_backend.h"
 
 #include <math.h>
 #include <stdio.h>

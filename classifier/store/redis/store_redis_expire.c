@@ -2,7 +2,7 @@
  * store_redis_expire.c - expiry on the Redis backend: the same rules as
  * SQLite (store_expire_row), in bounded steps. See store_redis.c.
  */
-#include "store_redis_int.h"
+#include "store/redis/store_redis_int.h"
 
 #include <stdlib.h>
 #include <string.h>

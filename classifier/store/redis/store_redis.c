@@ -31,7 +31,7 @@
  * connects again. Each new connection checks the meta hash again (the
  * server may have come back empty).
  */
-#include "store_redis_int.h"
+#include "store/redis/store_redis_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 #ifndef BAYES_STORE_BACKEND_H
 #define BAYES_STORE_BACKEND_H
 
-#include "store.h"
+#include "store/store.h"
 
 struct store_ops {
 	const char *name;	/* "sqlite", "redis" */

@@ -6,12 +6,12 @@
  * store_add call with its tokens ascending, the order the store's B-tree
  * likes best.
  */
-#include "deltas.h"
+#include "store/deltas.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 struct delta {

@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* Default bound, tokens (bayesd's cache_max_tokens). */
 #define TOKCACHE_DEFAULT_MAX_TOKENS	2000000

@@ -6,7 +6,7 @@
  * counts and the day it was last learned, little-endian, the same bytes
  * store_redis.c decodes.
  */
-#include "store_redis_lua.h"
+#include "store/redis/store_redis_lua.h"
 
 const char *const redis_script_text[REDIS_SCRIPT_MAX] = {
 	/*

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mime.h"
+#include "message/mime.h"
 #include "util.h"
 
 #define TOK_VERSION		2	/* bump whenever the hash of any text changes */
