@@ -198,11 +198,22 @@ enum bayes_errkind bayes_errkind(const struct bayes *b)
 	return b->errkind;
 }
 
+/* store_options_of - what the store needs of the engine's options o. */
+static void store_options_of(const struct bayes_options *o, struct store_options *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->backend = o->backend;
+	so->redis = o->redis;
+	so->sync_full = o->sync_full;
+	so->busy_timeout_ms = o->busy_timeout_ms;
+}
+
 struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_options *opt,
 			 char *err, size_t errlen, enum bayes_errkind *kind_r)
 {
 	struct bayes *b = xcalloc(1, sizeof(*b));
 	struct buf params = { 0 };
+	struct store_options so;
 
 	if (opt)
 		b->opt = *opt;
@@ -223,7 +234,8 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	if (b->opt.mean_scale >= 0)
 		b->sp.mean_scale = b->opt.mean_scale;
 	tok_params_string(&b->opt.tok, &params);
-	b->store = store_open(path, flags, params.data, &b->opt, err, errlen, kind_r);
+	store_options_of(&b->opt, &so);
+	b->store = store_open(path, flags, params.data, &so, err, errlen, kind_r);
 	if (b->store == NULL && b->opt.tok.ngram_bytes && err && strstr(err, "incompatible tokenizer")) {
 		/*
 		 * Statistics made before byte 4-grams (or without them) keep
@@ -234,7 +246,7 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 
 		b->opt.tok.ngram_bytes = 0;
 		tok_params_string(&b->opt.tok, &params);
-		b->store = store_open(path, flags, params.data, &b->opt, err2, sizeof(err2), &kind2);
+		b->store = store_open(path, flags, params.data, &so, err2, sizeof(err2), &kind2);
 	}
 	buf_free(&params);
 	if (b->store == NULL) {

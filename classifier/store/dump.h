@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "bayes.h"
 #include "store/store.h"
+#include "types.h"
 
 #define DUMP_VERSION	1
 #define DUMP_MAGIC	"bayesd-dump"

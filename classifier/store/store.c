@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 struct store *store_open(const char *path, unsigned flags, const char *tok_params,
-			 const struct bayes_options *opt, char *err, size_t errlen,
+			 const struct store_options *opt, char *err, size_t errlen,
 			 enum bayes_errkind *kind_r)
 {
 	switch (opt->backend) {

@@ -4,8 +4,9 @@
  *
  * Two backends implement it (store_backend.h): SQLite, one database file
  * in WAL mode (store_sqlite.c, the default), and Redis, statistics shared
- * by several bayesd nodes (store_redis.c). bayes_options.backend picks
- * one at store_open(); nothing above this interface knows which it is.
+ * by several bayesd nodes (store_redis.c). store_options.backend (the
+ * engine's bayes_options.backend) picks one at store_open(); nothing
+ * above this interface knows which it is.
  * Both keep the tokenizer's parameters at creation and compare them at
  * every open, so statistics written by another tokenizer are never mixed
  * in.
@@ -20,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bayes.h"
+#include "types.h"
 
 #define STORE_SCHEMA_VERSION 1
 
@@ -32,6 +33,17 @@ struct store_counts {
 };
 
 /*
+ * What store_open needs of the engine's options (struct bayes_options):
+ * the backend, its Redis settings, and SQLite's durability and busy wait.
+ */
+struct store_options {
+	enum bayes_backend backend;
+	struct bayes_redis_options redis;
+	bool sync_full;			/* PRAGMA synchronous=FULL */
+	int busy_timeout_ms;
+};
+
+/*
  * store_open - open the store opt->backend names: the SQLite file at path,
  * or the Redis statistics of opt->redis (path is then only a name in
  * messages). flags are BAYES_OPEN_*. tok_params is the canonical
@@ -39,7 +51,7 @@ struct store_counts {
  * (mismatch: BAYES_ERR_INCOMPATIBLE). NULL with err on failure.
  */
 struct store *store_open(const char *path, unsigned flags, const char *tok_params,
-			 const struct bayes_options *opt, char *err, size_t errlen,
+			 const struct store_options *opt, char *err, size_t errlen,
 			 enum bayes_errkind *kind_r);
 void store_close(struct store **s);
 

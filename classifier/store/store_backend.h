@@ -59,14 +59,14 @@ struct store {
 
 /* The backends' constructors: the arguments of store_open(). */
 struct store *store_sqlite_open(const char *path, unsigned flags, const char *tok_params,
-				const struct bayes_options *opt, char *err, size_t errlen,
+				const struct store_options *opt, char *err, size_t errlen,
 				enum bayes_errkind *kind_r);
 struct store *store_redis_open(const char *path, unsigned flags, const char *tok_params,
-			       const struct bayes_options *opt, char *err, size_t errlen,
+			       const struct store_options *opt, char *err, size_t errlen,
 			       enum bayes_errkind *kind_r);
 
 /*
- * store_expire_row - the expiry rules of bayes.h applied to one token row
+ * store_expire_row - the expiry rules of types.h applied to one token row
  * of a user whose message totals are user_spam and user_ham: the counter
  * of e the row is condemned under (hapaxes, neutral, stale), or NULL when
  * it stays. Shared by the backends so both condemn exactly the same rows.

@@ -50,11 +50,16 @@ static struct store *st_open(enum bayes_backend be, const char *name, unsigned f
 			     enum bayes_errkind *kind_r)
 {
 	struct bayes_options o;
+	struct store_options so = { 0 };
 	char err[600];
 	enum bayes_errkind kind = BAYES_ERR_NONE;
 
 	st_options(be, name, &o);
-	struct store *s = store_open(st_path(name), flags, tok, &o, err, sizeof(err), &kind);
+	so.backend = o.backend;
+	so.redis = o.redis;
+	so.sync_full = o.sync_full;
+	so.busy_timeout_ms = o.busy_timeout_ms;
+	struct store *s = store_open(st_path(name), flags, tok, &so, err, sizeof(err), &kind);
 	if (kind_r)
 		*kind_r = kind;
 	if (!s && !kind_r)

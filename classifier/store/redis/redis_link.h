@@ -24,7 +24,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "bayes.h"
+#include "types.h"
 
 #define REDIS_LINK_MAX_SERVERS		8
 #define REDIS_LINK_PRIMARY_RETRY_S	30

@@ -379,7 +379,7 @@ int rstore_ready(struct redis_store *s)
  */
 
 struct store *store_redis_open(const char *path, unsigned flags, const char *tok_params,
-			       const struct bayes_options *opt, char *err, size_t errlen,
+			       const struct store_options *opt, char *err, size_t errlen,
 			       enum bayes_errkind *kind_r)
 {
 	struct redis_store *s = xcalloc(1, sizeof(*s));

@@ -474,7 +474,7 @@ static void sqlite_close(struct store *base);
 static void sqlite_rollback(struct store *base);
 
 struct store *store_sqlite_open(const char *path, unsigned flags, const char *tok_params,
-				const struct bayes_options *opt, char *err, size_t errlen,
+				const struct store_options *opt, char *err, size_t errlen,
 				enum bayes_errkind *kind_r)
 {
 	struct sqlite_store *s = xcalloc(1, sizeof(*s));
