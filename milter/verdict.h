@@ -1,7 +1,7 @@
 /*
  * verdict.h - the X-Spam-* headers bayesd writes, the same whichever MTA
- * asked: the milter (milter.c) and the OpenSMTPD filter (smtpd_filter.c)
- * both format them here.
+ * asked: the milter (milter.c) and the OpenSMTPD filter
+ * (opensmtpd/smtpd_filter.c) both format them here.
  *
  *	X-Spam-Status: Yes|No, score=S required=5.0 tests=BAYES_NN autolearn=A version=bayesd-V
  *	X-Spam-Flag: YES				(spam only)
