@@ -26,7 +26,8 @@
 #include <jansson.h>
 
 #include "bayes.h"
-#include "bayesc.h"
+#include "bayesc_exit.h"
+#include "eval.h"
 #include "util.h"
 
 struct scored {
@@ -161,11 +162,11 @@ static double now(void)
  * report - print the summary (and the windows) of res[0..n), as text or
  * as one JSON object. Sorts res.
  */
-static void report(const struct bayesc_opts *o, struct scored *res, size_t n, size_t learned,
+static void report(const struct eval_opts *o, struct scored *res, size_t n, size_t learned,
 		   size_t unreadable, double secs, double threshold)
 {
-	const char *phase = o->eval_phase == EVAL_TRAIN_ONLY ? "train-only"
-			    : o->eval_phase == EVAL_SCORE_ONLY ? "score-only" : "online";
+	const char *phase = o->phase == EVAL_TRAIN_ONLY ? "train-only"
+			    : o->phase == EVAL_SCORE_ONLY ? "score-only" : "online";
 	double rate = secs > 0 ? (double)(n ? n : learned) / secs : 0.0;
 	json_t *windows = o->json ? json_array() : NULL;
 	struct figures all, w;
@@ -206,7 +207,7 @@ static void report(const struct bayesc_opts *o, struct scored *res, size_t n, si
 	}
 	printf("n=%zu spam=%zu ham=%zu learned=%zu unreadable=%zu mode=%s\n", n, all.nspam,
 	       all.nham, learned, unreadable, phase);
-	if (o->eval_phase != EVAL_TRAIN_ONLY) {
+	if (o->phase != EVAL_TRAIN_ONLY) {
 		print_roca("", all.one_minus_roca);
 		printf("\nhm%%=%.4f sm%%=%.4f lam%%=%.4f (threshold %.2f)\n", all.hm, all.sm, all.lam,
 		       threshold);
@@ -214,7 +215,7 @@ static void report(const struct bayesc_opts *o, struct scored *res, size_t n, si
 	printf("msgs/s=%.1f (%.1f s)\n", rate, secs);
 }
 
-int eval_main(const struct bayesc_opts *o)
+int eval_main(const struct eval_opts *o)
 {
 	struct bayes_options opt;
 	struct bayes *b;
@@ -225,7 +226,7 @@ int eval_main(const struct bayesc_opts *o)
 	size_t n = 0, cap = 0, learned = 0, unreadable = 0, in_batch = 0;
 	struct buf msg = { 0 }, path = { 0 };
 	bool failed = false;
-	bool scoring = o->eval_phase != EVAL_TRAIN_ONLY, training = o->eval_phase != EVAL_SCORE_ONLY;
+	bool scoring = o->phase != EVAL_TRAIN_ONLY, training = o->phase != EVAL_SCORE_ONLY;
 
 	if (o->nargs != 1) {
 		fprintf(stderr, "bayesc: eval takes one TREC index file\n");
@@ -240,9 +241,8 @@ int eval_main(const struct bayesc_opts *o)
 	size_t dirlen = slash ? (size_t)(slash - index) : 1;
 	const char *dir = slash ? index : ".";
 
-	bayes_options_default(&opt);
-	bayesc_store_options(o, &opt);
-	b = bayes_open(o->db, (o->eval_phase == EVAL_SCORE_ONLY ? 0 : BAYES_OPEN_CREATE) |
+	opt = o->engine;
+	b = bayes_open(o->db, (o->phase == EVAL_SCORE_ONLY ? 0 : BAYES_OPEN_CREATE) |
 			      BAYES_OPEN_BULK, &opt, err, sizeof(err), &kind);
 	if (b == NULL) {
 		fprintf(stderr, "bayesc: %s\n", err);

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "bayesc.h"
-#include "score/score.h"
 #include "config.h"
+#include "eval.h"
+#include "score/score.h"
 #include "util.h"
 
 static const struct {
@@ -286,6 +287,23 @@ static int parse_score_params(const char *arg, struct bayes_options *opt)
 	return 0;
 }
 
+/* run_eval - bayesc eval (corpus/eval.c) with what it needs of o. */
+static int run_eval(const struct bayesc_opts *o)
+{
+	struct eval_opts e = { 0 };
+
+	e.db = o->db;
+	bayes_options_default(&e.engine);
+	bayesc_store_options(o, &e.engine);
+	e.results = o->results;
+	e.windows = o->windows;
+	e.phase = o->eval_phase;
+	e.json = o->json;
+	e.args = o->args;
+	e.nargs = o->nargs;
+	return eval_main(&e);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -505,7 +523,7 @@ int main(int argc, char **argv)
 		return BAYESC_EXIT_USAGE;
 	}
 	if (o.verb == VERB_EVAL)
-		return eval_main(&o);
+		return run_eval(&o);
 	return o.db ? offline_main(&o) : client_main(&o);
 }
 

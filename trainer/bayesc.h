@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "bayes.h"
+#include "bayesc_exit.h"
 
 #ifndef BAYESD_RUNDIR
 #define BAYESD_RUNDIR "/run/bayesd"
@@ -24,21 +25,7 @@
 #define BAYESD_VERSION "0.1"
 #endif
 
-/*
- * Exit codes. check exits 0 whenever every message was scored, spam or ham
- * (rspamc style), so callers that time or wrap it can tell "scored" from
- * "failed"; with -c (spamc -c style) it exits 1 when any message is spam.
- * Errors have their own codes from 64 up, never 1.
- */
-#define BAYESC_EXIT_OK		0
-#define BAYESC_EXIT_SPAM	1	/* check -c: a message is spam */
-#define BAYESC_EXIT_USAGE	64	/* EX_USAGE */
-#define BAYESC_EXIT_DATAERR	65	/* EX_DATAERR: unreadable input, no mail found */
-#define BAYESC_EXIT_NOINPUT	66	/* EX_NOINPUT: database missing */
-#define BAYESC_EXIT_UNAVAIL	69	/* EX_UNAVAILABLE: daemon down, refused */
-#define BAYESC_EXIT_SOFTWARE	70	/* EX_SOFTWARE */
-#define BAYESC_EXIT_TEMPFAIL	75	/* EX_TEMPFAIL: database busy */
-#define BAYESC_EXIT_DBERR	76	/* database corrupt or incompatible (EX_PROTOCOL) */
+/* Exit codes, BAYESC_EXIT_*: corpus/bayesc_exit.h (eval.c returns them too). */
 
 enum bayesc_verb {
 	VERB_CHECK,		/* also "symbols" */
@@ -54,8 +41,7 @@ enum bayesc_verb {
 	VERB_HISTORY,		/* client only: the scan history (GET /history) */
 };
 
-#define EVAL_TRAIN_ONLY	1	/* eval --train-only: learn every message, score none */
-#define EVAL_SCORE_ONLY	2	/* eval --score-only: score every message, learn none */
+/* EVAL_TRAIN_ONLY, EVAL_SCORE_ONLY (bayesc_opts.eval_phase): corpus/eval.h */
 
 struct bayesc_opts {
 	enum bayesc_verb verb;
@@ -134,8 +120,5 @@ void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt
 /* The two ways of running a verb; each returns the process exit code. */
 int offline_main(const struct bayesc_opts *o);
 int client_main(const struct bayesc_opts *o);
-
-/* eval_main - bayesc eval: the TREC immediate-feedback run (corpus/eval.c). */
-int eval_main(const struct bayesc_opts *o);
 
 #endif
