@@ -1,5 +1,5 @@
 /*
- * test_config.c - bayesd's config parser (milter/config.c): defaults,
+ * test_config.c - bayesd's config parser (config/config.c): defaults,
  * every type of value, the errors that name file and line, trusted
  * network matching, and config_print() reading back as the same config.
  *
@@ -7,8 +7,8 @@
  * daemon's config.c (and the log.c it uses for facility and level names)
  * is compiled into this file.
  */
-#include "../../milter/config.c"
-#include "../../milter/log.c"
+#include "../../config/config.c"
+#include "../../config/log.c"
 
 #include "harness.h"
 
