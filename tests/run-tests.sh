@@ -1,9 +1,9 @@
 #!/bin/sh
 # run-tests.sh - make check: the unit tests, then every integration test
 # in tests/integration/ (exit 77 = skipped, with a SKIP line saying why).
-# Every unit test counts as one (a skipped one as a skip), every
-# integration script as one. Prints "N passed, N failed, N skipped" last;
-# exits 1 if anything failed.
+# Every unit test counts as one (a skipped one as a skip), the layering
+# check (tests/layering.sh) as one, every integration script as one.
+# Prints "N passed, N failed, N skipped" last; exits 1 if anything failed.
 cd "$(dirname "$0")/.." || exit 1
 pass=0 fail=0 skip=0
 mkdir -p tests/out
@@ -26,6 +26,14 @@ else
 	[ "$ok" = 1 ] && [ "$uf" = 0 ] || { [ "$uf" = 0 ] && fail=$((fail + 1)); echo "FAIL unit"; grep -v '^ok' tests/out/unit.log | tail -40; }
 	echo "unit: $up passed, $uf failed, ${us:-0} skipped"
 	grep '^SKIP' tests/out/unit.log | sed 's/^/  /'
+fi
+
+# the include directions between the source rooms (ARCHITECTURE.md)
+echo "== layering"
+if sh tests/layering.sh >tests/out/layering.log 2>&1; then
+	pass=$((pass + 1)); echo "PASS layering"
+else
+	fail=$((fail + 1)); echo "FAIL layering"; tail -30 tests/out/layering.log
 fi
 
 for t in tests/integration/*.sh; do
