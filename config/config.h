@@ -7,6 +7,8 @@
  * naming the file and line. A loaded config is immutable; a reload (SIGHUP)
  * builds a new one and swaps it in with reference counting, so a milter
  * connection keeps the config it started with (config_ref/config_unref).
+ *
+ * Rooms: may use classifier/ (bayes.h); never milter/, trainer/, corpus/.
  */
 #ifndef BAYESD_CONFIG_H
 #define BAYESD_CONFIG_H

@@ -6,6 +6,8 @@
  * with %m for strerror(errno) in both modes. The level is checked before
  * anything is formatted, so a disabled log_debug() costs one comparison.
  * All functions are safe to call from any thread.
+ *
+ * Rooms: may use classifier/util.h; never milter/, trainer/, corpus/.
  */
 #ifndef BAYESD_LOG_H
 #define BAYESD_LOG_H

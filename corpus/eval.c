@@ -15,6 +15,8 @@
  * message and learns none: the two halves of a cross-corpus transfer run
  * (train on one corpus, score another with no feedback). --json prints
  * the summary, windows included, as one JSON object instead.
+ *
+ * Rooms: may use classifier/ and corpus/; never trainer/ or milter/.
  */
 #include <errno.h>
 #include <math.h>

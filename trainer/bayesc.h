@@ -5,6 +5,8 @@
  * bayesc.c parses the command line and runs the verb either offline
  * (--db PATH: offline.c works on the database file with libbayes) or, by
  * default, through bayesd's controller (client.c).
+ *
+ * Rooms: may use classifier/, config/, corpus/; never milter/.
  */
 #ifndef BAYESC_H
 #define BAYESC_H

@@ -13,6 +13,8 @@
  * what was read up to then has been reported and can still be scored.
  * Malformed input never fails the walk: broken base64, a boundary that never
  * closes, a lying charset are handled as well as they can be, and flagged.
+ *
+ * Rooms: may use message/ and util.h.
  */
 #ifndef BAYES_MIME_H
 #define BAYES_MIME_H

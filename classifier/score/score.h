@@ -1,6 +1,8 @@
 /*
  * score.h - the arithmetic of scoring: token probabilities and how they are
  * combined into one spam probability. Pure functions, no I/O.
+ *
+ * Rooms: may use store/store.h.
  */
 #ifndef BAYES_SCORE_H
 #define BAYES_SCORE_H

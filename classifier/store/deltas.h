@@ -9,6 +9,8 @@
  * size of the change so one store_add call carries many tokens.
  *
  * Not thread safe: one per engine handle.
+ *
+ * Rooms: may use store/ and util.h only.
  */
 #ifndef BAYES_DELTAS_H
 #define BAYES_DELTAS_H

@@ -23,6 +23,8 @@
  * KEY, VALUE and NAME are percent-encoded: '%', bytes up to 0x20 and 0x7f
  * are written %XX. Lines starting with '#' are comments. Every ID must be
  * 0 or announced by an earlier u line.
+ *
+ * Rooms: may use store/, util.h and types.h only.
  */
 #ifndef BAYES_DUMP_H
 #define BAYES_DUMP_H

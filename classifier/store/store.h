@@ -13,6 +13,9 @@
  *
  * Return values: 0 ok, -1 error (store_errmsg/store_errkind say why), and
  * for lookups that can miss, 1 found / 0 not found / -1 error.
+ *
+ * Rooms: may use util.h and types.h of classifier/ only (never bayes.h,
+ * tokens/, score/, message/).
  */
 #ifndef BAYES_STORE_H
 #define BAYES_STORE_H

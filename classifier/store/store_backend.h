@@ -11,6 +11,8 @@
  * Only store.c and the backends include this file; bayes.c and dump.c
  * see store.h alone, so scoring and learning never know which backend
  * is in use.
+ *
+ * Rooms: may use store/ and util.h, types.h only.
  */
 #ifndef BAYES_STORE_BACKEND_H
 #define BAYES_STORE_BACKEND_H

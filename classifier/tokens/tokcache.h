@@ -29,6 +29,8 @@
  * take a read lock for the copy of one message's counts, the owner's
  * changes a write lock (a new table is built without any lock and swapped
  * in).
+ *
+ * Rooms: may use store/store.h and util.h.
  */
 #ifndef BAYES_TOKCACHE_H
 #define BAYES_TOKCACHE_H

@@ -15,6 +15,8 @@
  * The parameters that change which hash a given text gets are in struct
  * tok_params; tok_params_string() renders them canonically so that the store
  * can record them and refuse a database written with different ones.
+ *
+ * Rooms: may use message/ and util.h.
  */
 #ifndef BAYES_TOKENIZE_H
 #define BAYES_TOKENIZE_H

@@ -66,6 +66,9 @@
  * The process is single-threaded: while it waits for the controller, other
  * sessions' lines wait in the pipe, which is why the wait is bounded (-t).
  * After a timeout the controller is not asked again for a few seconds.
+ *
+ * Rooms: may use classifier/ (util.h), config/, milter/verdict.h; no
+ * libmilter.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>

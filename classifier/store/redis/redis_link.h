@@ -15,6 +15,8 @@
  *
  * Replies are hiredis' redisReply; the caller frees them with
  * freeReplyObject(). Errors are one line in redis_link_error().
+ *
+ * Rooms: may use store/, util.h and types.h only.
  */
 #ifndef BAYES_REDIS_LINK_H
 #define BAYES_REDIS_LINK_H

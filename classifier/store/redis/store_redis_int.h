@@ -4,6 +4,8 @@
  * helpers (store_redis.c). store_redis_rows.c lists and restores whole
  * tables, store_redis_expire.c expires. Nothing outside these files
  * includes it.
+ *
+ * Rooms: may use store/, util.h and types.h only.
  */
 #ifndef BAYES_STORE_REDIS_INT_H
 #define BAYES_STORE_REDIS_INT_H
