@@ -72,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addresses.h"
 #include "autolearn.h"
 #include "history.h"
 #include "bayes.h"

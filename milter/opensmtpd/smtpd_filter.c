@@ -84,6 +84,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addresses.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"

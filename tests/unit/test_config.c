@@ -5,10 +5,12 @@
  *
  * The unit test binary links only libbayes and the tests in tests/unit, so the
  * daemon's config.c (and the log.c it uses for facility and level names)
- * is compiled into this file.
+ * and milter/addresses.c (trusted networks, exemptions, recipient users)
+ * are compiled into this file.
  */
 #include "../../config/config.c"
 #include "../../config/log.c"
+#include "../../milter/addresses.c"
 
 #include "harness.h"
 

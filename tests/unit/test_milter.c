@@ -4,8 +4,8 @@
  * writer thread, on a database in the test directory.
  *
  * milter.c, autolearn.c, writer.c, metrics.c and verdict.c are compiled into this file (the unit
- * test binary links only libbayes and tests/unit; config.c and log.c come
- * from test_config.c).
+ * test binary links only libbayes and tests/unit; config.c, log.c and
+ * addresses.c come from test_config.c).
  */
 #include "../../milter/autolearn.c"
 #include "../../milter/milter.c"
