@@ -1,5 +1,5 @@
 /*
- * test_tokenize.c - unit tests of the tokenizer (classifier/tokenize.c).
+ * test_tokenize.c - unit tests of the tokenizer (classifier/tokens/tokenize.c).
  *
  * Most tests drive the tokenizer through its mime_sink callbacks directly,
  * so they do not depend on the MIME walk; tokenize_message_* ones go
