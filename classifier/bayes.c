@@ -694,21 +694,18 @@ failed:
  * STORE_CONFLICT when another writer learned the same message meanwhile
  * and nothing was written.
  */
-static int change_once(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
-		  const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
+/*
+ * change_features_once - learn or forget the message of this digest and
+ * these features in one transaction (or in the open batch): the part of a
+ * learn after the message is read, shared by change_once and
+ * bayes_learn_features. STORE_CONFLICT when another node got there first.
+ */
+static int change_features_once(struct bayes *b, const char *user, enum bayes_class cls, bool forget,
+				bool autolearn, const uint8_t digest[16], const struct featvec *fv,
+				enum bayes_learn_outcome *out_r)
 {
-	const struct featvec *fv;
-	uint8_t digest[16];
-	unsigned mflags;
 	int64_t uid = 0;
 
-	b->errkind = BAYES_ERR_NONE;
-	if (size == 0)
-		return set_err(b, BAYES_ERR_INPUT, "empty message");
-	if (file_moved(b) < 0)
-		return -1;
-	fv = features(b, data, size, NULL, &mflags);
-	bayes_digest(data, size, digest);
 	if (b->batch && b->batch_lost)
 		return set_err(b, BAYES_ERR_DB, "an earlier learn failed: the batch was rolled back");
 	if (!b->batch || !b->batch_txn) {
@@ -754,6 +751,24 @@ failed:
 		deltas_clear(b->pending);
 	}
 	return -1;
+}
+
+/* change_once - change_features_once of the message's features. */
+static int change_once(struct bayes *b, const char *user, enum bayes_class cls, bool forget, bool autolearn,
+		  const unsigned char *data, size_t size, enum bayes_learn_outcome *out_r)
+{
+	const struct featvec *fv;
+	uint8_t digest[16];
+	unsigned mflags;
+
+	b->errkind = BAYES_ERR_NONE;
+	if (size == 0)
+		return set_err(b, BAYES_ERR_INPUT, "empty message");
+	if (file_moved(b) < 0)
+		return -1;
+	fv = features(b, data, size, NULL, &mflags);
+	bayes_digest(data, size, digest);
+	return change_features_once(b, user, cls, forget, autolearn, digest, fv, out_r);
 }
 
 int bayes_batch_begin(struct bayes *b)
@@ -1199,7 +1214,6 @@ int bayes_learn_features(struct bayes *b, const char *user, enum bayes_class cls
 			 enum bayes_learn_outcome *out_r)
 {
 	struct featvec fv = { .hash = (uint64_t *)hash, .text = NULL, .n = n, .truncated = false };
-	int64_t uid = 0;
 	int rc = STORE_CONFLICT;
 
 	for (int i = 0; i < CHANGE_ATTEMPTS && rc == STORE_CONFLICT; i++) {
@@ -1210,35 +1224,7 @@ int bayes_learn_features(struct bayes *b, const char *user, enum bayes_class cls
 			return set_err(b, BAYES_ERR_INPUT, "not inside a batch");
 		if (file_moved(b) < 0)
 			return -1;
-		if (store_begin(b->store) < 0)
-			return store_err(b);
-		if (cache_follow_begin(b) < 0)
-			goto failed;
-		int found = store_user_id(b->store, user, !forget, &uid);
-		if (found < 0)
-			goto failed;
-		if (found == 0) {
-			store_rollback(b->store);
-			*out_r = BAYES_NOT_LEARNED;
-			return 0;
-		}
-		if (learn_locked(b, uid, digest, &fv, cls, forget, false, out_r) < 0)
-			goto failed;
-		rc = store_commit(b->store);
-		if (rc < 0) {
-			if (b->cache_owner)
-				tokcache_invalidate(b->opt.cache);
-			store_err(b);
-			continue;
-		}
-		if (b->cache_follow)
-			tokcache_apply(b->opt.cache, fv.hash, fv.n, b->cache_ds, b->cache_dh, b->cache_ds,
-				       b->cache_dh);
-		return 0;
-failed:
-		store_err(b);
-		store_rollback(b->store);
-		return -1;
+		rc = change_features_once(b, user, cls, forget, false, digest, &fv, out_r);
 	}
-	return -1;
+	return rc < 0 ? -1 : 0;
 }
