@@ -24,6 +24,7 @@
 #include "controller.h"
 #include "verdict.h"
 #include "controller_history.h"
+#include "http_reply.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -429,16 +430,7 @@ static void ctl_pool_flush(struct controller *c)
 static enum MHD_Result ctl_reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
 				 const char *text, size_t len)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_reply(conn, status, ctype, text, len, false);
 }
 
 /* ctl_reply_json - queue obj (reference stolen) as the JSON body. */

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "history.h"
+#include "http_reply.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -53,22 +54,7 @@ static void chist_token_make(void)
 static enum MHD_Result chist_reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
 				   const char *text, size_t len)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-				"img-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_reply(conn, status, ctype, text, len, true);
 }
 
 /* chist_json - obj (stolen) as the JSON body. */
