@@ -236,15 +236,22 @@ struct bayes *bayes_open(const char *path, unsigned flags, const struct bayes_op
 	tok_params_string(&b->opt.tok, &params);
 	store_options_of(&b->opt, &so);
 	b->store = store_open(path, flags, params.data, &so, err, errlen, kind_r);
-	if (b->store == NULL && b->opt.tok.ngram_bytes && err && strstr(err, "incompatible tokenizer")) {
-		/*
-		 * Statistics made before byte 4-grams (or without them) keep
-		 * working: the database's tokenizer wins over the default.
-		 */
+	/*
+	 * Statistics made by an earlier default tokenizer keep working: the
+	 * database's tokenizer wins over the default. Tried in turn: no cap
+	 * on the header's 4-grams (before it came), no 4-grams at all.
+	 */
+	for (int step = 0; b->store == NULL && step < 2 && b->opt.tok.ngram_bytes && err
+			   && strstr(err, "incompatible tokenizer"); step++) {
 		char err2[64];
 		enum bayes_errkind kind2;
 
-		b->opt.tok.ngram_bytes = 0;
+		if (step == 0 && b->opt.tok.ngram_header_bytes == 0)
+			continue;
+		if (step == 0)
+			b->opt.tok.ngram_header_bytes = 0;
+		else
+			b->opt.tok.ngram_bytes = 0;
 		tok_params_string(&b->opt.tok, &params);
 		b->store = store_open(path, flags, params.data, &so, err2, sizeof(err2), &kind2);
 	}

@@ -123,8 +123,10 @@ static void usage(FILE *out)
 "  --score-only     eval: score every message, learn none (the second half)\n"
 "  --classifier C   with --db: combine the features by 'mean' (default:\n"
 "                   mean log-odds) or 'fisher' (chi-square, as bogofilter)\n"
-"  --byte-ngrams N  with --db: byte 4-grams of the first N bytes (default\n"
-"                   3000; 0 = none, which opens a database made before them)\n"
+"  --byte-ngrams N[/H]\n"
+"                   with --db: byte 4-grams of the first N bytes (default\n"
+"                   3000; 0 = none, which opens a database made before them),\n"
+"                   of the header at most H bytes (default 2000; 0 = no cap)\n"
 "  --score-param NAME=VALUE[,NAME=VALUE]\n"
 "                   with --db, for experiments: robs (Robinson's strength),\n"
 "                   min_dev (the neutral band left out), mean_scale\n"
@@ -340,7 +342,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bayesc_opts o = { .timeout_s = 30, .combiner = -1, .ngram_bytes = -1 };
+	struct bayesc_opts o = { .timeout_s = 30, .combiner = -1, .ngram_bytes = -1,
+				 .ngram_header_bytes = -1 };
 	const char *config = NULL, *redis = NULL, *redis_prefix = NULL;
 	const char *why_alone;
 	int c, import_class = -1;
@@ -378,8 +381,14 @@ int main(int argc, char **argv)
 		case 'W':
 		case 'G': {
 			char *end;
-			long v = strtol(optarg, &end, 10);
+			long v = strtol(optarg, &end, 10), h = -1;
 			long lo = c == 'W' ? 1 : 0, hi = c == 'W' ? 10000000 : 1000000;
+			if (c == 'G' && *end == '/' && end[1] != '\0') {
+				/* N/H: the header's part capped at H bytes */
+				h = strtol(end + 1, &end, 10);
+				if (h < 0 || h > hi)
+					end = optarg;	/* refused below */
+			}
 			if (*optarg == '\0' || *end != '\0' || v < lo || v > hi) {
 				fprintf(stderr, "bayesc: --%s wants a number from %ld to %ld, not '%s'\n",
 					c == 'W' ? "windows" : "byte-ngrams", lo, hi, optarg);
@@ -387,8 +396,10 @@ int main(int argc, char **argv)
 			}
 			if (c == 'W')
 				o.windows = (unsigned)v;
-			else
+			else {
 				o.ngram_bytes = v;
+				o.ngram_header_bytes = h;
+			}
 			break;
 		}
 		case 'T':
@@ -536,6 +547,8 @@ void bayesc_store_options(const struct bayesc_opts *o, struct bayes_options *opt
 		opt->combiner = o->combiner;
 	if (o->ngram_bytes >= 0)
 		opt->tok.ngram_bytes = (unsigned)o->ngram_bytes;
+	if (o->ngram_header_bytes >= 0)
+		opt->tok.ngram_header_bytes = (unsigned)o->ngram_header_bytes;
 	opt->robs = o->store.robs;
 	opt->min_dev = o->store.min_dev;
 	opt->mean_scale = o->store.mean_scale;

@@ -64,6 +64,7 @@ struct bayesc_opts {
 	int eval_phase;		/* eval: 0 score and train, EVAL_TRAIN_ONLY, EVAL_SCORE_ONLY */
 	int combiner;		/* --classifier: enum score_combiner, -1 = the default */
 	long ngram_bytes;	/* --byte-ngrams N, -1 = the default */
+	long ngram_header_bytes;	/* --byte-ngrams N/H, -1 = the default */
 	bool score_params;	/* --score-param given (values in store) */
 	const char *train_mode;	/* --train-mode: learn only where the mode says (offline) */
 	int max_age_days;	/* expire --max-age-days N (0 = the defaults) */

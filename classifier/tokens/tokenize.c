@@ -68,7 +68,12 @@
  * Byte 4-grams (tokenizer_add_bytes): every 4-byte window of the first
  *	ngram_bytes bytes of the raw message, headers included but for
  *	X-Spam-*, X-Upstream-Spam-* and X-Bayesd* fields (see
- *	verdict_header()), CR skipped:
+ *	verdict_header()), CR skipped, and of the header no more than
+	ngram_header_bytes: the rest goes to the body. A header is the
+	receiving site's as much as the sender's (relays, trace fields,
+	signatures; half of csdmc2010's are over 3000 bytes), and without the
+	cap a long one took the whole budget, so what was learned from one
+	stream's headers did not carry to another's mail (README):
  *	readable "4g:" plus the bytes (\xHH for what is not printable ASCII).
  *	Like OSB pairs they hash the bytes directly (ngram_hash()). They carry
  *	what words do not: the mailer's header layout, encodings, markup, and
@@ -82,6 +87,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +237,7 @@ void tok_params_default(struct tok_params *p)
 	p->max_features = TOK_DEFAULT_MAX_FEATURES;
 	p->max_word = TOK_DEFAULT_MAX_WORD;
 	p->ngram_bytes = TOK_DEFAULT_NGRAM_BYTES;
+	p->ngram_header_bytes = TOK_DEFAULT_NGRAM_HEADER_BYTES;
 }
 
 /* tok_params_string - see tokenize.h. */
@@ -243,6 +250,9 @@ void tok_params_string(const struct tok_params *p, struct buf *out)
 	/* absent when off, so that a database made before 4-grams still opens */
 	if (p->ngram_bytes > 0)
 		buf_printf(out, " ngram=4x%u", p->ngram_bytes);
+	/* absent when off, so that a database made before the cap still opens */
+	if (p->ngram_bytes > 0 && p->ngram_header_bytes > 0)
+		buf_printf(out, " ngramhdr=%u", p->ngram_header_bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1767,7 +1777,8 @@ static bool verdict_header(const unsigned char *s, size_t n)
 void tokenizer_add_bytes(struct tokenizer *t, const unsigned char *data, size_t size)
 {
 	uint32_t v = 0;
-	unsigned have = 0, used = 0;
+	unsigned have = 0, used = 0, header_used = 0;
+	unsigned header_cap = t->p.ngram_header_bytes ? t->p.ngram_header_bytes : UINT_MAX;
 	bool in_header = true, line_start = true, skipping = false;
 
 	for (size_t i = 0; i < size && used < t->p.ngram_bytes && !t->full; i++) {
@@ -1785,6 +1796,11 @@ void tokenizer_add_bytes(struct tokenizer *t, const unsigned char *data, size_t 
 		line_start = c == '\n';
 		if (skipping)
 			continue;
+		if (in_header) {
+			if (header_used >= header_cap)
+				continue;	/* past the cap: on to the body */
+			header_used++;
+		}
 		used++;
 		v = v << 8 | c;
 		if (++have < 4)

@@ -34,6 +34,7 @@
 #define TOK_DEFAULT_MAX_FEATURES 20000	/* unique features kept per message */
 #define TOK_DEFAULT_MAX_WORD	40	/* longer words are cut to a length class token */
 #define TOK_DEFAULT_NGRAM_BYTES	3000	/* raw bytes cut into 4-grams (measured; README) */
+#define TOK_DEFAULT_NGRAM_HEADER_BYTES 2000	/* of them, at most this many header bytes */
 
 struct tok_params {
 	unsigned version;	/* TOK_VERSION */
@@ -42,6 +43,7 @@ struct tok_params {
 	unsigned max_features;	/* cap on unique features per message */
 	unsigned max_word;	/* in code points */
 	unsigned ngram_bytes;	/* byte 4-grams of the first N raw bytes; 0 = none */
+	unsigned ngram_header_bytes;	/* of those N, at most this many from the header; 0 = no cap */
 };
 
 /* tok_params_default - the defaults above. */
@@ -97,7 +99,8 @@ void tokenizer_add_meta(struct tokenizer *t, const char *name, const char *value
  * tokenizer_add_bytes - add the byte 4-grams of the raw message: every
  * window of 4 bytes in its first ngram_bytes bytes, CR left out (so a
  * message read from a file and the same one from the milter, in CRLF,
- * agree). Nothing when ngram_bytes is 0.
+ * agree), and at most ngram_header_bytes of them from the header (0: no
+ * cap). Nothing when ngram_bytes is 0.
  */
 void tokenizer_add_bytes(struct tokenizer *t, const unsigned char *data, size_t size);
 

@@ -529,6 +529,28 @@ TEST(engine_open_keeps_old_tokenizer)
 	b = bayes_open(db_path("new-tok.db"), 0, &old, err, sizeof(err), &kind);
 	CHECK(b == NULL && kind == BAYES_ERR_INCOMPATIBLE && strstr(err, "incompatible tokenizer"));
 	bayes_close(&b);
+
+	/* one made with 4-grams but no cap on the header's share (the
+	 * default before the cap) keeps its tokenizer too */
+	bayes_options_default(&old);
+	old.tok.ngram_header_bytes = 0;
+	b = bayes_open(db_path("nocap-tok.db"), BAYES_OPEN_CREATE, &old, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_learn(b, NULL, BAYES_SPAM, (const unsigned char *)spam_msg, strlen(spam_msg), &lo) == 0);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r_old) == 0);
+	bayes_close(&b);
+	b = bayes_open(db_path("nocap-tok.db"), 0, NULL, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(strstr(st.tok_params, "ngram=4x") != NULL && strstr(st.tok_params, "ngramhdr") == NULL);
+	REQUIRE(bayes_check(b, NULL, (const unsigned char *)spam_msg, strlen(spam_msg), NULL, &r_dflt) == 0);
+	CHECK(r_dflt.prob == r_old.prob);
+	bayes_close(&b);
+	b = bayes_open(db_path("new-tok.db"), 0, NULL, err, sizeof(err), &kind);
+	REQUIRE(b);
+	REQUIRE(bayes_stats(b, NULL, &st) == 0);
+	CHECK(strstr(st.tok_params, "ngramhdr=2000") != NULL);
+	bayes_close(&b);
 }
 
 /* learned_totals - the message totals of user, as bayes_stats says */

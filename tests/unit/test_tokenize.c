@@ -89,7 +89,12 @@ TEST(tokenize_params_string)
 
 	tok_params_default(&p);
 	tok_params_string(&p, &b);
+	CHECK_STR(b.data, "v=2 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000 ngram=4x3000 ngramhdr=2000");
+	/* no cap on the header's share: the string of the databases made before it */
+	p.ngram_header_bytes = 0;
+	tok_params_string(&p, &b);
 	CHECK_STR(b.data, "v=2 hash=xxh3 seed=0x62617965736431 osb=2 maxword=40 maxfeat=20000 ngram=4x3000");
+	p.ngram_header_bytes = 2000;
 	/* without 4-grams: the string of the databases made before them */
 	p.ngram_bytes = 0;
 	tok_params_string(&p, &b);
@@ -776,6 +781,37 @@ TEST(tokenize_byte_ngrams)
 	tokenizer_add_bytes(t, (const unsigned char *)"abcdefghij", 10);
 	fv = tokenizer_finish(t);
 	CHECK(count_prefix(fv, "4g:") == 2);
+	tokenizer_free(&t);
+	/* of the header at most ngram_header_bytes (here 8: "Subject:"), the
+	 * rest of the budget goes to the body */
+	tok_params_default(&p);
+	p.ngram_bytes = 16;
+	p.ngram_header_bytes = 8;
+	t = tokenizer_new(&p, true, err, sizeof(err));
+	REQUIRE(t);
+	tokenizer_reset(t);
+	static const char capped[] = "Subject: a long header line\nTo: x\n\nbody words";
+	tokenizer_add_bytes(t, (const unsigned char *)capped, strlen(capped));
+	fv = tokenizer_finish(t);
+	CHECK_HAS(fv, "4g:Subj");
+	CHECK_HAS(fv, "4g:ect:");
+	CHECK(!has(fv, "4g:ct: "));	/* the 9th header byte is past the cap */
+	CHECK(!has(fv, "4g:To: "));
+	CHECK_HAS(fv, "4g:\\x0abod");	/* the empty line and the body */
+	CHECK_HAS(fv, "4g:body");
+	CHECK_HAS(fv, "4g:y wo");	/* 8 header + 8 body bytes: "\nbody wo" */
+	CHECK(!has(fv, "4g: wor"));
+	CHECK(count_prefix(fv, "4g:") == 13);
+	tokenizer_free(&t);
+	/* 0: no cap, the budget is spent on the header first */
+	p.ngram_header_bytes = 0;
+	t = tokenizer_new(&p, true, err, sizeof(err));
+	REQUIRE(t);
+	tokenizer_reset(t);
+	tokenizer_add_bytes(t, (const unsigned char *)capped, strlen(capped));
+	fv = tokenizer_finish(t);
+	CHECK_HAS(fv, "4g:ct: ");
+	CHECK(!has(fv, "4g:body"));
 	tokenizer_free(&t);
 }
 
