@@ -96,6 +96,9 @@ static void usage(FILE *out)
 "  -P, --password W controller password for TCP\n"
 "  -u, --user USER, -d, --deliver-to USER\n"
 "                   per-user statistics of USER (rspamc's -d, deliver-to)\n"
+"  -i, --ip IP      check: the client IP the message came from, scored as\n"
+"                   the milter scores it (rspamc's -i; sent as IP:)\n"
+"  --helo NAME      check: the client's HELO name (rspamc's --helo)\n"
 "  -t, --timeout S  seconds to wait for bayesd (default 30)\n"
 "  --no-recurse     a DIR's own mail only (DIR/cur, DIR/new or its files),\n"
 "                   not that of the folders under it\n"
@@ -141,7 +144,7 @@ static void usage(FILE *out)
 }
 
 /* the long-only options' codes, beyond every short option's character */
-enum { OPT_HELP = 1000, OPT_NO_RECURSE };
+enum { OPT_HELP = 1000, OPT_NO_RECURSE, OPT_HELO };
 
 /*
  * host_with_port - -h/-H HOST[:PORT] with the port filled in when left
@@ -248,6 +251,14 @@ static const char *verb_misuse(const struct bayesc_opts *o)
 		return "--max-age-days goes with expire";
 	if ((o->exit_code || o->explain) && !check)
 		return "-E and --explain go with check";
+	if ((o->meta.client_ip || o->meta.helo) && !check)
+		return "-i and --helo go with check and symbols";
+	for (const char *p = o->meta.client_ip; p && *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "-i: an IP address cannot hold spaces or control characters";
+	for (const char *p = o->meta.helo; p && *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return "--helo: a HELO name cannot hold control characters";
 	if (o->train_mode && o->verb != VERB_LEARN_SPAM && o->verb != VERB_LEARN_HAM)
 		return "--train-mode goes with learn_spam, learn_ham and import-mbox";
 	if (o->mbox && o->verb != VERB_CHECK && o->verb != VERB_LEARN_SPAM && o->verb != VERB_LEARN_HAM &&
@@ -320,6 +331,8 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "deliver-to", required_argument, NULL, 'u' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "ip", required_argument, NULL, 'i' },
+		{ "helo", required_argument, NULL, OPT_HELO },
 		{ "json", no_argument, NULL, 'j' },
 		{ "explain", no_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -349,7 +362,7 @@ int main(int argc, char **argv)
 	int c, import_class = -1;
 
 	bayes_options_default(&o.store);
-	while ((c = getopt_long(argc, argv, "c:s:h:H:P:u:d:t:n:jeqEV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:h:H:P:u:d:t:i:n:jeqEV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'D': o.db = optarg; break;
 		case 'c': config = optarg; break;
@@ -361,6 +374,8 @@ int main(int argc, char **argv)
 		case 'P': o.password = optarg; break;
 		case 'u':
 		case 'd': o.user = optarg; break;
+		case 'i': o.meta.client_ip = optarg; break;
+		case OPT_HELO: o.meta.helo = optarg; break;
 		case 't': {
 			char *end;
 			long v = strtol(optarg, &end, 10);

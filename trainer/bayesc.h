@@ -59,6 +59,7 @@ struct bayesc_opts {
 	const char *host;	/* -H HOST:PORT (TCP controller) */
 	const char *password;	/* -P */
 	const char *user;	/* -u USER or NULL */
+	struct bayes_msg_meta meta;	/* check -i IP, --helo NAME (NULL: not given) */
 	const char *results;	/* eval --results FILE */
 	unsigned windows;	/* eval --windows N: figures per N messages too (0 = none) */
 	int eval_phase;		/* eval: 0 score and train, EVAL_TRAIN_ONLY, EVAL_SCORE_ONLY */

@@ -461,6 +461,17 @@ static bool client_setup(struct client *cl)
 		buf_printf(&h, "Password: %s", o->password);
 		cl->headers = curl_slist_append(cl->headers, h.data);
 	}
+	/* the connection's meta, as rspamd reads them (checked in bayesc.c) */
+	if (o->meta.client_ip != NULL) {
+		buf_reset(&h);
+		buf_printf(&h, "IP: %s", o->meta.client_ip);
+		cl->headers = curl_slist_append(cl->headers, h.data);
+	}
+	if (o->meta.helo != NULL) {
+		buf_reset(&h);
+		buf_printf(&h, "Helo: %s", o->meta.helo);
+		cl->headers = curl_slist_append(cl->headers, h.data);
+	}
 	buf_free(&h);
 	cl->headers = curl_slist_append(cl->headers, "Content-Type: message/rfc822");
 

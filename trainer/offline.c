@@ -91,7 +91,7 @@ static bool one(void *ctx, const char *name, const unsigned char *data, size_t s
 
 	if (o->verb == VERB_CHECK) {
 		struct bayes_result res;
-		rc = bayes_check(r->b, o->user, data, size, NULL, &res);
+		rc = bayes_check(r->b, o->user, data, size, &o->meta, &res);
 		if (rc == 0) {
 			if (o->json)
 				report_check_json(o, name, &res, BAYES_DEFAULT_SPAM_THRESHOLD,

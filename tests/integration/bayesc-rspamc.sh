@@ -4,7 +4,8 @@
 # (it used to print the help and exit 0, having learned nothing), -d and
 # --deliver-to the per-user key (it used to be an undocumented --db), a
 # bare "bayesc FILE" or "bayesc < FILE" runs symbols (check), and the help
-# is --help. Against a bayesd with a TCP controller on loopback.
+# is --help, -i/--ip and --helo pass the connection's meta. Against a
+# bayesd with a TCP controller on loopback.
 #
 # Prints "ok - ..." / "not ok - ..." lines; exits 1 on any failure, 77
 # with a SKIP line when something it needs is missing.
@@ -92,5 +93,25 @@ fi
 	no "bayesc -h alone: exit $rc: $(head -1 "$t/out") $(head -1 "$t/err")"
 # --db (no short option now) keeps working
 "$BC" --db "$t/off.sqlite" stat >"$t/out" 2>&1 && ok "--db still works" || no "--db: $(head -2 "$t/out")"
+
+# -i IP and --helo NAME reach the scoring as the milter's connection meta
+# (through bayesd: the IP: and Helo: headers; offline: directly): the
+# message gets its client-ip and helo features, so it has more tokens
+tokens() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["tokens"])'; }
+m1=$(ls "$t/m"/* | head -1)
+for how in "-h 127.0.0.1:$CPORT -P pw-17" "--db $t/off.sqlite"; do
+	plain=$("$BC" $how --json check "$m1" | tokens)
+	meta=$("$BC" $how --json -i 192.0.2.55 --helo mail.example.net check "$m1" | tokens)
+	ip=$("$BC" $how --json --ip 192.0.2.55 check "$m1" | tokens)
+	[ -n "$plain" ] && [ "${meta:-0}" -gt "$plain" ] && [ "${ip:-0}" -gt "$plain" ] && [ "$meta" -gt "$ip" ] &&
+		ok "bayesc ${how%% *} -i IP --helo NAME: scored with the meta ($plain tokens, $ip with -i, $meta with both)" ||
+		no "bayesc ${how%% *} -i/--helo: tokens plain '$plain', -i '$ip', both '$meta'"
+done
+"$BC" --db "$t/off.sqlite" -i 192.0.2.55 learn_spam "$m1" >"$t/out" 2>&1; rc=$?
+[ $rc = 64 ] && grep -q -- '-i and --helo go with check' "$t/out" && ok "-i with learn_spam: exit 64, says why" ||
+	no "-i with learn_spam: exit $rc: $(head -1 "$t/out")"
+"$BC" --db "$t/off.sqlite" -i '192.0.2.55
+IP: 1' check "$m1" >"$t/out" 2>&1; rc=$?
+[ $rc = 64 ] && ok "-i with a line break: refused (exit 64)" || no "-i with a line break: exit $rc"
 
 [ $fails = 0 ] || exit 1
