@@ -593,13 +593,20 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		return SMFIS_ACCEPT;	/* fail open */
 	conn->client[0] = '\0';
 	conn->trusted = false;
-	conn->local = true;	/* no IP address: Postfix's pickup (sendmail(1)), cron */
+	/*
+	 * The box itself is mail that did not come over SMTP: Postfix's
+	 * pickup (sendmail(1), cron), which a milter sees with no address or
+	 * as loopback with no port. A loopback SMTP client (fetchmail, a
+	 * content filter's reinjection, webmail) carries mail from outside,
+	 * and is scored.
+	 */
+	conn->local = true;
 	if (sa && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
 
 		inet_ntop(AF_INET, &sin->sin_addr, conn->client, sizeof(conn->client));
 		conn->trusted = config_trusted(conn->cfg, AF_INET, &sin->sin_addr);
-		conn->local = config_local(AF_INET, &sin->sin_addr);
+		conn->local = sin->sin_port == 0 && config_local(AF_INET, &sin->sin_addr);
 	} else if (sa && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
 
@@ -609,7 +616,7 @@ static sfsistat milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		else
 			inet_ntop(AF_INET6, &sin6->sin6_addr, conn->client, sizeof(conn->client));
 		conn->trusted = config_trusted(conn->cfg, AF_INET6, &sin6->sin6_addr);
-		conn->local = config_local(AF_INET6, &sin6->sin6_addr);
+		conn->local = sin6->sin6_port == 0 && config_local(AF_INET6, &sin6->sin6_addr);
 	}
 	log_debug("%s: connect from %s", conn->client[0] ? conn->client : "unknown",
 		  hostname ? hostname : "unknown");

@@ -434,6 +434,7 @@ static void sf_parse_addr(struct sf_session *s, const char *src)
 	char tmp[128], *e;
 	unsigned char a[16];
 	int family = 0;
+	bool port = false;	/* an IP source with a port: an SMTP client */
 
 	s->client[0] = '\0';
 	s->trusted = false;
@@ -441,6 +442,7 @@ static void sf_parse_addr(struct sf_session *s, const char *src)
 	snprintf(tmp, sizeof(tmp), "%s", src);
 	if ((e = strrchr(tmp, ':')) != NULL && e[1] != '\0' &&
 	    strspn(e + 1, "0123456789") == strlen(e + 1)) {
+		port = strtoul(e + 1, NULL, 10) != 0;
 		*e = '\0';
 		family = sf_addr_text(tmp, a, s->client, sizeof(s->client));
 	}
@@ -448,7 +450,8 @@ static void sf_parse_addr(struct sf_session *s, const char *src)
 		family = sf_addr_text(src, a, s->client, sizeof(s->client));
 	if (family) {
 		s->trusted = config_trusted(sf_cfg, family, a);
-		s->local = config_local(family, a);
+		/* loopback SMTP (fetchmail, a reinjection) carries mail from outside */
+		s->local = !port && config_local(family, a);
 	} else
 		s->client[0] = '\0';
 }

@@ -75,6 +75,7 @@ static const struct milter_io tm_io = {
 
 /* tm_message - one SMTP transaction through the callbacks: rcpts NULL-terminated */
 static const char *tm_client = "192.0.2.7";	/* the SMTP client's address */
+static unsigned tm_port = 25000;		/* and its port (0: Postfix's pickup) */
 static const char *const *tm_extra;	/* more headers: name, value, ..., NULL */
 static void tm_message(const char *const *rcpts, const char *subject, const char *body)
 {
@@ -85,6 +86,7 @@ static void tm_message(const char *const *rcpts, const char *subject, const char
 
 	tm_status[0] = tm_detail[0] = tm_hlog[0] = '\0';
 	inet_pton(AF_INET, tm_client, &sin.sin_addr);
+	sin.sin_port = htons((uint16_t)tm_port);
 	d->xxfi_connect(ctx, (char *)"client.example.net", (struct sockaddr *)&sin);
 	d->xxfi_envfrom(ctx, from);
 	for (; *rcpts; rcpts++) {
@@ -367,12 +369,19 @@ TEST(milter_min_learns)
 		CHECK_STR(tm_status, "");
 	}
 
-	/* the box itself (loopback) is not scored: no header, no reject */
+	/* the box itself (pickup: loopback, no port) is not scored: no
+	 * header, no reject */
 	tm_client = "127.0.0.1";
+	tm_port = 0;
 	tm_message(one, "pills", "pills pills pills number 7\r\n");
 	CHECK(tm_rejects == 1);
 	CHECK_STR(tm_status, "");
+	/* a loopback SMTP client (fetchmail, a reinjection) is scored */
+	tm_port = 41000;
+	tm_message(one, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 2);
 	tm_client = "192.0.2.7";
+	tm_port = 25000;
 
 	milter_io_set(NULL);
 	milter_shutdown();
