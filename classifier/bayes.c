@@ -16,7 +16,7 @@
 #include <xxhash.h>
 
 #include "score/score.h"
-#include "store/deltas.h"
+#include "store/batch_deltas.h"
 #include "store/dump.h"
 #include "store/store.h"
 #include "tokens/tokcache.h"
@@ -87,7 +87,7 @@ struct bayes {
 	bool batch;			/* a batch is open */
 	bool batch_txn;			/* and its transaction has begun */
 	bool batch_lost;		/* a failed learn rolled the batch back */
-	struct deltas *pending;		/* the batch's count changes not yet written */
+	struct batch_deltas *pending;		/* the batch's count changes not yet written */
 };
 
 void bayes_options_default(struct bayes_options *o)
@@ -179,7 +179,7 @@ static int read_begin(struct bayes *b)
 	if (!b->batch_txn)
 		return store_read_begin(b->store);
 	/* the batch's reads see its learns: write what is pending first */
-	return deltas_empty(b->pending) ? 0 : deltas_flush(b->pending, b->store);
+	return batch_deltas_empty(b->pending) ? 0 : batch_deltas_flush(b->pending, b->store);
 }
 
 static void read_end(struct bayes *b)
@@ -299,7 +299,7 @@ void bayes_close(struct bayes **bp)
 	free(b->mhash);
 	free(b->mcounts);
 	free(b->path);
-	deltas_free(&b->pending);
+	batch_deltas_free(&b->pending);
 	free(b);
 	*bp = NULL;
 }
@@ -539,8 +539,8 @@ static int apply(struct bayes *b, int64_t uid, const struct featvec *fv, int ds,
 	if (ds == 0 && dh == 0)
 		return 0;
 	if (b->batch) {		/* summed per token, written at the batch's end */
-		deltas_add(b->pending, uid, fv->hash, fv->n, ds, dh);
-		deltas_add_totals(b->pending, uid, ds, dh);
+		batch_deltas_add(b->pending, uid, fv->hash, fv->n, ds, dh);
+		batch_deltas_add_totals(b->pending, uid, ds, dh);
 		return 0;
 	}
 	return store_add(b->store, uid, fv->hash, fv->n, ds, dh, ds, dh);
@@ -755,7 +755,7 @@ failed:
 	if (b->batch) {
 		b->batch_txn = false;
 		b->batch_lost = true;
-		deltas_clear(b->pending);
+		batch_deltas_clear(b->pending);
 	}
 	return -1;
 }
@@ -795,7 +795,7 @@ int bayes_batch_begin(struct bayes *b)
 	b->batch = true;
 	b->batch_txn = b->batch_lost = false;
 	if (b->pending == NULL)
-		b->pending = deltas_new();
+		b->pending = batch_deltas_new();
 	return 0;
 }
 
@@ -807,7 +807,7 @@ int bayes_batch_commit(struct bayes *b)
 	if (lost)
 		return set_err(b, BAYES_ERR_DB, "a learn failed: the batch was rolled back");
 	b->errkind = BAYES_ERR_NONE;
-	if (txn && (deltas_flush(b->pending, b->store) < 0 || store_commit(b->store) < 0)) {
+	if (txn && (batch_deltas_flush(b->pending, b->store) < 0 || store_commit(b->store) < 0)) {
 		store_err(b);
 		store_rollback(b->store);
 		return -1;

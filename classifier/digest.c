@@ -1,5 +1,7 @@
 /*
- * digest.c - the key under which a learned message is remembered.
+ * digest.c - the key under which a learned message is remembered:
+ * bayes_digest(), declared in bayes.h (the daemon names a history row by
+ * it, so a row can be learned or forgotten later).
  *
  * The same message reaches bayesd by several roads: through the milter
  * (LF line ends, no Return-Path yet), through Dovecot's Sieve pipe after

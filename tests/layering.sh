@@ -12,6 +12,7 @@
 #   config/              ->  corpus, trainer, milter
 #   corpus/              ->  trainer, milter
 #   trainer/             ->  milter
+#   anything             ->  another room's NAME_internal.h (its private header)
 #
 # Each violation is printed as FILE:LINE: include X (room A may not use
 # room B); exits 1 if there is any, 0 otherwise. tests/ may use anything.
@@ -87,6 +88,12 @@ for f in $list; do
 		checked=$((checked + 1))
 		to=$(room "$t")
 		[ "$from" = "$to" ] && continue
+		case $t in
+		*_internal.h)	# a room's private header: its own files only
+			echo "$f:$line: include $x (a private header of room $to)"
+			bad=$((bad + 1))
+			continue ;;
+		esac
 		if forbidden "$from" "$to"; then
 			echo "$f:$line: include $x (room $from may not use room $to)"
 			bad=$((bad + 1))

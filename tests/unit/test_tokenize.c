@@ -453,11 +453,11 @@ static const struct featvec *subject_of(struct tokenizer *t, const char *text)
 }
 
 /*
- * A text segmented before (brkcache) gives the features a tokenizer that
+ * A text segmented before (word_cache) gives the features a tokenizer that
  * never saw it gives: as a body, as a Subject whose word budget cuts it
  * short, and the other way round.
  */
-TEST(tokenize_brkcache_same_words)
+TEST(tokenize_word_cache_same_words)
 {
 	char text[4000];
 	size_t o = 0, nb, ns, n;

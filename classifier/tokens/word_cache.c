@@ -1,12 +1,12 @@
 /*
- * brkcache.c - the words of recently segmented texts (see brkcache.h).
+ * word_cache.c - the words of recently segmented texts (see word_cache.h).
  *
  * 4-way set associative: a text's XXH3 hash picks a set of four entries,
  * the least recently used of which a new text replaces. A word record is
  * its length and code point count (32 bits each, host order) and its
  * bytes.
  */
-#include "tokens/brkcache.h"
+#include "tokens/word_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 #include <xxhash.h>
 
 #define WAYS	4
-#define SETS	(BRKCACHE_ENTRIES / WAYS)
+#define SETS	(WORD_CACHE_ENTRIES / WAYS)
 
 struct brk_entry {
 	uint64_t hash;
@@ -24,19 +24,19 @@ struct brk_entry {
 	unsigned long used;	/* LRU stamp */
 };
 
-struct brkcache {
+struct word_cache {
 	struct brk_entry e[SETS][WAYS];
 	size_t bytes;		/* texts and words held */
 	unsigned long clock;
 };
 
-struct brkcache *brkcache_new(void)
+struct word_cache *word_cache_new(void)
 {
-	return xcalloc(1, sizeof(struct brkcache));
+	return xcalloc(1, sizeof(struct word_cache));
 }
 
 /* entry_drop - empty one entry. */
-static void entry_drop(struct brkcache *c, struct brk_entry *e)
+static void entry_drop(struct word_cache *c, struct brk_entry *e)
 {
 	if (e->text == NULL)
 		return;
@@ -46,7 +46,7 @@ static void entry_drop(struct brkcache *c, struct brk_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-void brkcache_free(struct brkcache *c)
+void word_cache_free(struct word_cache *c)
 {
 	if (c == NULL)
 		return;
@@ -56,9 +56,9 @@ void brkcache_free(struct brkcache *c)
 	free(c);
 }
 
-const struct buf *brkcache_get(struct brkcache *c, const char *s, size_t n)
+const struct buf *word_cache_get(struct word_cache *c, const char *s, size_t n)
 {
-	if (n > BRKCACHE_TEXT_MAX)
+	if (n > WORD_CACHE_TEXT_MAX)
 		return NULL;
 	uint64_t h = XXH3_64bits(s, n);
 	struct brk_entry *set = c->e[h % SETS];
@@ -74,7 +74,7 @@ const struct buf *brkcache_get(struct brkcache *c, const char *s, size_t n)
 	return NULL;
 }
 
-void brkcache_word_add(struct buf *words, const char *w, size_t len, size_t ncp)
+void word_cache_word_add(struct buf *words, const char *w, size_t len, size_t ncp)
 {
 	uint32_t head[2] = { (uint32_t)len, (uint32_t)ncp };
 
@@ -82,7 +82,7 @@ void brkcache_word_add(struct buf *words, const char *w, size_t len, size_t ncp)
 	buf_append(words, w, len);
 }
 
-bool brkcache_word_next(const struct buf *words, size_t *pos, const char **w_r, size_t *len_r,
+bool word_cache_word_next(const struct buf *words, size_t *pos, const char **w_r, size_t *len_r,
 			size_t *ncp_r)
 {
 	uint32_t head[2];
@@ -97,9 +97,9 @@ bool brkcache_word_next(const struct buf *words, size_t *pos, const char **w_r, 
 	return true;
 }
 
-void brkcache_put(struct brkcache *c, const char *s, size_t n, const struct buf *words)
+void word_cache_put(struct word_cache *c, const char *s, size_t n, const struct buf *words)
 {
-	if (n > BRKCACHE_TEXT_MAX)
+	if (n > WORD_CACHE_TEXT_MAX)
 		return;
 	uint64_t h = XXH3_64bits(s, n);
 	struct brk_entry *set = c->e[h % SETS], *victim = &set[0];
@@ -113,7 +113,7 @@ void brkcache_put(struct brkcache *c, const char *s, size_t n, const struct buf 
 			victim = e;
 	}
 	entry_drop(c, victim);
-	if (c->bytes + n + words->len + 1 > BRKCACHE_BYTES)
+	if (c->bytes + n + words->len + 1 > WORD_CACHE_BYTES)
 		return;
 	victim->text = xmalloc(n ? n : 1);
 	memcpy(victim->text, s, n);

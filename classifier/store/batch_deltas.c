@@ -1,12 +1,12 @@
 /*
- * deltas.c - per-token sums of a batch's count changes. See deltas.h.
+ * batch_deltas.c - per-token sums of a batch's count changes. See batch_deltas.h.
  *
  * An open-addressing table indexes an array of entries; flushing sorts the
  * array by (user, change, token), so each run of equal changes is one
  * store_add call with its tokens ascending, the order the store's B-tree
  * likes best.
  */
-#include "store/deltas.h"
+#include "store/batch_deltas.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ struct total {
 	int ds, dh;
 };
 
-struct deltas {
+struct batch_deltas {
 	struct delta *e;	/* entries in arrival order */
 	size_t n, cap;
 	uint32_t *slot;		/* index + 1 into e; 0 = empty */
@@ -36,14 +36,14 @@ struct deltas {
 	size_t caprun;
 };
 
-struct deltas *deltas_new(void)
+struct batch_deltas *batch_deltas_new(void)
 {
-	return xcalloc(1, sizeof(struct deltas));
+	return xcalloc(1, sizeof(struct batch_deltas));
 }
 
-void deltas_free(struct deltas **dp)
+void batch_deltas_free(struct batch_deltas **dp)
 {
-	struct deltas *d = *dp;
+	struct batch_deltas *d = *dp;
 
 	if (d == NULL)
 		return;
@@ -64,7 +64,7 @@ static size_t mix(int64_t user, uint64_t hash, size_t mask)
 }
 
 /* rehash - grow the slot table to hold at least want entries at half load. */
-static void rehash(struct deltas *d, size_t want)
+static void rehash(struct batch_deltas *d, size_t want)
 {
 	size_t ns = d->nslots ? d->nslots : 1024;
 
@@ -81,7 +81,7 @@ static void rehash(struct deltas *d, size_t want)
 	}
 }
 
-void deltas_add(struct deltas *d, int64_t user, const uint64_t *hash, size_t n, int ds, int dh)
+void batch_deltas_add(struct batch_deltas *d, int64_t user, const uint64_t *hash, size_t n, int ds, int dh)
 {
 	if (ds == 0 && dh == 0)
 		return;
@@ -111,7 +111,7 @@ void deltas_add(struct deltas *d, int64_t user, const uint64_t *hash, size_t n, 
 	}
 }
 
-void deltas_add_totals(struct deltas *d, int64_t user, int ds, int dh)
+void batch_deltas_add_totals(struct batch_deltas *d, int64_t user, int ds, int dh)
 {
 	size_t i;
 
@@ -128,7 +128,7 @@ void deltas_add_totals(struct deltas *d, int64_t user, int ds, int dh)
 	d->tot[i].dh += dh;
 }
 
-int deltas_empty(const struct deltas *d)
+int batch_deltas_empty(const struct batch_deltas *d)
 {
 	return d->n == 0 && d->ntot == 0;
 }
@@ -146,14 +146,14 @@ static int cmp_delta(const void *a, const void *b)
 	return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
-void deltas_clear(struct deltas *d)
+void batch_deltas_clear(struct batch_deltas *d)
 {
 	d->n = d->ntot = 0;
 	if (d->slot)
 		memset(d->slot, 0, d->nslots * sizeof(*d->slot));
 }
 
-int deltas_flush(struct deltas *d, struct store *s)
+int batch_deltas_flush(struct batch_deltas *d, struct store *s)
 {
 	int rc = 0;
 
@@ -177,6 +177,6 @@ int deltas_flush(struct deltas *d, struct store *s)
 	for (size_t i = 0; i < d->ntot && rc == 0; i++)
 		if (d->tot[i].ds != 0 || d->tot[i].dh != 0)
 			rc = store_add(s, d->tot[i].user, NULL, 0, 0, 0, d->tot[i].ds, d->tot[i].dh);
-	deltas_clear(d);
+	batch_deltas_clear(d);
 	return rc;
 }
