@@ -206,6 +206,17 @@ TEST(milter_history)
 	cfg = config_load(path, err, sizeof(err));
 	REQUIRE(cfg != NULL);
 	milter_engine_options(cfg, &o);
+	{	/* one spam and one ham learned, so that a row has deciding features */
+		static const char sp[] = "From: a@example.com\r\nSubject: offer\r\n\r\nBuy pills today.\r\n";
+		static const char hm[] = "From: b@example.com\r\nSubject: lunch\r\n\r\nLunch at noon?\r\n";
+		enum bayes_learn_outcome lo;
+		struct bayes *pre = bayes_open(db, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
+
+		REQUIRE(pre != NULL);
+		CHECK(bayes_learn(pre, NULL, BAYES_SPAM, (const unsigned char *)sp, sizeof(sp) - 1, &lo) == 0);
+		CHECK(bayes_learn(pre, NULL, BAYES_HAM, (const unsigned char *)hm, sizeof(hm) - 1, &lo) == 0);
+		bayes_close(&pre);
+	}
 	w = writer_start(db, &o, 0, err, sizeof(err));
 	REQUIRE(w != NULL);
 	config_current_set(cfg);
@@ -234,6 +245,19 @@ TEST(milter_history)
 	CHECK(rc && strncmp(rc, "h:", 2) == 0 && strstr(rc, "@Example.ORG") && !strstr(rc, "Joe"));
 	CHECK(json_is_true(json_object_get(r, "learnable")));
 	CHECK(json_integer_value(json_object_get(r, "id")) == 12);
+	/* the row's deciding features, made JSON by the writer, with their texts and counts */
+	json_t *one_row = history_get(12, err, sizeof(err));
+	REQUIRE(one_row != NULL);
+	json_t *feats = json_object_get(one_row, "features");
+	CHECK(json_array_size(feats) > 0 && json_array_size(feats) <= HISTORY_TOP);
+	bool named = false;
+	for (size_t i = 0; i < json_array_size(feats); i++) {
+		const char *ft = json_string_value(json_object_get(json_array_get(feats, i), "text"));
+		named |= ft != NULL && strcmp(ft, "pills") == 0;
+		CHECK(strlen(json_string_value(json_object_get(json_array_get(feats, i), "hash"))) == 16);
+	}
+	CHECK(named);	/* "pills" only ever came with this message: it must be among them */
+	json_decref(one_row);
 
 	/* learn it as ham by digest: the row's features, the memory of learns */
 	char dg[33], user[64];
@@ -250,9 +274,10 @@ TEST(milter_history)
 	CHECK(bayes_learn_features(b, NULL, BAYES_HAM, false, digest, hash, n, &out) == 0 && out == BAYES_ALREADY);
 	CHECK(bayes_learn_features(b, NULL, BAYES_SPAM, false, digest, hash, n, &out) == 0 && out == BAYES_RELEARNED);
 	struct bayes_stats st;
-	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 1 && st.learned_ham == 0);
+	/* with the one spam and one ham learned first */
+	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 2 && st.learned_ham == 1);
 	CHECK(bayes_learn_features(b, NULL, BAYES_SPAM, true, digest, hash, n, &out) == 0 && out == BAYES_FORGOTTEN);
-	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 0 && st.learned_ham == 0);
+	CHECK(bayes_stats(b, NULL, &st) == 0 && st.learned_spam == 1 && st.learned_ham == 1);
 	bayes_close(&b);
 
 	/*
