@@ -162,6 +162,7 @@ static const struct config_row config_table[] = {
 	{ "exempt_recipients", CT_STRING, F(exempt_recipients), 0, 0,
 	  BAYESD_DEFAULT_EXEMPT_RECIPIENTS, 0, 0, NULL },
 	{ "exempt_senders", CT_STRING, F(exempt_senders), 0, 0, "", 0, 0, NULL },
+	{ "no_reject_recipients", CT_STRING, F(no_reject_recipients), 0, 0, "", 0, 0, NULL },
 	{ "min_learns", CT_UINT, F(min_learns), 0, 100000000,
 	  NULL, BAYESD_DEFAULT_MIN_LEARNS, 0, NULL },
 	{ "scan_limit", CT_SIZE, F(scan_limit), 1 * KB, 64 * MB,

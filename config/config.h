@@ -125,6 +125,7 @@ struct bayesd_config {
 	bool score_local;		/* default false: mail from the box itself not scored */
 	char *exempt_recipients;	/* patterns of recipients whose mail is not scored */
 	char *exempt_senders;		/* patterns of envelope senders not scored */
+	char *no_reject_recipients;	/* patterns of recipients who opted out of reject/quarantine */
 	unsigned min_learns;		/* messages of each class before a verdict (0 = none) */
 	size_t scan_limit;		/* bytes of a message read for scoring */
 

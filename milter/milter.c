@@ -106,6 +106,7 @@ struct milter_upstream {
 struct milter_msg {
 	bool active;			/* between MAIL FROM and eom/abort */
 	bool score;			/* false: trusted or authenticated sender */
+	bool no_reject;			/* a recipient opted out of reject and quarantine */
 	const char *skip_reason;	/* why not, for the log */
 	char qid[32];
 	char *auth;			/* {auth_authen} or NULL */
@@ -427,6 +428,7 @@ static void milter_msg_reset(struct milter_msg *m)
 	m->active = false;
 	m->score = true;
 	m->skip_reason = NULL;
+	m->no_reject = false;
 	m->qid[0] = '\0';
 	free(m->auth);
 	m->auth = NULL;
@@ -690,6 +692,9 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 		m->score = false;
 		m->skip_reason = "exempt recipient";
 	}
+	/* a recipient who opted out of refusals gets the message tagged, never refused or held */
+	if (argv && argv[0] && config_exempt(conn->cfg, conn->cfg->no_reject_recipients, argv[0]))
+		m->no_reject = true;
 	if (m->nrcpt++ == 0 && conn->cfg->per_user && argv && argv[0] &&
 	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
 		m->user[0] = '\0';
@@ -1034,7 +1039,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 
 	/* before the headers, so X-Spam-Status can say what autolearn did */
 	learned = milter_autolearn(conn, qid, user, r.prob);
-	if (r.prob >= cfg->reject_threshold) {
+	if (r.prob >= cfg->reject_threshold && !m->no_reject) {
 		char xcode[16], text[512];
 
 		milter_smtp_text(cfg->reject_message, xcode, sizeof(xcode), text, sizeof(text));
@@ -1060,7 +1065,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		action = spam ? "flag" : "accept";
 		if (spam)
 			milter_subject(ctx, conn, qid);
-		if (r.prob >= cfg->quarantine_threshold) {
+		if (r.prob >= cfg->quarantine_threshold && !m->no_reject) {
 			snprintf(hdr, sizeof(hdr), "bayesd: spam probability %.5f", r.prob);
 			if (mio->quarantine(ctx, hdr) == MI_SUCCESS)
 				action = "quarantine";
@@ -1070,9 +1075,11 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		ms = milter_now_ms() - start;
 		metrics_scored(spam ? METRICS_SPAM : METRICS_HAM, ms);
 	}
-	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f%s%s", qid,
+	log_info("%s: client=%s, score=%.5f, action=%s, tokens=%zu, ms=%.2f%s%s%s", qid,
 		 milter_client(conn), r.prob, action, r.nfeatures, ms, user ? ", user=" : "",
-		 user ? user : "");
+		 user ? user : "",
+		 m->no_reject && (r.prob >= cfg->reject_threshold || r.prob >= cfg->quarantine_threshold)
+			 ? ", no_reject recipient" : "");
 	milter_history(conn, &snap, qid, user, action, r.prob, ms);
 	milter_msg_reset(m);
 	return ret;

@@ -122,6 +122,7 @@ struct sf_session {
 	unsigned nrcpt;			/* recipients accepted */
 	char user[BAYESD_USER_MAX];	/* per_user: the first one's user, "" = none */
 	const char *exempt;		/* "exempt sender|recipient": not scored, else NULL */
+	bool no_reject;			/* a recipient opted out of refusals (no_reject_recipients) */
 
 	/* the message in DATA */
 	bool in_data;			/* data-line seen, "." not yet */
@@ -293,6 +294,7 @@ static void sf_tx_reset(struct sf_session *s)
 	s->nrcpt = 0;
 	s->user[0] = '\0';
 	s->exempt = NULL;
+	s->no_reject = false;
 	sf_msg_reset(s);
 }
 
@@ -341,6 +343,8 @@ static void sf_rcpt(struct sf_session *s, char **f, size_t nf)
 		return;
 	if (!s->exempt && config_exempt(sf_cfg, sf_cfg->exempt_recipients, rcpt))
 		s->exempt = "exempt recipient";
+	if (config_exempt(sf_cfg, sf_cfg->no_reject_recipients, rcpt))
+		s->no_reject = true;	/* tagged, never refused, as in the milter */
 	if (s->nrcpt++ == 0 && sf_cfg->per_user &&
 	    !config_rcpt_user(sf_cfg, rcpt, s->user, sizeof(s->user)))
 		s->user[0] = '\0';
@@ -793,7 +797,7 @@ static void sf_decide(struct sf_session *s, const char *version, const char *tok
 		sf_header(version, s->sid, token, "X-Spam-Bayesd", vh.detail);
 		s->verdict = SF_VERDICT_ACCEPT;
 		action = "none (not enough training)";
-	} else if (cfg->reject_threshold <= 1.0 && r.prob >= cfg->reject_threshold) {
+	} else if (cfg->reject_threshold <= 1.0 && r.prob >= cfg->reject_threshold && !s->no_reject) {
 		s->verdict = SF_VERDICT_REJECT;
 		action = "reject";
 	} else {

@@ -66,7 +66,12 @@ static int tm_setreply(SMFICTX *ctx, char *r, char *x, char *m)
 	tm_rejects += r[0] == '5';
 	return MI_SUCCESS;
 }
-static int tm_quarantine(SMFICTX *ctx, char *r) { return MI_SUCCESS; }
+static int tm_quarantines;
+static int tm_quarantine(SMFICTX *ctx, char *r)
+{
+	tm_quarantines++;
+	return MI_SUCCESS;
+}
 
 static const struct milter_io tm_io = {
 	tm_getpriv, tm_setpriv, tm_getsymval, tm_addheader, tm_chgheader, tm_setreply, tm_quarantine,
@@ -407,6 +412,53 @@ TEST(milter_min_learns)
 	CHECK(tm_rejects == 2);
 	tm_client = "192.0.2.7";
 	tm_port = 25000;
+
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
+	config_unref(&cfg);
+}
+
+/*
+ * no_reject_recipients: a recipient who opted out of refusals gets spam
+ * tagged, never rejected nor quarantined, even beside one who did not;
+ * the others' spam is rejected as before.
+ */
+TEST(milter_no_reject_recipients)
+{
+	static const char *const joe[] = { "<joe@example.org>", NULL };
+	static const char *const ann[] = { "<Ann+news@Example.ORG>", NULL };
+	static const char *const both[] = { "<joe@example.org>", "<ann@example.org>", NULL };
+	char db[400], path[400], err[600];
+	struct bayesd_config *cfg;
+	FILE *f;
+
+	snprintf(db, sizeof(db), "%s/noreject.db", test_tmpdir());
+	tm_train(db, NULL, BAYES_SPAM, 200, "pills");
+	tm_train(db, NULL, BAYES_HAM, 200, "meeting");
+	snprintf(path, sizeof(path), "%s/noreject.conf", test_tmpdir());
+	f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	fprintf(f, "database = %s\nreject_threshold = 0.9\nquarantine_threshold = 0.6\n"
+		"spam_threshold = 0.5\nno_reject_recipients = ann@example.org\ncache_max_tokens = 0\n", db);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	REQUIRE(cfg != NULL);
+	config_current_set(cfg);
+	milter_reload();
+	milter_io_set(&tm_io);
+	tm_rejects = tm_quarantines = 0;
+
+	tm_message(joe, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 1);
+	tm_message(ann, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 1 && tm_quarantines == 0);
+	CHECK(strncmp(tm_status, "Yes,", 4) == 0);	/* tagged as spam all the same */
+	tm_message(both, "pills", "pills pills pills number 7\r\n");
+	CHECK(tm_rejects == 1 && tm_quarantines == 0);
+	CHECK(strncmp(tm_status, "Yes,", 4) == 0);
+	tm_message(joe, "meeting", "meeting meeting agenda\r\n");	/* ham is untouched */
+	CHECK(tm_rejects == 1 && strncmp(tm_status, "No,", 3) == 0);
 
 	milter_io_set(NULL);
 	milter_shutdown();
