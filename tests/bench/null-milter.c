@@ -3,8 +3,8 @@
  * what the milter protocol itself costs Postfix (tests/bench/milter-floor.sh).
  *
  * It negotiates what bayesd negotiates (no replies to connect, HELO, MAIL,
- * RCPT, headers and end of headers; DATA answered; SKIP for bodies) and adds the one
- * header every scored message gets, but reads nothing and scores nothing.
+ * RCPT, headers and end of headers; DATA answered; SKIP for bodies) and adds the
+ * headers a scored ham gets, but reads nothing and scores nothing.
  * Postfix with it against Postfix without any milter is the best ratio a
  * milter can reach on the machine; bayesd against it is bayesd's own cost.
  *
@@ -78,7 +78,11 @@ static sfsistat null_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 static sfsistat null_eom(SMFICTX *ctx)
 {
-	smfi_addheader(ctx, (char *)"X-Spam-Status", (char *)"No, score=0.00000 required=0.90");
+	/* the headers bayesd adds to a ham, in their form (milter/verdict.c) */
+	smfi_addheader(ctx, (char *)"X-Spam-Status",
+		       (char *)"No, score=0.0 required=5.0 tests=BAYES_00 autolearn=no version=bayesd-0");
+	smfi_addheader(ctx, (char *)"X-Spam-Score", (char *)"0.0");
+	smfi_addheader(ctx, (char *)"X-Spam-Bayesd", (char *)"p=0.00000 tokens=0 used=0 version=0");
 	return SMFIS_CONTINUE;
 }
 
