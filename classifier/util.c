@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -39,6 +40,21 @@ void *xcalloc(size_t n, size_t size)
 
 	if (p == NULL)
 		oom(n * size);
+	return p;
+}
+
+void *mem_huge_calloc(size_t n, size_t size)
+{
+	void *p = xcalloc(n, size);
+#ifdef MADV_HUGEPAGE
+	size_t bytes = n * size, page = 4096;
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
+
+	/* a block this large comes from mmap, untouched: the hint is in time */
+	if (bytes >= 4u << 20 && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#endif
 	return p;
 }
 

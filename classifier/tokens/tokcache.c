@@ -59,8 +59,8 @@ static struct tokcache_table *table_new(size_t cap)
 	struct tokcache_table *t = xcalloc(1, sizeof(*t));
 
 	t->cap = cap;
-	t->key = xcalloc(cap, sizeof(*t->key));
-	t->val = xcalloc(cap, sizeof(*t->val));
+	t->key = mem_huge_calloc(cap, sizeof(*t->key));
+	t->val = mem_huge_calloc(cap, sizeof(*t->val));
 	return t;
 }
 

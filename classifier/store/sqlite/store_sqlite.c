@@ -369,8 +369,8 @@ static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t h
 	if ((c->n + 1) * 4 > c->cap * 3) {
 		struct tcache old = *c;
 		c->cap = old.cap ? old.cap * 2 : 1u << 16;
-		c->key = xcalloc(c->cap, sizeof(*c->key));
-		c->val = xmalloc(c->cap * sizeof(*c->val));
+		c->key = mem_huge_calloc(c->cap, sizeof(*c->key));
+		c->val = mem_huge_calloc(c->cap, sizeof(*c->val));
 		c->n = 0;
 		for (size_t i = 0; i < old.cap; i++)
 			if (old.key[i]) {
@@ -451,8 +451,8 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	sqlite3_reset(st);
 	/* 3/5 full: room for a quarter more (train modes learn as they go) */
 	c->cap = rows / 3 * 5 + (1u << 16);
-	c->key = xcalloc(c->cap, sizeof(*c->key));
-	c->val = xmalloc(c->cap * sizeof(*c->val));
+	c->key = mem_huge_calloc(c->cap, sizeof(*c->key));
+	c->val = mem_huge_calloc(c->cap, sizeof(*c->val));
 	st = stmt(s, only ? STMT_EVERY_TOKEN : STMT_ALL_TOKENS);
 	if (!only)
 		sqlite3_bind_int64(st, 1, user);
