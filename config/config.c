@@ -35,10 +35,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "config_internal.h"
 #include "log.h"
 #include "util.h"
 
-#define CONFIG_LINE_MAX	4096
 #define CONFIG_VALUE_MAX	((CONFIG_LINE_MAX - 64) / 2)
 
 enum config_type {
@@ -203,12 +203,18 @@ static const struct config_row config_table[] = {
 #define CFIELD(c, row, type)	((const type *)((const char *)(c) + (row)->offset))
 
 /* config_find - the row of key, or NULL */
-static const struct config_row *config_find(const char *key)
+const struct config_row *config_find(const char *key)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(config_table); i++)
 		if (strcmp(config_table[i].key, key) == 0)
 			return &config_table[i];
 	return NULL;
+}
+
+/* config_key_name - the i-th key, NULL past the last (config_internal.h) */
+const char *config_key_name(size_t i)
+{
+	return i < ARRAY_SIZE(config_table) ? config_table[i].key : NULL;
 }
 
 /* config_parse_size - bytes with an optional binary suffix */

@@ -78,6 +78,7 @@
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
+#include "milter_internal.h"
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
@@ -257,7 +258,7 @@ static const char *milter_autolearn(struct milter_conn *conn, const char *qid, c
 }
 
 /* milter_engine_options - the engine options a config asks for */
-static void milter_engine_options(const struct bayesd_config *cfg, struct bayes_options *o)
+void milter_engine_options(const struct bayesd_config *cfg, struct bayes_options *o)
 {
 	bayes_options_default(o);
 	o->spam_threshold = cfg->spam_threshold;

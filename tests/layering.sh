@@ -14,8 +14,13 @@
 #   trainer/             ->  milter
 #   anything             ->  another room's NAME_internal.h (its private header)
 #
+# tests/ may use any room, but through its headers only: no file of the
+# rooms or of tests/ may #include a .c file (a test links the programs'
+# libraries, milter/libbayesd.a, trainer/libbayesc.a, config/libconfig.a,
+# and reaches a module's private function through its *_internal.h).
+#
 # Each violation is printed as FILE:LINE: include X (room A may not use
-# room B); exits 1 if there is any, 0 otherwise. tests/ may use anything.
+# room B, or: a .c file); exits 1 if there is any, 0 otherwise.
 cd "$(dirname "$0")/.." || exit 1
 
 INC_DIRS="classifier config corpus trainer milter"
@@ -98,6 +103,16 @@ for f in $list; do
 			echo "$f:$line: include $x (room $from may not use room $to)"
 			bad=$((bad + 1))
 		fi
+	done
+done
+# no #include "X.c" anywhere, tests/ included
+for f in $list $(find tests -name '*.[ch]' -not -path 'tests/fuzz/obj/*' | LC_ALL=C sort); do
+	incs=$(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.c"' "$f" |
+		sed 's/^\([0-9]*\):[^"]*"\([^"]*\)".*/\1:\2/')
+	for li in $incs; do
+		checked=$((checked + 1))
+		echo "$f:${li%%:*}: include ${li#*:} (a .c file: link its library, use its header)"
+		bad=$((bad + 1))
 	done
 done
 if [ "$bad" -gt 0 ]; then

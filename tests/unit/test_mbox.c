@@ -1,15 +1,16 @@
 /*
- * test_mbox.c - splitting mbox files (trainer/mbox.c, compiled in here:
- * the unit test binary links only libbayes and tests/unit).
+ * test_mbox.c - splitting mbox files (trainer/mbox.c, from
+ * trainer/libbayesc.a).
  *
  * Each case is split with the input pushed whole, one byte at a time and
  * in chunks of 7 bytes, and must give the same messages every time.
  */
-#include "../../trainer/mbox.c"
-
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
+#include "mbox.h"
+#include "util.h"
 
 #define MAX_MSGS 8
 

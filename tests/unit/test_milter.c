@@ -3,18 +3,29 @@
  * per-user scoring of a single recipient and autolearn through a real
  * writer thread, on a database in the test directory.
  *
- * milter.c, autolearn.c, writer.c, metrics.c and verdict.c are compiled into this file (the unit
- * test binary links only libbayes and tests/unit; config.c, log.c and
- * addresses.c come from test_config.c).
+ * The callbacks, the writer, the history and the metrics come from
+ * milter/libbayesd.a; the engine options a config asks for from
+ * milter_internal.h.
  */
-#include "../../milter/autolearn.c"
-#include "../../milter/milter.c"
-#include "../../milter/writer.c"
-#include "../../milter/history.c"
-#include "../../milter/metrics.c"
-#include "../../milter/verdict.c"
-
+#include "autolearn.h"
+#include "bayes.h"
+#include "config.h"
 #include "harness.h"
+#include "history.h"
+#include "log.h"
+#include "metrics.h"
+#include "milter.h"
+#include "milter_internal.h"
+#include "util.h"
+#include "verdict.h"
+#include "writer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 static void *tm_priv;
 static const char *tm_auth;	/* {auth_authen}, or NULL */
