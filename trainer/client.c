@@ -5,8 +5,9 @@
  * the body of one HTTP/1.1 request - POST /check, /learn_spam, /learn_ham
  * or /forget - over the controller's UNIX socket (-s, else $BAYESC_SOCKET,
  * else the daemon's default) or its TCP port (-H HOST:PORT, with -P
- * PASSWORD for learns). "stat" is one GET /stat. libcurl speaks HTTP; one
- * handle is reused, so a maildir goes over one kept-alive connection.
+ * PASSWORD for learns). "stat" is one GET /stat. The controller client
+ * (config/ctl_client.h) speaks HTTP over one kept-alive connection, so a
+ * maildir goes over one connection.
  *
  * Output follows rspamc: "Results for file: PATH" with probability, action
  * and verdict for check, "PATH: learned" for learns; --json prints the
@@ -21,13 +22,13 @@
  */
 #include "bayesc.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "ctl_client.h"
 #include "report.h"
 #include "util.h"
 
@@ -43,13 +44,9 @@
 
 struct client {
 	const struct bayesc_opts *o;
-	CURL *curl;
-	struct curl_slist *headers;
-	const char *socket;		/* NULL when TCP */
+	struct ctl_client *ctl;
 	const char *target;		/* socket path or host:port, for messages */
-	char *base;			/* "http://localhost" or "http://HOST:PORT" */
-	char errbuf[CURL_ERROR_SIZE];
-	struct buf resp;
+	struct ctl_reply rep;		/* the last answer (body "" after a failure) */
 	bool explain;
 	bool down;			/* cannot reach the daemon: stop */
 	bool any_spam;
@@ -65,18 +62,6 @@ static void client_fail(struct client *cl, int status)
 		cl->status = status;
 }
 
-/* client_write - libcurl's body callback: keep up to CLIENT_MAX_RESPONSE bytes. */
-static size_t client_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct client *cl = arg;
-	size_t n = size * nmemb;
-
-	if (n > CLIENT_MAX_RESPONSE - cl->resp.len)
-		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
-	buf_append(&cl->resp, data, n);
-	return n;
-}
-
 /* client_display - how a message is named in output ("stdin" for "-"). */
 static const char *client_display(const char *name)
 {
@@ -85,55 +70,42 @@ static const char *client_display(const char *name)
 
 /*
  * client_request - one request: method GET when data is NULL, else POST
- * with data[0..size). Returns the HTTP status with the body in cl->resp,
+ * with data[0..size). Returns the HTTP status with the body in cl->rep,
  * or -1 after printing why the exchange failed (cl->down is set when the
  * daemon cannot be reached).
  */
 static long client_request(struct client *cl, const char *path, const unsigned char *data, size_t size)
 {
 	struct buf url;
-	CURLcode rc;
-	long code = -1, oserr = 0;
+	enum ctl_result rc;
+	int oserr;
 
 	buf_init(&url);
-	buf_printf(&url, "%s%s", cl->base, path);
+	buf_printf(&url, "%s", path);
 	if (cl->explain && data != NULL)
 		buf_printf(&url, "?explain=1");
-	buf_reset(&cl->resp);
-	cl->errbuf[0] = '\0';
-
-	curl_easy_setopt(cl->curl, CURLOPT_URL, url.data);
-	if (data != NULL) {
-		curl_easy_setopt(cl->curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, (const char *)data);
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
-	} else {
-		curl_easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
-	}
-	rc = curl_easy_perform(cl->curl);
+	rc = ctl_client_request(cl->ctl, url.data, NULL, data, size, &cl->rep);
 	buf_free(&url);
+	if (rc == CTL_OK)
+		return cl->rep.status;
+	cl->rep = (struct ctl_reply){ .status = -1, .body = "", .len = 0 };
 
 	switch (rc) {
-	case CURLE_OK:
-		curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &code);
-		return code;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &oserr);
+	case CTL_CONNECT:
+		oserr = ctl_client_os_errno(cl->ctl);
 		fprintf(stderr, "bayesc: cannot connect to %s: %s (is bayesd running?)\n", cl->target,
-			oserr ? strerror((int)oserr) : (cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(rc)));
+			oserr ? strerror(oserr) : ctl_client_error(cl->ctl));
 		cl->down = true;
 		client_fail(cl, BAYESC_EXIT_UNAVAIL);
 		return -1;
-	case CURLE_OPERATION_TIMEDOUT:
+	case CTL_TIMEOUT:
 		fprintf(stderr, "bayesc: %s: no answer within %d s\n", cl->target,
 			cl->o->timeout_s > 0 ? cl->o->timeout_s : CLIENT_DEFAULT_TIMEOUT);
 		client_fail(cl, BAYESC_EXIT_TEMPFAIL);
 		return -1;
 	default:
-		fprintf(stderr, "bayesc: %s: %s\n", cl->target,
-			cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(rc));
-		if (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING)
+		fprintf(stderr, "bayesc: %s: %s\n", cl->target, ctl_client_error(cl->ctl));
+		if (rc == CTL_DROPPED)
 			cl->down = true;	/* connection dropped: do not hammer on */
 		client_fail(cl, BAYESC_EXIT_UNAVAIL);
 		return -1;
@@ -151,7 +123,7 @@ static bool client_per_message(const struct bayesc_opts *o)
 static json_t *client_parse(struct client *cl, const char *name)
 {
 	json_error_t jerr;
-	json_t *o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, &jerr);
+	json_t *o = json_loadb(cl->rep.body, cl->rep.len, 0, &jerr);
 
 	if (o == NULL || !json_is_object(o)) {
 		fprintf(stderr, "bayesc: %s: unexpected answer from %s: %s\n", client_display(name),
@@ -168,7 +140,7 @@ static json_t *client_parse(struct client *cl, const char *name)
 /* client_refused - print a non-200 answer and set the exit status for it. */
 static void client_refused(struct client *cl, const char *name, long code)
 {
-	json_t *o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, NULL);
+	json_t *o = json_loadb(cl->rep.body, cl->rep.len, 0, NULL);
 	const char *why = o ? json_string_value(json_object_get(o, "error")) : NULL;
 
 	fprintf(stderr, "bayesc: %s: refused by %s (HTTP %ld): %s\n", client_display(name), cl->target,
@@ -404,7 +376,7 @@ static bool client_limit(struct client *cl, uint64_t *limit_r)
 	*limit_r = check ? CLIENT_FALLBACK_SCAN : CLIENT_FALLBACK_REQUEST;
 	if (code < 0)
 		return !cl->down;
-	if (code == 200 && (o = json_loadb(cl->resp.data ? cl->resp.data : "", cl->resp.len, 0, NULL)) != NULL) {
+	if (code == 200 && (o = json_loadb(cl->rep.body, cl->rep.len, 0, NULL)) != NULL) {
 		v = json_object_get(o, check ? "scan_limit" : "max_request_bytes");
 		if (json_is_integer(v) && json_integer_value(v) > 0)
 			*limit_r = (uint64_t)json_integer_value(v);
@@ -413,77 +385,53 @@ static bool client_limit(struct client *cl, uint64_t *limit_r)
 	return true;
 }
 
-/* client_setup - the curl handle, the target and the fixed headers; false on error. */
+/* client_setup - the controller client, the target and the fixed headers; false on error. */
 static bool client_setup(struct client *cl)
 {
 	const struct bayesc_opts *o = cl->o;
-	struct buf h;
 	long timeout = o->timeout_s > 0 ? o->timeout_s : CLIENT_DEFAULT_TIMEOUT;
+	struct ctl_params p = {
+		.user_agent = "bayesc",
+		.timeout_ms = timeout * 1000,
+		.connect_timeout_ms = (timeout < 10 ? timeout : 10L) * 1000,
+		.max_response = CLIENT_MAX_RESPONSE,
+	};
 
-	if ((cl->curl = curl_easy_init()) == NULL) {
+	if (o->host != NULL && *o->host != '\0') {
+		p.host = o->host;
+	} else {
+		p.socket = o->socket;
+		if (p.socket == NULL || *p.socket == '\0')
+			p.socket = getenv("BAYESC_SOCKET");
+		if (p.socket == NULL || *p.socket == '\0')
+			p.socket = CLIENT_DEFAULT_SOCKET;
+	}
+	if ((cl->ctl = ctl_client_new(&p)) == NULL) {
 		fprintf(stderr, "bayesc: cannot initialise libcurl\n");
 		return false;
 	}
-	if (o->host != NULL && *o->host != '\0') {
-		cl->target = o->host;
-		cl->base = xmalloc(strlen(o->host) + 8);
-		sprintf(cl->base, "%s%s", strncmp(o->host, "http://", 7) == 0 ? "" : "http://", o->host);
-	} else {
-		cl->socket = o->socket;
-		if (cl->socket == NULL || *cl->socket == '\0')
-			cl->socket = getenv("BAYESC_SOCKET");
-		if (cl->socket == NULL || *cl->socket == '\0')
-			cl->socket = CLIENT_DEFAULT_SOCKET;
-		cl->target = cl->socket;
-		cl->base = xstrdup("http://localhost");
-		curl_easy_setopt(cl->curl, CURLOPT_UNIX_SOCKET_PATH, cl->socket);
-	}
+	cl->target = ctl_client_target(cl->ctl);
 
-	buf_init(&h);
 	if (o->user != NULL && *o->user != '\0') {
-		for (const char *p = o->user; *p; p++)
-			if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+		for (const char *q = o->user; *q; q++)
+			if ((unsigned char)*q <= ' ' || *q == 0x7f) {
 				fprintf(stderr, "bayesc: -u %s: user names cannot hold spaces or control characters\n",
 					o->user);
-				buf_free(&h);
 				return false;
 			}
-		buf_printf(&h, "User: %s", o->user);
-		cl->headers = curl_slist_append(cl->headers, h.data);
+		ctl_client_header(cl->ctl, "User", o->user);
 	}
-	if (o->password != NULL && *o->password != '\0') {
-		if (strpbrk(o->password, "\r\n") != NULL) {
-			fprintf(stderr, "bayesc: -P: the password cannot hold line breaks\n");
-			buf_free(&h);
-			return false;
-		}
-		buf_reset(&h);
-		buf_printf(&h, "Password: %s", o->password);
-		cl->headers = curl_slist_append(cl->headers, h.data);
+	if (o->password != NULL && *o->password != '\0' &&
+	    !ctl_client_header(cl->ctl, "Password", o->password)) {
+		fprintf(stderr, "bayesc: -P: the password cannot hold line breaks\n");
+		return false;
 	}
 	/* the connection's meta, as rspamd reads them (checked in bayesc.c) */
-	if (o->meta.client_ip != NULL) {
-		buf_reset(&h);
-		buf_printf(&h, "IP: %s", o->meta.client_ip);
-		cl->headers = curl_slist_append(cl->headers, h.data);
-	}
-	if (o->meta.helo != NULL) {
-		buf_reset(&h);
-		buf_printf(&h, "Helo: %s", o->meta.helo);
-		cl->headers = curl_slist_append(cl->headers, h.data);
-	}
-	buf_free(&h);
-	cl->headers = curl_slist_append(cl->headers, "Content-Type: message/rfc822");
-
-	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, cl->headers);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, client_write);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, cl);
-	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, cl->errbuf);
-	curl_easy_setopt(cl->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT, timeout);
-	curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
-	curl_easy_setopt(cl->curl, CURLOPT_USERAGENT, "bayesc");
-	curl_easy_setopt(cl->curl, CURLOPT_PROTOCOLS_STR, "http");
+	if (o->meta.client_ip != NULL)
+		ctl_client_header(cl->ctl, "IP", o->meta.client_ip);
+	if (o->meta.helo != NULL)
+		ctl_client_header(cl->ctl, "Helo", o->meta.helo);
+	ctl_client_header(cl->ctl, "Content-Type", "message/rfc822");
 	return true;
 }
 
@@ -499,13 +447,13 @@ int client_main(const struct bayesc_opts *o)
 	memset(&cl, 0, sizeof(cl));
 	cl.o = o;
 	cl.explain = report_features_wanted(o);
-	buf_init(&cl.resp);
+	cl.rep.body = "";
 
 	if (o->verb == VERB_EVAL) {
 		fprintf(stderr, "bayesc: eval works on a database file: use --db PATH\n");
 		return BAYESC_EXIT_USAGE;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (!ctl_global_init()) {
 		fprintf(stderr, "bayesc: cannot initialise libcurl\n");
 		return BAYESC_EXIT_SOFTWARE;
 	}
@@ -539,11 +487,7 @@ int client_main(const struct bayesc_opts *o)
 		ret = (o->verb == VERB_CHECK && o->exit_code && cl.any_spam) ? BAYESC_EXIT_SPAM : BAYESC_EXIT_OK;
 
 out:
-	curl_slist_free_all(cl.headers);
-	if (cl.curl)
-		curl_easy_cleanup(cl.curl);
-	free(cl.base);
-	buf_free(&cl.resp);
-	curl_global_cleanup();
+	ctl_client_free(cl.ctl);
+	ctl_global_cleanup();
 	return ret;
 }

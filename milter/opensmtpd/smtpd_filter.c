@@ -71,7 +71,6 @@
  * libmilter.
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -86,6 +85,7 @@
 
 #include "addresses.h"
 #include "config.h"
+#include "ctl_client.h"
 #include "log.h"
 #include "util.h"
 #include "verdict.h"
@@ -151,9 +151,8 @@ static struct bayesd_config *sf_cfg;
 static const char *sf_socket;
 static double sf_timeout = SF_DEFAULT_TIMEOUT;
 static double sf_down_until;		/* monotonic seconds: backing off until */
-static CURL *sf_curl;
+static struct ctl_client *sf_ctl;	/* made at the first message */
 static struct buf sf_out;		/* answers not yet written */
-static struct buf sf_resp;		/* controller answer */
 static struct buf sf_body;		/* message as scored */
 static struct sf_session *sf_table[SF_HASH_SIZE];
 static size_t sf_nsessions;
@@ -544,17 +543,6 @@ static void sf_report(const char *event, const char *sid, char *params)
 	}
 }
 
-/* sf_curl_write - libcurl's body callback: keep up to SF_RESPONSE_MAX bytes */
-static size_t sf_curl_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-	size_t n = size * nmemb;
-
-	if (n > SF_RESPONSE_MAX - sf_resp.len)
-		return 0;
-	buf_append(&sf_resp, data, n);
-	return n;
-}
-
 /* sf_header_ok - whether a value may go into an HTTP request header */
 static bool sf_header_ok(const char *v)
 {
@@ -572,82 +560,73 @@ static bool sf_header_ok(const char *v)
  */
 static bool sf_ask(const struct sf_session *s, struct sf_result *r, char *why, size_t whylen)
 {
-	struct curl_slist *hdrs = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "", h[300];
+	const struct ctl_params p = {
+		.socket = sf_socket,
+		.timeout_ms = (long)(sf_timeout * 1000),
+		.connect_timeout_ms = (long)(sf_timeout * 1000),
+		.max_response = SF_RESPONSE_MAX,
+	};
+	char ip[300], helo[300], user[300], auth[300], qid[300];
+	const char *hdrs[16];
+	size_t nh = 0;
+	struct ctl_reply rep;
 	json_t *o = NULL, *v;
 	json_error_t jerr;
-	long status = 0;
-	CURLcode rc;
+	long status;
+	enum ctl_result rc;
 	bool ok = false;
 
 	if (sf_now() < sf_down_until) {
 		snprintf(why, whylen, "controller timed out recently");
 		return false;
 	}
-	if (!sf_curl && !(sf_curl = curl_easy_init())) {
+	if (!sf_ctl && !(sf_ctl = ctl_client_new(&p))) {
 		snprintf(why, whylen, "curl_easy_init failed");
 		return false;
 	}
-	buf_reset(&sf_resp);
-	curl_easy_reset(sf_curl);
-	curl_easy_setopt(sf_curl, CURLOPT_UNIX_SOCKET_PATH, sf_socket);
-	curl_easy_setopt(sf_curl, CURLOPT_URL, "http://localhost/check");
-	curl_easy_setopt(sf_curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(sf_curl, CURLOPT_POSTFIELDS, sf_body.data);
-	curl_easy_setopt(sf_curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sf_body.len);
-	curl_easy_setopt(sf_curl, CURLOPT_WRITEFUNCTION, sf_curl_write);
-	curl_easy_setopt(sf_curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(sf_curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(sf_curl, CURLOPT_TIMEOUT_MS, (long)(sf_timeout * 1000));
-	curl_easy_setopt(sf_curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(sf_timeout * 1000));
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	hdrs = curl_slist_append(hdrs, "Content-Type: message/rfc822");
+	hdrs[nh++] = "Expect:";
+	hdrs[nh++] = "Content-Type: message/rfc822";
 	if (s->client[0]) {
-		snprintf(h, sizeof(h), "IP: %s", s->client);
-		hdrs = curl_slist_append(hdrs, h);
+		snprintf(ip, sizeof(ip), "IP: %s", s->client);
+		hdrs[nh++] = ip;
 	}
 	if (sf_header_ok(s->helo)) {
-		snprintf(h, sizeof(h), "Helo: %s", s->helo);
-		hdrs = curl_slist_append(hdrs, h);
+		snprintf(helo, sizeof(helo), "Helo: %s", s->helo);
+		hdrs[nh++] = helo;
 	}
 	if (sf_header_ok(sf_user(s))) {
-		snprintf(h, sizeof(h), "User: %s", sf_user(s));
-		hdrs = curl_slist_append(hdrs, h);
+		snprintf(user, sizeof(user), "User: %s", sf_user(s));
+		hdrs[nh++] = user;
 	}
 	/*
 	 * The autolearn rule runs in bayesd (autolearn.h), with the daemon's
 	 * settings, as for the milter; it is told what only we know.
 	 */
-	hdrs = curl_slist_append(hdrs, "Autolearn: yes");
+	hdrs[nh++] = "Autolearn: yes";
 	if (s->auth) {
-		snprintf(h, sizeof(h), "Auth: %s", sf_header_ok(s->auth) ? s->auth : "yes");
-		hdrs = curl_slist_append(hdrs, h);
+		snprintf(auth, sizeof(auth), "Auth: %s", sf_header_ok(s->auth) ? s->auth : "yes");
+		hdrs[nh++] = auth;
 	}
 	if (s->trusted)
-		hdrs = curl_slist_append(hdrs, "Trusted: yes");
+		hdrs[nh++] = "Trusted: yes";
 	if (s->truncated)
-		hdrs = curl_slist_append(hdrs, "Truncated: yes");
+		hdrs[nh++] = "Truncated: yes";
 	if (sf_header_ok(s->msgid)) {
-		snprintf(h, sizeof(h), "Queue-Id: %s", s->msgid);
-		hdrs = curl_slist_append(hdrs, h);
+		snprintf(qid, sizeof(qid), "Queue-Id: %s", s->msgid);
+		hdrs[nh++] = qid;
 	}
-	curl_easy_setopt(sf_curl, CURLOPT_HTTPHEADER, hdrs);
+	hdrs[nh] = NULL;
 
-	rc = curl_easy_perform(sf_curl);
-	curl_slist_free_all(hdrs);
-	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "controller %s: %s", sf_socket,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		if (rc == CURLE_OPERATION_TIMEDOUT) {
+	rc = ctl_client_request(sf_ctl, "/check", hdrs, sf_body.data ? sf_body.data : "", sf_body.len,
+				&rep);
+	if (rc != CTL_OK) {
+		snprintf(why, whylen, "controller %s: %s", sf_socket, ctl_client_error(sf_ctl));
+		if (rc == CTL_TIMEOUT)
 			sf_down_until = sf_now() + SF_BACKOFF;
-			/* a half-read answer must not be read by the next request */
-			curl_easy_cleanup(sf_curl);
-			sf_curl = NULL;
-		}
 		return false;
 	}
-	curl_easy_getinfo(sf_curl, CURLINFO_RESPONSE_CODE, &status);
-	o = json_loadb(sf_resp.data ? sf_resp.data : "", sf_resp.len, 0, &jerr);
+	status = rep.status;
+	o = json_loadb(rep.body, rep.len, 0, &jerr);
 	if (status != 200) {
 		const char *e = o ? json_string_value(json_object_get(o, "error")) : NULL;
 
@@ -1168,18 +1147,16 @@ int main(int argc, char **argv)
 	}
 	log_set_level(verbose ? LOG_DEBUG : sf_cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != 0)
+	if (!ctl_global_init())
 		log_warning("curl_global_init failed; every message gets on_error");
 	buf_init(&sf_out);
-	buf_init(&sf_resp);
 	buf_init(&sf_body);
 	if (!*sf_socket)
 		log_warning("no controller socket configured; every message gets on_error");
 	log_debug("controller %s, timeout %.1f s, config %s", sf_socket, sf_timeout,
 		  path ? path : "(defaults)");
 	sf_loop();
-	if (sf_curl)
-		curl_easy_cleanup(sf_curl);
+	ctl_client_free(sf_ctl);
 	config_unref(&sf_cfg);
 	return 0;
 }
