@@ -188,12 +188,9 @@ void tok_fs_add(struct tokenizer *t, uint64_t h, const char *txt, size_t len)
 
 	if (h == 0)
 		h = 1;
-	j = (size_t)h & t->slot_mask;
-	while (t->slots[j] != 0) {
-		if (t->slots[j] == h)
-			return;
-		j = (j + 1) & t->slot_mask;
-	}
+	j = tok_fs_slot(t, h);
+	if (t->slots[j] != 0)
+		return;		/* already kept */
 	if (t->nfeat >= t->p.max_features) {
 		t->full = true;
 		return;

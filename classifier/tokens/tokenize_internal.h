@@ -125,22 +125,28 @@ extern unsigned char tok_ascii_class[256];
 extern unsigned char tok_ascii_lower_tab[256];
 
 /*
+ * tok_fs_slot - the slot of the feature set where h (never 0: the set
+ * stores hash 0 as 1) is, or the empty one it would go in.
+ */
+static inline size_t tok_fs_slot(const struct tokenizer *t, uint64_t h)
+{
+	size_t j = (size_t)h & t->slot_mask;
+
+	while (t->slots[j] != 0 && t->slots[j] != h)
+		j = (j + 1) & t->slot_mask;
+	return j;
+}
+
+/*
  * tok_fs_needs_text - would tok_fs_add keep h as a new feature? Lets the callers
  * that build a feature's text apart from its hash (OSB pairs, 4-grams)
  * skip the formatting for the many that repeat one already kept.
  */
 static inline bool tok_fs_needs_text(const struct tokenizer *t, uint64_t h)
 {
-	size_t j;
-
-	if (h == 0)
-		h = 1;
 	if (t->nfeat >= t->p.max_features)
 		return false;
-	for (j = (size_t)h & t->slot_mask; t->slots[j] != 0; j = (j + 1) & t->slot_mask)
-		if (t->slots[j] == h)
-			return false;
-	return true;
+	return t->slots[tok_fs_slot(t, h ? h : 1)] == 0;
 }
 
 /* tok_is_host_byte - may appear in a host name (IDN bytes included). */
