@@ -360,6 +360,41 @@ static void tm_train(const char *db, const char *user, enum bayes_class cls, int
 }
 
 /*
+ * tm_start - write NAME.conf (database = db, then conf) in the test
+ * folder, load it and make it the milter's, with tm_io and the counters
+ * at zero; tm_stop undoes it.
+ */
+static struct bayesd_config *tm_start(const char *name, const char *db, const char *conf)
+{
+	char path[400], err[600];
+	struct bayesd_config *cfg;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.conf", test_tmpdir(), name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "database = %s\n%scache_max_tokens = 0\n", db, conf);
+	fclose(f);
+	cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		return NULL;
+	config_current_set(cfg);
+	milter_reload();
+	milter_io_set(&tm_io);
+	tm_rejects = tm_quarantines = 0;
+	return cfg;
+}
+
+static void tm_stop(struct bayesd_config **cfg)
+{
+	milter_io_set(NULL);
+	milter_shutdown();
+	config_current_set(NULL);
+	config_unref(cfg);
+}
+
+/*
  * The issue 17 case: statistics skewed by Junk moves (400 spam, 3 ham)
  * must flag and reject nothing until both classes reach min_learns; and
  * mail from the box itself is not scored unless score_local.
@@ -367,27 +402,16 @@ static void tm_train(const char *db, const char *user, enum bayes_class cls, int
 TEST(milter_min_learns)
 {
 	static const char *const one[] = { "<joe@example.org>", NULL };
-	char db[400], path[400], err[600];
+	char db[400];
 	struct bayesd_config *cfg;
-	FILE *f;
 
 	snprintf(db, sizeof(db), "%s/minlearn.db", test_tmpdir());
 	tm_train(db, NULL, BAYES_SPAM, 400, "pills");
 	tm_train(db, NULL, BAYES_HAM, 3, "meeting");
-	snprintf(path, sizeof(path), "%s/minlearn.conf", test_tmpdir());
-	f = fopen(path, "w");
-	REQUIRE(f != NULL);
 	/* reject at 0.5: anything spammy would be rejected if min_learns let it */
-	fprintf(f, "database = %s\nreject_threshold = 0.5\nspam_threshold = 0.5\n"
-		"cache_max_tokens = 0\n", db);
-	fclose(f);
-	cfg = config_load(path, err, sizeof(err));
+	cfg = tm_start("minlearn", db, "reject_threshold = 0.5\nspam_threshold = 0.5\n");
 	REQUIRE(cfg != NULL);
 	CHECK(cfg->min_learns == 200);	/* the default */
-	config_current_set(cfg);
-	milter_reload();
-	milter_io_set(&tm_io);
-	tm_rejects = 0;
 
 	for (int i = 0; i < 5; i++)
 		tm_message(one, "pills", "pills pills pills number 7\r\n");
@@ -424,10 +448,7 @@ TEST(milter_min_learns)
 	tm_client = "192.0.2.7";
 	tm_port = 25000;
 
-	milter_io_set(NULL);
-	milter_shutdown();
-	config_current_set(NULL);
-	config_unref(&cfg);
+	tm_stop(&cfg);
 }
 
 /*
@@ -440,25 +461,15 @@ TEST(milter_no_reject_recipients)
 	static const char *const joe[] = { "<joe@example.org>", NULL };
 	static const char *const ann[] = { "<Ann+news@Example.ORG>", NULL };
 	static const char *const both[] = { "<joe@example.org>", "<ann@example.org>", NULL };
-	char db[400], path[400], err[600];
+	char db[400];
 	struct bayesd_config *cfg;
-	FILE *f;
 
 	snprintf(db, sizeof(db), "%s/noreject.db", test_tmpdir());
 	tm_train(db, NULL, BAYES_SPAM, 200, "pills");
 	tm_train(db, NULL, BAYES_HAM, 200, "meeting");
-	snprintf(path, sizeof(path), "%s/noreject.conf", test_tmpdir());
-	f = fopen(path, "w");
-	REQUIRE(f != NULL);
-	fprintf(f, "database = %s\nreject_threshold = 0.9\nquarantine_threshold = 0.6\n"
-		"spam_threshold = 0.5\nno_reject_recipients = ann@example.org\ncache_max_tokens = 0\n", db);
-	fclose(f);
-	cfg = config_load(path, err, sizeof(err));
+	cfg = tm_start("noreject", db, "reject_threshold = 0.9\nquarantine_threshold = 0.6\n"
+		       "spam_threshold = 0.5\nno_reject_recipients = ann@example.org\n");
 	REQUIRE(cfg != NULL);
-	config_current_set(cfg);
-	milter_reload();
-	milter_io_set(&tm_io);
-	tm_rejects = tm_quarantines = 0;
 
 	tm_message(joe, "pills", "pills pills pills number 7\r\n");
 	CHECK(tm_rejects == 1);
@@ -471,10 +482,7 @@ TEST(milter_no_reject_recipients)
 	tm_message(joe, "meeting", "meeting meeting agenda\r\n");	/* ham is untouched */
 	CHECK(tm_rejects == 1 && strncmp(tm_status, "No,", 3) == 0);
 
-	milter_io_set(NULL);
-	milter_shutdown();
-	config_current_set(NULL);
-	config_unref(&cfg);
+	tm_stop(&cfg);
 }
 
 /* SpamAssassin-style points and stars: 5.0 exactly at spam_threshold */
