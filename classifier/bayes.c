@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "store/batch_deltas.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 #include "util.h"
 
 void bayes_options_default(struct bayes_options *o)
@@ -212,7 +212,7 @@ void bayes_close(struct bayes **bp)
 		return;
 	/* nobody follows this database's changes into the cache any more */
 	if (b->cache_owner)
-		tokcache_invalidate(b->opt.cache);
+		count_cache_invalidate(b->opt.cache);
 	store_close(&b->store);
 	tokenizer_free(&b->tok);
 	free(b->counts);

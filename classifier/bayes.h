@@ -53,7 +53,7 @@ const char *bayes_outcome_name(enum bayes_learn_outcome o);
 
 /* BAYES_OPEN_*, enum bayes_backend, struct bayes_redis_options: types.h */
 
-struct tokcache;
+struct count_cache;
 
 struct bayes_options {
 	enum bayes_backend backend;
@@ -81,7 +81,7 @@ struct bayes_options {
 	unsigned user_mature_msgs;
 	/*
 	 * cache: a shared in-memory copy of the global statistics
-	 * (tokcache.h), or NULL. A read-only handle scores global checks
+	 * (count_cache.h), or NULL. A read-only handle scores global checks
 	 * from it (and reads only its misses from SQLite) while it is
 	 * loaded. The one read-write handle given it owns it: that handle's
 	 * learns and forgets update it after their commit, before returning,
@@ -89,7 +89,7 @@ struct bayes_options {
 	 * handle opened with it. Not used with the Redis backend: other
 	 * nodes learn too, and nobody would tell the cache.
 	 */
-	struct tokcache *cache;
+	struct count_cache *cache;
 };
 
 /*

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "store/dump.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 #include "util.h"
 
 int bayes_stats(struct bayes *b, const char *user, struct bayes_stats *st)
@@ -157,7 +157,7 @@ int bayes_expire_step(struct bayes *b, struct bayes_expire_state *st)
 		return -1;
 	/* the cache does not follow deletions: drop it before they are visible */
 	if (b->cache_owner)
-		tokcache_invalidate(b->opt.cache);
+		count_cache_invalidate(b->opt.cache);
 	if (store_begin(b->store) < 0)
 		return eng_store_err(b);
 	switch (st->phase) {
@@ -244,7 +244,7 @@ int bayes_restore(struct bayes *b, FILE *in)
 	b->errkind = BAYES_ERR_NONE;
 	tok_string(b, params, sizeof(params));
 	if (b->cache_owner)
-		tokcache_invalidate(b->opt.cache);
+		count_cache_invalidate(b->opt.cache);
 	if (store_begin(b->store) < 0)
 		return eng_store_err(b);
 	if ((empty = store_is_empty(b->store)) < 0) {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 #include "util.h"
 
 const struct featvec *eng_features(struct bayes *b, const unsigned char *data, size_t size,
@@ -167,7 +167,7 @@ static int cached_counts(struct bayes *b, const struct featvec *fv, uint64_t *ns
 	if (b->opt.cache == NULL || b->cache_owner)
 		return 0;
 	eng_grow(b, fv->n);
-	if (tokcache_lookup(b->opt.cache, fv->hash, fv->n, b->counts, ns_r, nh_r, b->miss, &nmiss) == 0)
+	if (count_cache_lookup(b->opt.cache, fv->hash, fv->n, b->counts, ns_r, nh_r, b->miss, &nmiss) == 0)
 		return 0;
 	if (nmiss == 0)
 		return 1;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "store/batch_deltas.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 
 /*
  * Training on error: a message is learned when it was misclassified or
@@ -109,12 +109,12 @@ static int cache_follow_begin(struct bayes *b)
 
 	b->cache_follow = false;
 	b->cache_ds = b->cache_dh = 0;
-	if (!b->cache_owner || !tokcache_loaded(b->opt.cache, &loaded_at))
+	if (!b->cache_owner || !count_cache_loaded(b->opt.cache, &loaded_at))
 		return 0;
 	if (store_data_version(b->store, &now) < 0)
 		return -1;
 	if (now != loaded_at) {
-		tokcache_invalidate(b->opt.cache);
+		count_cache_invalidate(b->opt.cache);
 		return 0;
 	}
 	b->cache_follow = true;
@@ -124,8 +124,8 @@ static int cache_follow_begin(struct bayes *b)
 /* bayes_cache_refresh - (re)load the owned cache when it is missing or stale. */
 int bayes_cache_refresh(struct bayes *b)
 {
-	struct tokcache *c = b->opt.cache;
-	struct tokcache_build *tb;
+	struct count_cache *c = b->opt.cache;
+	struct count_cache_build *tb;
 	struct bayes_stats st;
 	struct store_row row;
 	int64_t loaded_at, v;
@@ -140,15 +140,15 @@ int bayes_cache_refresh(struct bayes *b)
 	/* read before the snapshot: a commit in between only makes us reload again */
 	if (store_data_version(b->store, &v) < 0)
 		return eng_store_err(b);
-	if (tokcache_loaded(c, &loaded_at) && loaded_at == v)
+	if (count_cache_loaded(c, &loaded_at) && loaded_at == v)
 		return 0;
-	tokcache_invalidate(c);
+	count_cache_invalidate(c);
 	if (eng_read_begin(b) < 0)
 		return eng_store_err(b);
 	memset(&st, 0, sizeof(st));
 	if (store_stats(b->store, 0, &st) < 0 || store_totals(b->store, 0, &ns, &nh) < 0)
 		goto failed;
-	tb = tokcache_build_begin(c, st.tokens);
+	tb = count_cache_build_begin(c, st.tokens);
 	/*
 	 * Two passes when it may not all fit: tokens seen more than once
 	 * first (they carry most of the evidence and recur in new mail),
@@ -162,7 +162,7 @@ int bayes_cache_refresh(struct bayes *b)
 			bool common = row.spam + row.ham >= 2;
 			if (pass == 0 ? !common : common)
 				continue;
-			if (!(room = tokcache_build_add(tb, row.hash, row.spam, row.ham)))
+			if (!(room = count_cache_build_add(tb, row.hash, row.spam, row.ham)))
 				break;
 		}
 		store_rows_end(b->store);
@@ -172,11 +172,11 @@ int bayes_cache_refresh(struct bayes *b)
 			break;
 	}
 	if (rc < 0) {
-		tokcache_build_abort(&tb);
+		count_cache_build_abort(&tb);
 		goto failed;
 	}
 	eng_read_end(b);
-	tokcache_build_finish(c, &tb, ns, nh, v);
+	count_cache_build_finish(c, &tb, ns, nh, v);
 	return 1;
 
 failed:
@@ -223,13 +223,13 @@ static int change_features_once(struct bayes *b, const char *user, enum bayes_cl
 	int rc = store_commit(b->store);
 	if (rc < 0) {
 		if (b->cache_owner)	/* did it commit or not? reload to be sure */
-			tokcache_invalidate(b->opt.cache);
+			count_cache_invalidate(b->opt.cache);
 		eng_store_err(b);
 		return rc;
 	}
 	/* readers see the learn in the cache before it is acknowledged */
 	if (b->cache_follow)
-		tokcache_apply(b->opt.cache, fv->hash, fv->n, b->cache_ds, b->cache_dh, b->cache_ds,
+		count_cache_apply(b->opt.cache, fv->hash, fv->n, b->cache_ds, b->cache_dh, b->cache_ds,
 			       b->cache_dh);
 	return 0;
 

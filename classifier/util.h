@@ -86,7 +86,7 @@ int64_t stats_clock(void);
  * (key * cap / 2^64). It keeps key order, so a load in key order (the
  * store lists tokens so) fills the table front to back instead of at
  * random, and the table needs no power-of-two size. bayesc's bulk table
- * (store_sqlite.c) and bayesd's token cache (tokcache.c) both use it.
+ * (store_sqlite.c) and bayesd's token cache (count_cache.c) both use it.
  */
 static inline size_t hash_home_slot(uint64_t key, size_t cap)
 {

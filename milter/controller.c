@@ -671,7 +671,7 @@ fail:
 }
 
 /* controller_cache_set - the shared token cache for the writer and the checks. */
-void controller_cache_set(struct controller *c, struct tokcache *cache)
+void controller_cache_set(struct controller *c, struct count_cache *cache)
 {
 	c->opt.cache = cache;
 }

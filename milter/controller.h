@@ -80,11 +80,11 @@ struct controller *controller_bind(const struct bayesd_config *cfg, char *err, s
 
 /*
  * controller_cache_set - before controller_start: the shared token cache
- * (tokcache.h) that the writer keeps current and checks read; NULL = none.
+ * (count_cache.h) that the writer keeps current and checks read; NULL = none.
  * It must outlive the controller.
  */
-struct tokcache;
-void controller_cache_set(struct controller *c, struct tokcache *cache);
+struct count_cache;
+void controller_cache_set(struct controller *c, struct count_cache *cache);
 
 /*
  * controller_start - after the privilege drop: open the database through

@@ -48,7 +48,7 @@
 #include "history.h"
 #include "log.h"
 #include "milter.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 
 #define BAYESD_DRAIN_S	30	/* seconds messages in flight get at shutdown */
 
@@ -443,7 +443,7 @@ int main(int argc, char **argv)
 	bool foreground = false, check = false, verbose = false, stopping = false;
 	struct bayesd_config *cfg;
 	struct controller *ctl;
-	struct tokcache *cache = NULL;
+	struct count_cache *cache = NULL;
 	pthread_t milter_tid;
 	int ch, status = EX_OK;
 
@@ -550,7 +550,7 @@ int main(int argc, char **argv)
 	 * Redis: other nodes learn too, and only this one would update it.
 	 */
 	if (cfg->cache_max_tokens > 0 && cfg->backend == BAYES_BACKEND_SQLITE) {
-		cache = tokcache_new(cfg->cache_max_tokens);
+		cache = count_cache_new(cfg->cache_max_tokens);
 		milter_cache_set(cache);
 		controller_cache_set(ctl, cache);
 	}
@@ -618,7 +618,7 @@ int main(int argc, char **argv)
 	log_debug("stop: controller stopped");
 	milter_shutdown();
 	milter_cache_set(NULL);
-	tokcache_free(&cache);
+	count_cache_free(&cache);
 	main_pidfile_remove();
 	config_current_set(NULL);
 	config_unref(&cfg);

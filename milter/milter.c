@@ -153,7 +153,7 @@ static const struct milter_io *mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
 static bool milter_closing;		/* milter_stop(): no new connections */
-static struct tokcache *milter_cache;	/* shared token cache, or NULL */
+static struct count_cache *milter_cache;	/* shared token cache, or NULL */
 static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
 /* Messages in flight, for a graceful stop. */
@@ -224,7 +224,7 @@ bool milter_drain(unsigned timeout_s)
 }
 
 /* milter_cache_set - the shared token cache the handles read */
-void milter_cache_set(struct tokcache *cache)
+void milter_cache_set(struct count_cache *cache)
 {
 	milter_cache = cache;
 }

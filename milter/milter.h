@@ -59,11 +59,11 @@ void milter_reload(void);
 void milter_probe(const struct bayesd_config *cfg);
 
 /*
- * milter_cache_set - before milter_run: the shared token cache (tokcache.h)
+ * milter_cache_set - before milter_run: the shared token cache (count_cache.h)
  * the milter's handles score from; NULL = none. It must outlive them.
  */
-struct tokcache;
-void milter_cache_set(struct tokcache *cache);
+struct count_cache;
+void milter_cache_set(struct count_cache *cache);
 
 /*
  * milter_writer_set - the writer (writer.h) autolearns are posted to, or

@@ -36,7 +36,7 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 #include "util.h"
 
 struct writer {
@@ -199,7 +199,7 @@ static void writer_cache_refresh(struct writer *w)
 	 * every second. Nobody learns through us then; load it once.
 	 */
 	int64_t at;
-	if (tokcache_loaded(w->opt.cache, &at) && access(w->path, W_OK) != 0)
+	if (count_cache_loaded(w->opt.cache, &at) && access(w->path, W_OK) != 0)
 		return;
 	if (w->db == NULL && !writer_reopen(w, err, sizeof(err), &kind))
 		return;		/* the next job says why */
@@ -211,8 +211,8 @@ static void writer_cache_refresh(struct writer *w)
 		if (bayes_errkind(w->db) == BAYES_ERR_DB)
 			bayes_close(&w->db);
 	} else if (rc > 0) {
-		struct tokcache_info ti;
-		tokcache_info(w->opt.cache, &ti);
+		struct count_cache_info ti;
+		count_cache_info(w->opt.cache, &ti);
 		log_info("token cache: loaded %zu tokens (%s, %zu MB) in %.0f ms", ti.tokens,
 			 ti.complete ? "all of them" : "partial: the rest from the database",
 			 ti.bytes >> 20,

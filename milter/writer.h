@@ -14,7 +14,7 @@
  * never wait on it; SQLite's WAL mode keeps them going during a commit.
  *
  * The token cache. When the options carry a shared cache (opt.cache, see
- * tokcache.h), the writer's handle owns it: each learn is applied to it
+ * count_cache.h), the writer's handle owns it: each learn is applied to it
  * after the commit and before the submitter is woken, so the next check
  * sees the learn. While idle the writer loads it (at start, and again
  * when another process committed or an expiry run ended), looking every

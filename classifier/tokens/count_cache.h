@@ -1,10 +1,10 @@
 /*
- * tokcache.h - a process-wide copy of the global token statistics in
+ * count_cache.h - a process-wide copy of the global token statistics in
  * memory, shared by many engine handles in many threads.
  *
  * bayesd scores every message against the global statistics (user 0):
  * about a thousand point lookups per message. Done in SQLite they are most
- * of the daemon's time. A struct tokcache holds user 0's token counts and
+ * of the daemon's time. A struct count_cache holds user 0's token counts and
  * message totals in one open-addressing table that every read-only handle
  * reads under a shared lock, so a check needs no SQLite at all when the
  * whole table fits (a "complete" cache), and only the misses when it does
@@ -14,8 +14,8 @@
  * One owner keeps it current: the handle of the single writer (the one
  * read-write struct bayes the cache is given to). It loads the table
  * (bayes_cache_refresh), applies the deltas of its own learns after each
- * commit and before the learn is acknowledged (tokcache_apply), and drops
- * the table (tokcache_invalidate) when something it cannot follow happens:
+ * commit and before the learn is acknowledged (count_cache_apply), and drops
+ * the table (count_cache_invalidate) when something it cannot follow happens:
  * another process committed, an expiry deleted rows, the handle was
  * closed. Until the owner loads it again, readers are told "not loaded"
  * and read SQLite as before, so a reader never sees counts older than an
@@ -32,8 +32,8 @@
  *
  * Rooms: may use store/store.h and util.h.
  */
-#ifndef BAYES_TOKCACHE_H
-#define BAYES_TOKCACHE_H
+#ifndef BAYES_COUNT_CACHE_H
+#define BAYES_COUNT_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,18 +42,18 @@
 #include "store/store.h"
 
 /* Default bound, tokens (bayesd's cache_max_tokens). */
-#define TOKCACHE_DEFAULT_MAX_TOKENS	2000000
+#define COUNT_CACHE_DEFAULT_MAX_TOKENS	2000000
 
-struct tokcache;
+struct count_cache;
 
-/* tokcache_new - an empty (not loaded) cache of at most max_tokens tokens (0: never loads). */
-struct tokcache *tokcache_new(size_t max_tokens);
+/* count_cache_new - an empty (not loaded) cache of at most max_tokens tokens (0: never loads). */
+struct count_cache *count_cache_new(size_t max_tokens);
 
-/* tokcache_free - free c and set *c to NULL; no handle may use it any more. NULL is fine. */
-void tokcache_free(struct tokcache **c);
+/* count_cache_free - free c and set *c to NULL; no handle may use it any more. NULL is fine. */
+void count_cache_free(struct count_cache **c);
 
 /*
- * tokcache_lookup - counts of the n hashes into out[0..n), and the global
+ * count_cache_lookup - counts of the n hashes into out[0..n), and the global
  * message totals into *nspam_r, *nham_r, from one consistent state of the
  * table. Hashes the cache cannot answer (partial cache, count too large)
  * are listed by index, ascending, in miss[0..*nmiss_r) (miss has room for
@@ -61,47 +61,47 @@ void tokcache_free(struct tokcache **c);
  * store. Returns 1 when answered, 0 when the cache is not loaded (nothing
  * written: read everything from the store).
  */
-int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct store_counts *out,
+int count_cache_lookup(struct count_cache *c, const uint64_t *hash, size_t n, struct store_counts *out,
 		    uint64_t *nspam_r, uint64_t *nham_r, size_t *miss, size_t *nmiss_r);
 
 /*
- * Loading, by the owner: tokcache_build_begin for a table of rows tokens
- * (a complete cache when rows <= max_tokens), tokcache_build_add for each
+ * Loading, by the owner: count_cache_build_begin for a table of rows tokens
+ * (a complete cache when rows <= max_tokens), count_cache_build_add for each
  * row (returns false when the table is full: the rest are left to the
- * store, and the cache is partial), then tokcache_build_finish to swap it
- * in as loaded at the owner's data version, or tokcache_build_abort.
+ * store, and the cache is partial), then count_cache_build_finish to swap it
+ * in as loaded at the owner's data version, or count_cache_build_abort.
  */
-struct tokcache_build;
-struct tokcache_build *tokcache_build_begin(struct tokcache *c, uint64_t rows);
-bool tokcache_build_add(struct tokcache_build *b, uint64_t hash, uint64_t spam, uint64_t ham);
-void tokcache_build_finish(struct tokcache *c, struct tokcache_build **b, uint64_t nspam,
+struct count_cache_build;
+struct count_cache_build *count_cache_build_begin(struct count_cache *c, uint64_t rows);
+bool count_cache_build_add(struct count_cache_build *b, uint64_t hash, uint64_t spam, uint64_t ham);
+void count_cache_build_finish(struct count_cache *c, struct count_cache_build **b, uint64_t nspam,
 			   uint64_t nham, int64_t version);
-void tokcache_build_abort(struct tokcache_build **b);
+void count_cache_build_abort(struct count_cache_build **b);
 
 /*
- * tokcache_loaded - whether a table is loaded; *version_r (if not NULL)
+ * count_cache_loaded - whether a table is loaded; *version_r (if not NULL)
  * gets the data version it was loaded at.
  */
-bool tokcache_loaded(struct tokcache *c, int64_t *version_r);
+bool count_cache_loaded(struct count_cache *c, int64_t *version_r);
 
-/* tokcache_invalidate - drop the table: readers go to the store until the next load. */
-void tokcache_invalidate(struct tokcache *c);
+/* count_cache_invalidate - drop the table: readers go to the store until the next load. */
+void count_cache_invalidate(struct count_cache *c);
 
 /*
- * tokcache_apply - the owner committed dspam/dham to each of the n tokens
+ * count_cache_apply - the owner committed dspam/dham to each of the n tokens
  * and dmsg_spam/dmsg_ham to the message totals of user 0: follow it,
  * clamping at zero as the store does. New tokens are added to a complete
  * cache while it is under its bound (past it, the cache becomes partial);
  * a partial cache leaves them to the store. No-op when not loaded.
  */
-void tokcache_apply(struct tokcache *c, const uint64_t *hash, size_t n, int dspam, int dham,
+void count_cache_apply(struct count_cache *c, const uint64_t *hash, size_t n, int dspam, int dham,
 		    int dmsg_spam, int dmsg_ham);
 
 /* What the cache holds, for logs and tests. */
-struct tokcache_info {
+struct count_cache_info {
 	bool loaded, complete;
 	size_t tokens, slots, bytes, max_tokens;
 };
-void tokcache_info(struct tokcache *c, struct tokcache_info *info);
+void count_cache_info(struct count_cache *c, struct count_cache_info *info);
 
 #endif

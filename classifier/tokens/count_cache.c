@@ -1,6 +1,6 @@
 /*
- * tokcache.c - the shared in-memory copy of the global token statistics.
- * See tokcache.h for the contract.
+ * count_cache.c - the shared in-memory copy of the global token statistics.
+ * See count_cache.h for the contract.
  *
  * The table: open addressing with linear probing over two arrays (keys,
  * and both counts packed into 32 bits), key 0 = empty slot (the tokenizer
@@ -9,7 +9,7 @@
  * removed: a token whose counts fell to zero stays with zero counts, which
  * reads the same as a missing one.
  */
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,11 +17,11 @@
 
 #include "util.h"
 
-#define TOKCACHE_MIN_SLOTS	1024
-#define TOKCACHE_SAT		0xFFFFu		/* a count this large: ask the store */
-#define TOKCACHE_PREFETCH	16		/* lookups: tokens to look ahead */
+#define COUNT_CACHE_MIN_SLOTS	1024
+#define COUNT_CACHE_SAT		0xFFFFu		/* a count this large: ask the store */
+#define COUNT_CACHE_PREFETCH	16		/* lookups: tokens to look ahead */
 
-struct tokcache_table {
+struct count_cache_table {
 	uint64_t *key;
 	uint32_t *val;		/* spam << 16 | ham */
 	size_t cap;		/* slots (any number) */
@@ -30,15 +30,15 @@ struct tokcache_table {
 	uint64_t nspam, nham;	/* message totals */
 };
 
-struct tokcache {
+struct count_cache {
 	pthread_rwlock_t lock;
 	size_t max_tokens;
-	struct tokcache_table *t;	/* NULL: not loaded */
+	struct count_cache_table *t;	/* NULL: not loaded */
 	int64_t version;		/* the owner's data version at load */
 };
 
-struct tokcache_build {
-	struct tokcache_table *t;
+struct count_cache_build {
+	struct count_cache_table *t;
 	size_t max_tokens;
 };
 
@@ -50,13 +50,13 @@ static size_t slots_for(size_t n)
 {
 	size_t cap = n / 3 * 5 + 64;
 
-	return cap < TOKCACHE_MIN_SLOTS ? TOKCACHE_MIN_SLOTS : cap;
+	return cap < COUNT_CACHE_MIN_SLOTS ? COUNT_CACHE_MIN_SLOTS : cap;
 }
 
 /* table_new - an empty table of cap slots. */
-static struct tokcache_table *table_new(size_t cap)
+static struct count_cache_table *table_new(size_t cap)
 {
-	struct tokcache_table *t = xcalloc(1, sizeof(*t));
+	struct count_cache_table *t = xcalloc(1, sizeof(*t));
 
 	t->cap = cap;
 	t->key = mem_huge_calloc(cap, sizeof(*t->key));
@@ -65,9 +65,9 @@ static struct tokcache_table *table_new(size_t cap)
 }
 
 /* table_free - free t and set *t to NULL. */
-static void table_free(struct tokcache_table **tp)
+static void table_free(struct count_cache_table **tp)
 {
-	struct tokcache_table *t = *tp;
+	struct count_cache_table *t = *tp;
 
 	if (t == NULL)
 		return;
@@ -78,7 +78,7 @@ static void table_free(struct tokcache_table **tp)
 }
 
 /* table_slot - where key is, or the empty slot it would go in */
-static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
+static inline size_t table_slot(const struct count_cache_table *t, uint64_t key)
 {
 	size_t i = hash_home_slot(key, t->cap);
 
@@ -88,26 +88,26 @@ static inline size_t table_slot(const struct tokcache_table *t, uint64_t key)
 	return i;
 }
 
-/* pack - both counts in 32 bits, saturating at TOKCACHE_SAT. */
+/* pack - both counts in 32 bits, saturating at COUNT_CACHE_SAT. */
 static uint32_t pack(uint64_t spam, uint64_t ham)
 {
-	if (spam > TOKCACHE_SAT)
-		spam = TOKCACHE_SAT;
-	if (ham > TOKCACHE_SAT)
-		ham = TOKCACHE_SAT;
+	if (spam > COUNT_CACHE_SAT)
+		spam = COUNT_CACHE_SAT;
+	if (ham > COUNT_CACHE_SAT)
+		ham = COUNT_CACHE_SAT;
 	return (uint32_t)(spam << 16 | ham);
 }
 
 /* saturated - does v stand for "too large, ask the store"? */
 static inline bool saturated(uint32_t v)
 {
-	return (v >> 16) == TOKCACHE_SAT || (v & 0xFFFF) == TOKCACHE_SAT;
+	return (v >> 16) == COUNT_CACHE_SAT || (v & 0xFFFF) == COUNT_CACHE_SAT;
 }
 
 /* table_grow - double the table (keys stay, slots move). */
-static void table_grow(struct tokcache_table *t)
+static void table_grow(struct count_cache_table *t)
 {
-	struct tokcache_table *n = table_new(t->cap * 2);
+	struct count_cache_table *n = table_new(t->cap * 2);
 
 	for (size_t i = 0; i < t->cap; i++) {
 		if (t->key[i] == 0)
@@ -128,7 +128,7 @@ static void table_grow(struct tokcache_table *t)
  * table_insert - put key with packed counts v, growing up to max_tokens;
  * false when the token is new and there is no room.
  */
-static bool table_insert(struct tokcache_table *t, size_t max_tokens, uint64_t key, uint32_t v)
+static bool table_insert(struct count_cache_table *t, size_t max_tokens, uint64_t key, uint32_t v)
 {
 	size_t i = table_slot(t, key);
 
@@ -146,10 +146,10 @@ static bool table_insert(struct tokcache_table *t, size_t max_tokens, uint64_t k
 	return true;
 }
 
-/* tokcache_new - an empty cache. */
-struct tokcache *tokcache_new(size_t max_tokens)
+/* count_cache_new - an empty cache. */
+struct count_cache *count_cache_new(size_t max_tokens)
 {
-	struct tokcache *c = xcalloc(1, sizeof(*c));
+	struct count_cache *c = xcalloc(1, sizeof(*c));
 	pthread_rwlockattr_t a;
 
 	/* a steady stream of readers must not keep the owner's apply waiting */
@@ -161,10 +161,10 @@ struct tokcache *tokcache_new(size_t max_tokens)
 	return c;
 }
 
-/* tokcache_free - free the cache. */
-void tokcache_free(struct tokcache **cp)
+/* count_cache_free - free the cache. */
+void count_cache_free(struct count_cache **cp)
 {
-	struct tokcache *c = *cp;
+	struct count_cache *c = *cp;
 
 	if (c == NULL)
 		return;
@@ -174,11 +174,11 @@ void tokcache_free(struct tokcache **cp)
 	*cp = NULL;
 }
 
-/* tokcache_lookup - one message's counts, under the read lock. */
-int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct store_counts *out,
+/* count_cache_lookup - one message's counts, under the read lock. */
+int count_cache_lookup(struct count_cache *c, const uint64_t *hash, size_t n, struct store_counts *out,
 		    uint64_t *nspam_r, uint64_t *nham_r, size_t *miss, size_t *nmiss_r)
 {
-	const struct tokcache_table *t;
+	const struct count_cache_table *t;
 	size_t nmiss = 0;
 
 	pthread_rwlock_rdlock(&c->lock);
@@ -190,9 +190,9 @@ int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct s
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
 
-		/* the probes are cache misses: start one TOKCACHE_PREFETCH ahead */
-		if (i + TOKCACHE_PREFETCH < n) {
-			size_t h = hash_home_slot(hash[i + TOKCACHE_PREFETCH], t->cap);
+		/* the probes are cache misses: start one COUNT_CACHE_PREFETCH ahead */
+		if (i + COUNT_CACHE_PREFETCH < n) {
+			size_t h = hash_home_slot(hash[i + COUNT_CACHE_PREFETCH], t->cap);
 
 			__builtin_prefetch(&t->key[h]);
 			__builtin_prefetch(&t->val[h]);
@@ -222,10 +222,10 @@ int tokcache_lookup(struct tokcache *c, const uint64_t *hash, size_t n, struct s
 	return 1;
 }
 
-/* tokcache_build_begin - a new table for rows tokens. */
-struct tokcache_build *tokcache_build_begin(struct tokcache *c, uint64_t rows)
+/* count_cache_build_begin - a new table for rows tokens. */
+struct count_cache_build *count_cache_build_begin(struct count_cache *c, uint64_t rows)
 {
-	struct tokcache_build *b = xcalloc(1, sizeof(*b));
+	struct count_cache_build *b = xcalloc(1, sizeof(*b));
 	bool complete = rows <= c->max_tokens;
 
 	b->max_tokens = c->max_tokens;
@@ -234,8 +234,8 @@ struct tokcache_build *tokcache_build_begin(struct tokcache *c, uint64_t rows)
 	return b;
 }
 
-/* tokcache_build_add - one row; false when full (the cache is then partial). */
-bool tokcache_build_add(struct tokcache_build *b, uint64_t hash, uint64_t spam, uint64_t ham)
+/* count_cache_build_add - one row; false when full (the cache is then partial). */
+bool count_cache_build_add(struct count_cache_build *b, uint64_t hash, uint64_t spam, uint64_t ham)
 {
 	if (hash == 0)
 		return true;	/* never looked up here: the store answers */
@@ -246,12 +246,12 @@ bool tokcache_build_add(struct tokcache_build *b, uint64_t hash, uint64_t spam, 
 	return true;
 }
 
-/* tokcache_build_finish - swap the new table in. */
-void tokcache_build_finish(struct tokcache *c, struct tokcache_build **bp, uint64_t nspam,
+/* count_cache_build_finish - swap the new table in. */
+void count_cache_build_finish(struct count_cache *c, struct count_cache_build **bp, uint64_t nspam,
 			   uint64_t nham, int64_t version)
 {
-	struct tokcache_build *b = *bp;
-	struct tokcache_table *old;
+	struct count_cache_build *b = *bp;
+	struct count_cache_table *old;
 
 	b->t->nspam = nspam;
 	b->t->nham = nham;
@@ -265,10 +265,10 @@ void tokcache_build_finish(struct tokcache *c, struct tokcache_build **bp, uint6
 	*bp = NULL;
 }
 
-/* tokcache_build_abort - throw a half-built table away. */
-void tokcache_build_abort(struct tokcache_build **bp)
+/* count_cache_build_abort - throw a half-built table away. */
+void count_cache_build_abort(struct count_cache_build **bp)
 {
-	struct tokcache_build *b = *bp;
+	struct count_cache_build *b = *bp;
 
 	if (b == NULL)
 		return;
@@ -277,8 +277,8 @@ void tokcache_build_abort(struct tokcache_build **bp)
 	*bp = NULL;
 }
 
-/* tokcache_loaded - is a table loaded, and at which version? */
-bool tokcache_loaded(struct tokcache *c, int64_t *version_r)
+/* count_cache_loaded - is a table loaded, and at which version? */
+bool count_cache_loaded(struct count_cache *c, int64_t *version_r)
 {
 	bool loaded;
 
@@ -290,10 +290,10 @@ bool tokcache_loaded(struct tokcache *c, int64_t *version_r)
 	return loaded;
 }
 
-/* tokcache_invalidate - drop the table. */
-void tokcache_invalidate(struct tokcache *c)
+/* count_cache_invalidate - drop the table. */
+void count_cache_invalidate(struct count_cache *c)
 {
-	struct tokcache_table *old;
+	struct count_cache_table *old;
 
 	pthread_rwlock_wrlock(&c->lock);
 	old = c->t;
@@ -310,11 +310,11 @@ static uint64_t clamp_add(uint64_t count, int delta)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-/* tokcache_apply - follow one committed learn or forget. */
-void tokcache_apply(struct tokcache *c, const uint64_t *hash, size_t n, int dspam, int dham,
+/* count_cache_apply - follow one committed learn or forget. */
+void count_cache_apply(struct count_cache *c, const uint64_t *hash, size_t n, int dspam, int dham,
 		    int dmsg_spam, int dmsg_ham)
 {
-	struct tokcache_table *t;
+	struct count_cache_table *t;
 
 	pthread_rwlock_wrlock(&c->lock);
 	t = c->t;
@@ -345,8 +345,8 @@ void tokcache_apply(struct tokcache *c, const uint64_t *hash, size_t n, int dspa
 	pthread_rwlock_unlock(&c->lock);
 }
 
-/* tokcache_info - the cache's size and state. */
-void tokcache_info(struct tokcache *c, struct tokcache_info *info)
+/* count_cache_info - the cache's size and state. */
+void count_cache_info(struct count_cache *c, struct count_cache_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	pthread_rwlock_rdlock(&c->lock);

@@ -1,5 +1,5 @@
 /*
- * test_tokcache.c - the shared token cache: the table on its own (complete,
+ * test_count_cache.c - the shared token cache: the table on its own (complete,
  * partial, saturated counts, deltas), then through the engine: a reader
  * scoring from the cache gets exactly what a reader of the database gets,
  * after the owner's learns, after another process's commit, and with a
@@ -11,34 +11,34 @@
 
 #include "bayes.h"
 #include "harness.h"
-#include "tokens/tokcache.h"
+#include "tokens/count_cache.h"
 #include "util.h"
 
 /* load - a cache of max tokens holding rows (hash, spam, ham) and totals 10/20. */
-static struct tokcache *load(size_t max, const uint64_t (*rows)[3], size_t n)
+static struct count_cache *load(size_t max, const uint64_t (*rows)[3], size_t n)
 {
-	struct tokcache *c = tokcache_new(max);
-	struct tokcache_build *b = tokcache_build_begin(c, n);
+	struct count_cache *c = count_cache_new(max);
+	struct count_cache_build *b = count_cache_build_begin(c, n);
 
 	for (size_t i = 0; i < n; i++)
-		if (!tokcache_build_add(b, rows[i][0], rows[i][1], rows[i][2]))
+		if (!count_cache_build_add(b, rows[i][0], rows[i][1], rows[i][2]))
 			break;
-	tokcache_build_finish(c, &b, 10, 20, 7);
+	count_cache_build_finish(c, &b, 10, 20, 7);
 	return c;
 }
 
-TEST(tokcache_complete_lookup_and_apply)
+TEST(count_cache_complete_lookup_and_apply)
 {
 	static const uint64_t rows[][3] = { { 11, 1, 0 }, { 22, 3, 4 }, { 33, 0, 70000 } };
-	struct tokcache *c = load(100, rows, 3);
+	struct count_cache *c = load(100, rows, 3);
 	uint64_t h[] = { 11, 22, 33, 44 }, ns = 0, nh = 0;
 	struct store_counts out[4];
 	size_t miss[4], nmiss = 9;
 	int64_t v = 0;
 
-	REQUIRE(tokcache_loaded(c, &v));
+	REQUIRE(count_cache_loaded(c, &v));
 	CHECK(v == 7);
-	REQUIRE(tokcache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 1);
+	REQUIRE(count_cache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 1);
 	CHECK(ns == 10 && nh == 20);
 	CHECK(out[0].spam == 1 && out[0].ham == 0);
 	CHECK(out[1].spam == 3 && out[1].ham == 4);
@@ -48,26 +48,26 @@ TEST(tokcache_complete_lookup_and_apply)
 
 	/* forget-like deltas clamp at zero; a new token is added to a complete cache */
 	uint64_t d[] = { 11, 44 };
-	tokcache_apply(c, d, 2, -1, 1, -1, 1);
-	tokcache_apply(c, h + 1, 1, -5, 0, 0, 0);
-	REQUIRE(tokcache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 1);
+	count_cache_apply(c, d, 2, -1, 1, -1, 1);
+	count_cache_apply(c, h + 1, 1, -5, 0, 0, 0);
+	REQUIRE(count_cache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 1);
 	CHECK(ns == 9 && nh == 21);
 	CHECK(out[0].spam == 0 && out[0].ham == 1);
 	CHECK(out[1].spam == 0 && out[1].ham == 4);
 	CHECK(out[3].spam == 0 && out[3].ham == 1);
 
-	tokcache_invalidate(c);
-	CHECK(!tokcache_loaded(c, NULL));
-	CHECK(tokcache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 0);
-	tokcache_apply(c, h, 1, 1, 0, 1, 0);	/* not loaded: nothing to follow */
-	tokcache_free(&c);
+	count_cache_invalidate(c);
+	CHECK(!count_cache_loaded(c, NULL));
+	CHECK(count_cache_lookup(c, h, 4, out, &ns, &nh, miss, &nmiss) == 0);
+	count_cache_apply(c, h, 1, 1, 0, 1, 0);	/* not loaded: nothing to follow */
+	count_cache_free(&c);
 	CHECK(c == NULL);
 }
 
-TEST(tokcache_partial_and_growth)
+TEST(count_cache_partial_and_growth)
 {
 	uint64_t (*rows)[3] = xcalloc(5000, sizeof(*rows));
-	struct tokcache_info ti;
+	struct count_cache_info ti;
 
 	for (size_t i = 0; i < 5000; i++) {
 		rows[i][0] = (i + 1) * 0x9E3779B97F4A7C15ULL;
@@ -75,36 +75,36 @@ TEST(tokcache_partial_and_growth)
 		rows[i][2] = 1;
 	}
 	/* more rows than the bound: partial, and a token not held is a miss */
-	struct tokcache *c = load(3000, (const uint64_t (*)[3])rows, 5000);
-	tokcache_info(c, &ti);
+	struct count_cache *c = load(3000, (const uint64_t (*)[3])rows, 5000);
+	count_cache_info(c, &ti);
 	CHECK(ti.loaded && !ti.complete && ti.tokens == 3000);
 	uint64_t h[] = { rows[0][0], rows[4999][0] }, ns, nh;
 	struct store_counts out[2];
 	size_t miss[2], nmiss = 0;
-	REQUIRE(tokcache_lookup(c, h, 2, out, &ns, &nh, miss, &nmiss) == 1);
+	REQUIRE(count_cache_lookup(c, h, 2, out, &ns, &nh, miss, &nmiss) == 1);
 	CHECK(out[0].spam == 0 && out[0].ham == 1);
 	CHECK(nmiss == 1 && miss[0] == 1);
 	/* a partial cache does not add tokens it did not hold: the store has them */
-	tokcache_apply(c, h + 1, 1, 1, 0, 1, 0);
-	REQUIRE(tokcache_lookup(c, h, 2, out, &ns, &nh, miss, &nmiss) == 1);
+	count_cache_apply(c, h + 1, 1, 1, 0, 1, 0);
+	REQUIRE(count_cache_lookup(c, h, 2, out, &ns, &nh, miss, &nmiss) == 1);
 	CHECK(nmiss == 1 && miss[0] == 1);
-	tokcache_free(&c);
+	count_cache_free(&c);
 
 	/* a complete cache grows with learns, and turns partial at its bound */
 	c = load(4000, (const uint64_t (*)[3])rows, 3990);
-	tokcache_info(c, &ti);
+	count_cache_info(c, &ti);
 	CHECK(ti.complete && ti.tokens == 3990);
 	uint64_t fresh[20];
 	for (size_t i = 0; i < 20; i++)
 		fresh[i] = 0xABCDEF00u + i;
-	tokcache_apply(c, fresh, 20, 1, 0, 1, 0);
-	tokcache_info(c, &ti);
+	count_cache_apply(c, fresh, 20, 1, 0, 1, 0);
+	count_cache_info(c, &ti);
 	CHECK(!ti.complete && ti.tokens == 4000);
 	struct store_counts fo[20];
 	size_t fm[20];
-	REQUIRE(tokcache_lookup(c, fresh, 20, fo, &ns, &nh, fm, &nmiss) == 1);
+	REQUIRE(count_cache_lookup(c, fresh, 20, fo, &ns, &nh, fm, &nmiss) == 1);
 	CHECK(nmiss == 10 && fo[0].spam == 1 && fm[0] == 10);
-	tokcache_free(&c);
+	count_cache_free(&c);
 	free(rows);
 }
 
@@ -150,7 +150,7 @@ static void engine_run(const char *name, size_t max)
 {
 	char path[300], err[600];
 	struct bayes_options o;
-	struct tokcache *c = tokcache_new(max);
+	struct count_cache *c = count_cache_new(max);
 	struct bayes *w, *r, *plain, *other;
 
 	snprintf(path, sizeof(path), "%s/%s", test_tmpdir(), name);
@@ -164,17 +164,17 @@ static void engine_run(const char *name, size_t max)
 	REQUIRE(r && plain && other);
 
 	REQUIRE(learn(w, NULL, 0, false) == 0);
-	CHECK(!tokcache_loaded(c, NULL));	/* nobody loaded it yet */
+	CHECK(!count_cache_loaded(c, NULL));	/* nobody loaded it yet */
 	same_score(r, plain, __LINE__);
 	CHECK(bayes_cache_refresh(w) == 1);
 	CHECK(bayes_cache_refresh(w) == 0);	/* nothing changed */
-	CHECK(tokcache_loaded(c, NULL));
+	CHECK(count_cache_loaded(c, NULL));
 	same_score(r, plain, __LINE__);
 
 	/* the owner's learns are in the cache as soon as the learn returns */
 	REQUIRE(learn(w, NULL, 1, false) == 0);
 	REQUIRE(learn(w, "carol", 2, false) == 0);	/* a user's learn moves the global counts too */
-	CHECK(tokcache_loaded(c, NULL));
+	CHECK(count_cache_loaded(c, NULL));
 	same_score(r, plain, __LINE__);
 	REQUIRE(learn(w, NULL, 0, true) == 0);		/* forget */
 	same_score(r, plain, __LINE__);
@@ -182,7 +182,7 @@ static void engine_run(const char *name, size_t max)
 	/* another connection commits: the owner's next learn drops the cache */
 	REQUIRE(learn(other, NULL, 3, false) == 0);
 	REQUIRE(learn(w, NULL, 0, false) == 0);
-	CHECK(!tokcache_loaded(c, NULL));
+	CHECK(!count_cache_loaded(c, NULL));
 	same_score(r, plain, __LINE__);
 	CHECK(bayes_cache_refresh(w) == 1);
 	same_score(r, plain, __LINE__);
@@ -193,20 +193,20 @@ static void engine_run(const char *name, size_t max)
 
 	/* closing the owner leaves nobody to follow changes */
 	bayes_close(&w);
-	CHECK(!tokcache_loaded(c, NULL));
+	CHECK(!count_cache_loaded(c, NULL));
 	same_score(r, plain, __LINE__);
 	bayes_close(&r);
 	bayes_close(&plain);
 	bayes_close(&other);
-	tokcache_free(&c);
+	count_cache_free(&c);
 }
 
-TEST(tokcache_engine_complete)
+TEST(count_cache_engine_complete)
 {
 	engine_run("tc-complete.db", 100000);
 }
 
-TEST(tokcache_engine_partial)
+TEST(count_cache_engine_partial)
 {
 	engine_run("tc-partial.db", 10);
 }
