@@ -206,18 +206,28 @@ const char *config_key_name(size_t i)
 	return i < ARRAY_SIZE(config_table) ? config_table[i].key : NULL;
 }
 
-/* config_parse_size - bytes with an optional binary suffix */
+/*
+ * config_parse_count - the decimal number s starts with into *n_r and
+ * where it ends into *end_r; false when s does not start with a digit or
+ * the number does not fit. The unit suffixes are the callers'.
+ */
+static bool config_parse_count(const char *s, unsigned long long *n_r, char **end_r)
+{
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*n_r = strtoull(s, end_r, 10);
+	return errno == 0;
+}
+
+/* config_parse_size - bytes with an optional binary suffix (k, KiB, MB...) */
 static bool config_parse_size(const char *s, double *v_r)
 {
 	char *end;
 	unsigned long long n;
 	double mult = 1;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno != 0)
+	if (!config_parse_count(s, &n, &end))
 		return false;
 	switch (*end) {
 	case 'k': case 'K': mult = KB; end++; break;
@@ -238,21 +248,21 @@ static bool config_parse_size(const char *s, double *v_r)
 /* config_parse_seconds - seconds with an optional s/m/h suffix */
 static bool config_parse_seconds(const char *s, double *v_r)
 {
+	static const struct { char unit; double mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 },
+	};
 	char *end;
-	unsigned long n;
+	unsigned long long n;
 	double mult = 1;
 
-	if (*s < '0' || *s > '9')
+	if (!config_parse_count(s, &n, &end))
 		return false;
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (errno != 0)
-		return false;
-	switch (*end) {
-	case 's': end++; break;
-	case 'm': mult = 60; end++; break;
-	case 'h': mult = 3600; end++; break;
-	default: break;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (*end == units[i].unit) {
+			mult = units[i].mult;
+			end++;
+			break;
+		}
 	}
 	if (*end != '\0')
 		return false;
