@@ -145,11 +145,15 @@ static const char schema_sql[] =
  * addressing, linear probing, key 0 = empty (the tokenizer never makes
  * hash 0). Valid while PRAGMA data_version is unchanged, i.e. while no
  * other connection has committed; this handle's own changes are applied to
- * it as they are made, and a rollback drops it.
+ * it as they are made, and a rollback drops it. A slot holds the key
+ * beside its counts: a probe is one cache miss, not two.
  */
+struct tcache_slot {
+	uint64_t key;
+	struct store_counts val;
+};
 struct tcache {
-	uint64_t *key;
-	struct store_counts *val;
+	struct tcache_slot *slot;
 	size_t cap;		/* slots, or 0 when not loaded */
 	size_t n;
 	int64_t user;
@@ -345,8 +349,7 @@ bool store_file_looks_sqlite(const char *path, long long size)
 /* tcache_drop - forget the in-memory copy. */
 static void tcache_drop(struct tcache *c)
 {
-	free(c->key);
-	free(c->val);
+	free(c->slot);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -355,7 +358,7 @@ static size_t tcache_slot(const struct tcache *c, uint64_t key)
 {
 	size_t i = hash_home_slot(key, c->cap);
 
-	while (c->key[i] != 0 && c->key[i] != key)
+	while (c->slot[i].key != 0 && c->slot[i].key != key)
 		if (++i == c->cap)
 			i = 0;
 	return i;
@@ -369,26 +372,22 @@ static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t h
 	if ((c->n + 1) * 4 > c->cap * 3) {
 		struct tcache old = *c;
 		c->cap = old.cap ? old.cap * 2 : 1u << 16;
-		c->key = mem_huge_calloc(c->cap, sizeof(*c->key));
-		c->val = mem_huge_calloc(c->cap, sizeof(*c->val));
+		c->slot = mem_huge_calloc(c->cap, sizeof(*c->slot));
 		c->n = 0;
 		for (size_t i = 0; i < old.cap; i++)
-			if (old.key[i]) {
-				size_t j = tcache_slot(c, old.key[i]);
-				c->key[j] = old.key[i];
-				c->val[j] = old.val[i];
+			if (old.slot[i].key) {
+				c->slot[tcache_slot(c, old.slot[i].key)] = old.slot[i];
 				c->n++;
 			}
-		free(old.key);
-		free(old.val);
+		free(old.slot);
 	}
 	size_t i = tcache_slot(c, key);
-	if (c->key[i] == 0) {
-		c->key[i] = key;
+	if (c->slot[i].key == 0) {
+		c->slot[i].key = key;
 		c->n++;
 	}
-	c->val[i].spam = spam;
-	c->val[i].ham = ham;
+	c->slot[i].val.spam = spam;
+	c->slot[i].val.ham = ham;
 }
 
 /* data_version - PRAGMA data_version: changes when another connection commits. */
@@ -451,8 +450,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	sqlite3_reset(st);
 	/* 3/5 full: room for a quarter more (train modes learn as they go) */
 	c->cap = rows / 3 * 5 + (1u << 16);
-	c->key = mem_huge_calloc(c->cap, sizeof(*c->key));
-	c->val = mem_huge_calloc(c->cap, sizeof(*c->val));
+	c->slot = mem_huge_calloc(c->cap, sizeof(*c->slot));
 	st = stmt(s, only ? STMT_EVERY_TOKEN : STMT_ALL_TOKENS);
 	if (!only)
 		sqlite3_bind_int64(st, 1, user);
@@ -728,12 +726,11 @@ static long sqlite_lookup(struct store *base, int64_t user, const uint64_t *hash
 			if (i + TCACHE_PREFETCH < n) {
 				size_t h = hash_home_slot(hash[i + TCACHE_PREFETCH], c->cap);
 
-				__builtin_prefetch(&c->key[h]);
-				__builtin_prefetch(&c->val[h]);
+				__builtin_prefetch(&c->slot[h]);
 			}
 			j = tcache_slot(c, hash[i]);
-			if (c->key[j] == hash[i] && hash[i] != 0) {
-				out[i] = c->val[j];
+			if (c->slot[j].key == hash[i] && hash[i] != 0) {
+				out[i] = c->slot[j].val;
 				found += out[i].spam || out[i].ham;
 			} else {
 				out[i].spam = out[i].ham = 0;
@@ -861,9 +858,9 @@ static int sqlite_add(struct store *base, int64_t user, const uint64_t *hash, si
 		for (size_t i = 0; i < n; i++) {
 			size_t j = tcache_slot(c, hash[i]);
 			int64_t sp = (int64_t)dspam, hm = (int64_t)dham;
-			if (c->key[j] == hash[i]) {
-				sp += c->val[j].spam;
-				hm += c->val[j].ham;
+			if (c->slot[j].key == hash[i]) {
+				sp += c->slot[j].val.spam;
+				hm += c->slot[j].val.ham;
 			}
 			tcache_put(c, hash[i], sp > 0 ? (uint32_t)sp : 0, hm > 0 ? (uint32_t)hm : 0);
 		}
