@@ -31,11 +31,21 @@
 
 #define INPUTS_CHUNK	65536	/* bytes per read */
 #define INPUTS_MAX_DEPTH 32	/* folder levels below a command-line directory */
+/*
+ * Message files opened this many places ahead of the one being read, with
+ * the kernel asked to read them in (POSIX_FADV_WILLNEED): on a cold page
+ * cache a folder check otherwise waits for the disk at every file, one
+ * after the other. 10,000 trec06p messages, cache dropped: 2,410 msgs/s
+ * read in turn, 3,233 with them read ahead (the same warm: 3,886).
+ */
+#define INPUTS_AHEAD	16
 
 /* One input: a file, or standard input ("-", size unknown: 0). */
 struct input {
 	char *path;
 	uint64_t size;
+	bool regular;		/* a regular file (may be opened ahead) */
+	int fd;			/* opened ahead (walk_ahead), or -1 */
 };
 
 struct walk {
@@ -54,13 +64,15 @@ struct walk {
 	bool cut;		/* past max: hand over the start (else refuse it) */
 };
 
-/* walk_add - one more input on the list */
-static void walk_add(struct walk *w, const char *path, uint64_t size)
+/* walk_add - one more input on the list (regular: a regular file) */
+static void walk_add(struct walk *w, const char *path, uint64_t size, bool regular)
 {
 	if (w->nlist == w->cap)
 		w->list = xrealloc(w->list, (w->cap = w->cap ? w->cap * 2 : 64) * sizeof(*w->list));
 	w->list[w->nlist].path = xstrdup(path);
 	w->list[w->nlist].size = size;
+	w->list[w->nlist].regular = regular;
+	w->list[w->nlist].fd = -1;
 	w->nlist++;
 }
 
@@ -108,7 +120,7 @@ static size_t walk_folder(struct walk *w, const char *dir)
 		struct buf path = { 0 };
 		buf_printf(&path, "%s/%s", dir, names[i]);
 		if (names[i][0] != '.' && stat(path.data, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			walk_add(w, path.data, (uint64_t)sb.st_size);
+			walk_add(w, path.data, (uint64_t)sb.st_size, true);
 			found++;
 		}
 		buf_free(&path);
@@ -191,7 +203,7 @@ static void walk_arg(struct walk *w, const char *arg)
 	struct stat sb;
 
 	if (strcmp(arg, "-") == 0) {
-		walk_add(w, "-", 0);
+		walk_add(w, "-", 0, false);
 		return;
 	}
 	if (stat(arg, &sb) != 0) {
@@ -200,7 +212,7 @@ static void walk_arg(struct walk *w, const char *arg)
 		return;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		walk_add(w, arg, (uint64_t)sb.st_size);
+		walk_add(w, arg, (uint64_t)sb.st_size, S_ISREG(sb.st_mode));
 		return;
 	}
 	if (walk_tree(w, arg, 0) == 0) {
@@ -210,18 +222,35 @@ static void walk_arg(struct walk *w, const char *arg)
 	}
 }
 
-/* walk_open - fd of an input, or -1 (said why) */
-static int walk_open(struct walk *w, const char *path)
+/* walk_open - fd of an input (the one opened ahead, if it was), or -1 (said why) */
+static int walk_open(struct walk *w, struct input *in)
 {
-	int fd;
+	int fd = in->fd;
 
-	if (strcmp(path, "-") == 0)
+	in->fd = -1;
+	if (fd >= 0)
+		return fd;
+	if (strcmp(in->path, "-") == 0)
 		return STDIN_FILENO;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "bayesc: cannot open %s: %s\n", path, strerror(errno));
+	if ((fd = open(in->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "bayesc: cannot open %s: %s\n", in->path, strerror(errno));
 		w->errors++;
 	}
 	return fd;
+}
+
+/*
+ * walk_ahead - open a message file due later and have the kernel start
+ * reading it in. Quietly nothing when that fails: walk_open tries again
+ * when its turn comes, and says why then.
+ */
+static void walk_ahead(struct input *in)
+{
+	if (in->fd >= 0 || !in->regular)
+		return;		/* a FIFO or a device is read when its turn comes, only */
+	in->fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	if (in->fd >= 0)
+		posix_fadvise(in->fd, 0, 0, POSIX_FADV_WILLNEED);
 }
 
 /* walk_read - up to INPUTS_CHUNK more bytes of fd onto w->data: >0, 0 at the end, -1 (said why) */
@@ -277,7 +306,7 @@ static bool walk_drain(int fd)
  * message is cut there (w->cut: a check, of which bayesd scans that much)
  * or refused unread (a learn bayesd would refuse with 413).
  */
-static void walk_message_file(struct walk *w, const struct input *in)
+static void walk_message_file(struct walk *w, struct input *in)
 {
 	int fd;
 	ssize_t r;
@@ -288,7 +317,7 @@ static void walk_message_file(struct walk *w, const struct input *in)
 		w->errors++;
 		return;
 	}
-	if ((fd = walk_open(w, in->path)) < 0)
+	if ((fd = walk_open(w, in)) < 0)
 		return;
 	buf_reset(&w->data);
 	while ((r = walk_read(w, fd, in->path)) > 0)
@@ -312,14 +341,14 @@ static void walk_message_file(struct walk *w, const struct input *in)
 }
 
 /* walk_mbox - every message of an mbox file (or stdin) */
-static void walk_mbox(struct walk *w, const struct input *in)
+static void walk_mbox(struct walk *w, struct input *in)
 {
 	struct mbox_parser *p;
 	struct buf name = { 0 };
 	const unsigned char *msg;
 	size_t size, nmsg = 0;
 	ssize_t r;
-	int fd = walk_open(w, in->path);
+	int fd = walk_open(w, in);
 
 	if (fd < 0)
 		return;
@@ -376,21 +405,31 @@ size_t inputs_each_max(char **paths, int n, unsigned flags, uint64_t max, inputs
 	uint64_t total = 0;
 
 	if (n == 0)
-		walk_add(&w, "-", 0);
+		walk_add(&w, "-", 0, false);
 	for (int i = 0; i < n; i++)
 		walk_arg(&w, paths[i]);
 	for (size_t i = 0; i < w.nlist; i++)
 		total += w.list[i].size;
 	if (flags & INPUTS_PROGRESS)
 		w.progress = progress_start(total);
+	for (size_t i = 0; i < w.nlist && !(flags & INPUTS_MBOX); i++) {
+		if (i == INPUTS_AHEAD)
+			break;
+		walk_ahead(&w.list[i]);
+	}
 	for (size_t i = 0; i < w.nlist; i++) {
 		if (!w.stop) {
-			if (flags & INPUTS_MBOX)
+			if (flags & INPUTS_MBOX) {
 				walk_mbox(&w, &w.list[i]);
-			else
+			} else {
+				if (i + INPUTS_AHEAD < w.nlist)
+					walk_ahead(&w.list[i + INPUTS_AHEAD]);
 				walk_message_file(&w, &w.list[i]);
+			}
 			w.bytes_done += w.list[i].size;
 		}
+		if (w.list[i].fd >= 0)	/* opened ahead, then the callback said stop */
+			close(w.list[i].fd);
 		free(w.list[i].path);
 	}
 	progress_end(&w.progress);
