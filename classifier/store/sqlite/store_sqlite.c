@@ -160,11 +160,29 @@ struct tcache {
 	int64_t data_version;
 };
 
+/*
+ * A read-only bulk handle (bayesc --db check of a folder) keeps its read
+ * snapshot from one call to the next for up to this long: a BEGIN, the
+ * totals, PRAGMA data_version and a ROLLBACK per message were a tenth of
+ * a short message's check. Another process's commit is seen at most this
+ * much later, and a checkpoint waits for the reader at most this long.
+ */
+#define SNAPSHOT_KEEP_MS	200
+
 struct sqlite_store {
 	struct store base;	/* first: the generic part (store_backend.h) */
 	sqlite3 *db;
 	bool bulk;
 	struct tcache cache;
+	/* the kept snapshot (SNAPSHOT_KEEP_MS) */
+	bool keep_snapshot;	/* bulk and read-only */
+	bool kept;		/* a kept snapshot is open */
+	uint32_t snap_gen;	/* counts the snapshots begun */
+	int64_t snap_began_ms;
+	uint32_t verified_gen;	/* the snapshot in which the cache's data version was checked */
+	uint32_t totals_gen;	/* the snapshot the totals below were read in (0: none) */
+	int64_t totals_user;
+	uint64_t totals_spam, totals_ham;
 	char *path;
 	sqlite3_stmt *stmt[STMT_MAX];
 	bool readonly;
@@ -414,10 +432,15 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 
 	if (!s->bulk)
 		return 0;
+	/* nothing can change inside one snapshot */
+	if (s->kept && c->cap && c->user == user && s->verified_gen == s->snap_gen)
+		return 1;
 	if (data_version(s, &v) < 0)
 		return -1;
-	if (c->cap && c->user == user && c->data_version == v)
+	if (c->cap && c->user == user && c->data_version == v) {
+		s->verified_gen = s->snap_gen;
 		return 1;
+	}
 	/*
 	 * Blended scoring reads a user's and the global table for each
 	 * message: keep the table that is loaded and read the other one with
@@ -464,6 +487,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	}
 	c->user = user;
 	c->data_version = v;
+	s->verified_gen = s->snap_gen;
 	return 1;
 }
 
@@ -486,6 +510,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 	s->path = xstrdup(path);
 	s->readonly = (flags & BAYES_OPEN_RDONLY) != 0;
 	s->bulk = (flags & BAYES_OPEN_BULK) != 0;
+	s->keep_snapshot = s->bulk && (flags & BAYES_OPEN_RDONLY);
 	exists = stat(path, &sb) == 0;
 	if (!exists && (!(flags & BAYES_OPEN_CREATE) || s->readonly)) {
 		snprintf(s->base.errmsg, sizeof(s->base.errmsg), "database %s does not exist", path);
@@ -690,6 +715,11 @@ static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uin
 	sqlite3_stmt *st = stmt(s, STMT_GET_TOTALS);
 	int rc;
 
+	if (s->kept && s->totals_gen == s->snap_gen && s->totals_user == user) {
+		*spam_r = s->totals_spam;
+		*ham_r = s->totals_ham;
+		return 0;
+	}
 	*spam_r = *ham_r = 0;
 	sqlite3_bind_int64(st, 1, user);
 	rc = sqlite3_step(st);
@@ -700,6 +730,12 @@ static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uin
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "reading totals");
+	if (s->kept) {
+		s->totals_gen = s->snap_gen;
+		s->totals_user = user;
+		s->totals_spam = *spam_r;
+		s->totals_ham = *ham_r;
+	}
 	return 0;
 }
 
@@ -782,18 +818,43 @@ static int sqlite_begin(struct store *base)
 	return 0;
 }
 
+/* monotonic_ms - a clock for the kept snapshot's age */
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int sqlite_read_begin(struct store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (s->kept) {
+		if (monotonic_ms() - s->snap_began_ms < SNAPSHOT_KEEP_MS)
+			return 0;
+		sqlite_rollback(&s->base);	/* old enough: a fresh one */
+	}
 	if (exec_step(s, stmt(s, STMT_BEGIN_READ), "begin") < 0)
 		return -1;
 	s->in_txn = true;
+	if (++s->snap_gen == 0)
+		s->snap_gen = 1;	/* 0 is "never" for totals_gen */
+	s->totals_gen = 0;
+	if (s->keep_snapshot && !s->scanning) {
+		s->kept = true;
+		s->snap_began_ms = monotonic_ms();
+	}
 	return 0;
 }
 
 static void sqlite_read_end(struct store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (s->kept && !s->scanning)
+		return;		/* ended by a later read_begin, or close */
 	sqlite_rollback(&s->base);
 	if (s->scanning) {	/* back to the settings for point lookups */
 		s->scanning = false;
@@ -830,6 +891,7 @@ static void sqlite_rollback(struct store *base)
 		sqlite3_reset(s->stmt[STMT_ROLLBACK]);
 	}
 	s->in_txn = false;
+	s->kept = false;
 }
 
 static int sqlite_add(struct store *base, int64_t user, const uint64_t *hash, size_t n,
