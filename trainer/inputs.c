@@ -412,11 +412,8 @@ size_t inputs_each_max(char **paths, int n, unsigned flags, uint64_t max, inputs
 		total += w.list[i].size;
 	if (flags & INPUTS_PROGRESS)
 		w.progress = progress_start(total);
-	for (size_t i = 0; i < w.nlist && !(flags & INPUTS_MBOX); i++) {
-		if (i == INPUTS_AHEAD)
-			break;
+	for (size_t i = 0; i < w.nlist && i < INPUTS_AHEAD && !(flags & INPUTS_MBOX); i++)
 		walk_ahead(&w.list[i]);
-	}
 	for (size_t i = 0; i < w.nlist; i++) {
 		if (!w.stop) {
 			if (flags & INPUTS_MBOX) {

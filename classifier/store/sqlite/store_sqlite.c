@@ -177,10 +177,10 @@ struct sqlite_store {
 	/* the kept snapshot (SNAPSHOT_KEEP_MS) */
 	bool keep_snapshot;	/* bulk and read-only */
 	bool kept;		/* a kept snapshot is open */
-	uint32_t snap_gen;	/* counts the snapshots begun */
 	int64_t snap_began_ms;
-	uint32_t verified_gen;	/* the snapshot in which the cache's data version was checked */
-	uint32_t totals_gen;	/* the snapshot the totals below were read in (0: none) */
+	/* what the open snapshot has read already (cleared at each BEGIN) */
+	bool version_checked;	/* the cache's data version is the snapshot's */
+	bool totals_known;	/* totals_user's totals are those below */
 	int64_t totals_user;
 	uint64_t totals_spam, totals_ham;
 	char *path;
@@ -433,12 +433,12 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	if (!s->bulk)
 		return 0;
 	/* nothing can change inside one snapshot */
-	if (s->kept && c->cap && c->user == user && s->verified_gen == s->snap_gen)
+	if (s->kept && c->cap && c->user == user && s->version_checked)
 		return 1;
 	if (data_version(s, &v) < 0)
 		return -1;
 	if (c->cap && c->user == user && c->data_version == v) {
-		s->verified_gen = s->snap_gen;
+		s->version_checked = true;
 		return 1;
 	}
 	/*
@@ -487,7 +487,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	}
 	c->user = user;
 	c->data_version = v;
-	s->verified_gen = s->snap_gen;
+	s->version_checked = true;
 	return 1;
 }
 
@@ -715,7 +715,7 @@ static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uin
 	sqlite3_stmt *st = stmt(s, STMT_GET_TOTALS);
 	int rc;
 
-	if (s->kept && s->totals_gen == s->snap_gen && s->totals_user == user) {
+	if (s->kept && s->totals_known && s->totals_user == user) {
 		*spam_r = s->totals_spam;
 		*ham_r = s->totals_ham;
 		return 0;
@@ -731,7 +731,7 @@ static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uin
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, rc, "reading totals");
 	if (s->kept) {
-		s->totals_gen = s->snap_gen;
+		s->totals_known = true;
 		s->totals_user = user;
 		s->totals_spam = *spam_r;
 		s->totals_ham = *ham_r;
@@ -839,9 +839,7 @@ static int sqlite_read_begin(struct store *base)
 	if (exec_step(s, stmt(s, STMT_BEGIN_READ), "begin") < 0)
 		return -1;
 	s->in_txn = true;
-	if (++s->snap_gen == 0)
-		s->snap_gen = 1;	/* 0 is "never" for totals_gen */
-	s->totals_gen = 0;
+	s->version_checked = s->totals_known = false;
 	if (s->keep_snapshot && !s->scanning) {
 		s->kept = true;
 		s->snap_began_ms = monotonic_ms();
