@@ -72,6 +72,13 @@ enum user_map {
 	USER_MAP_ADDRESS,	/* the whole address, lower-cased */
 };
 
+/* history_store: where the scan history is kept (milter/history.h) */
+enum history_store {
+	HISTORY_STORE_AUTO,	/* where the statistics are: Redis with backend = redis */
+	HISTORY_STORE_SQLITE,	/* history_database, a file of this host */
+	HISTORY_STORE_REDIS,	/* a capped list on the statistics' Redis, shared by the nodes */
+};
+
 enum on_error_policy {
 	ON_ERROR_ACCEPT,	/* accept, X-Spam-Status says the score is unknown */
 	ON_ERROR_TEMPFAIL,	/* 451 4.7.1 */
@@ -151,6 +158,7 @@ struct bayesd_config {
 	bool history;			/* keep a row per scored message */
 	unsigned history_size;		/* rows kept (a ring) */
 	char *history_database;		/* its own SQLite file */
+	int history_store;		/* enum history_store: where the rows live */
 	bool history_hash_addresses;	/* history_addresses = hash */
 	char *www_dir;			/* the web page's static files ("" = none) */
 

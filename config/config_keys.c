@@ -76,6 +76,10 @@ static const struct config_enum config_upstream_headers[] = {
 static const struct config_enum config_history_addresses[] = {
 	{ "plain", 0 }, { "hash", 1 }, { NULL, 0 },
 };
+static const struct config_enum config_history_store[] = {
+	{ "auto", HISTORY_STORE_AUTO }, { "sqlite", HISTORY_STORE_SQLITE },
+	{ "redis", HISTORY_STORE_REDIS }, { NULL, 0 },
+};
 static const struct config_enum config_train_mode[] = {
 	{ "all", BAYES_TRAIN_ALL }, { "error", BAYES_TRAIN_ERROR },
 	{ "mature", BAYES_TRAIN_MATURE }, { NULL, 0 },
@@ -178,6 +182,7 @@ static const struct config_row config_table[] = {
 	  NULL, BAYESD_DEFAULT_HISTORY_SIZE, 0, NULL },
 	{ "history_database", CT_STRING, F(history_database), 0, 0,
 	  BAYESD_DEFAULT_HISTORY_DATABASE, 0, CF_NONEMPTY, NULL },
+	{ "history_store", CT_ENUM, F(history_store), 0, 0, "auto", 0, 0, config_history_store },
 	{ "history_addresses", CT_ENUM, F(history_hash_addresses), 0, 0, "plain", 0, 0,
 	  config_history_addresses },
 	{ "www_dir", CT_STRING, F(www_dir), 0, 0, BAYESD_WWWDIR, 0, 0, NULL },

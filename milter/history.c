@@ -6,6 +6,10 @@
  * the table never holds more than history_size rows. The milter never
  * touches SQLite here: it builds a record and posts it to the writer
  * thread, which owns the only read-write connection (hist_w).
+ *
+ * On Redis (history_redis.c) the writer pushes the row as JSON instead,
+ * and the readers query an in-memory copy of the list whose "history"
+ * view has this table's columns: the queries here serve both.
  */
 #include "history.h"
 
@@ -21,6 +25,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "history_redis.h"
 #include "log.h"
 #include "util.h"
 #include "writer.h"
@@ -29,6 +34,8 @@ static pthread_mutex_t hist_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	bool on;
 	bool hash_addresses;
+	bool redis;		/* the rows live on Redis (fixed at start) */
+	bool configured;
 	unsigned size;
 	char path[1024];
 	char www[1024];
@@ -80,10 +87,18 @@ void history_configure(const struct bayesd_config *cfg)
 	hist_set.hash_addresses = cfg->history_hash_addresses;
 	hist_set.size = cfg->history_size;
 	snprintf(hist_set.www, sizeof(hist_set.www), "%s", cfg->www_dir ? cfg->www_dir : "");
-	if (hist_set.path[0] == '\0')
+	bool redis = cfg->history_store == HISTORY_STORE_REDIS ||
+		     (cfg->history_store == HISTORY_STORE_AUTO && cfg->backend == BAYES_BACKEND_REDIS);
+	if (!hist_set.configured) {
+		struct bayes_options o = { 0 };
+
 		snprintf(hist_set.path, sizeof(hist_set.path), "%s", cfg->history_database);
-	else if (strcmp(hist_set.path, cfg->history_database) != 0)
-		log_notice("history_database changed: takes effect at restart");
+		hist_set.redis = redis;
+		config_store_options(cfg, &o);
+		history_redis_configure(&o.redis);
+		hist_set.configured = true;
+	} else if (strcmp(hist_set.path, cfg->history_database) != 0 || redis != hist_set.redis)
+		log_notice("history_database or history_store changed: takes effect at restart");
 	pthread_mutex_unlock(&hist_lock);
 }
 
@@ -158,6 +173,7 @@ static void hist_top_free(struct hist_top *top)
 }
 
 static char *hist_features_json(const struct hist_top *top);
+static int hist_push(struct hist_rec *r, unsigned size, struct writer_job *job);
 
 static void hist_rec_free(struct hist_rec *r)
 {
@@ -195,6 +211,53 @@ static sqlite3 *hist_open(bool rw)
 	return db;
 }
 
+/* hist_json_text - s as a JSON string (NULL: null; bytes that are not UTF-8 escaped). */
+static json_t *hist_json_text(const char *s)
+{
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) == NULL) {
+		char esc[2048];
+		j = json_string(escape_for_log(esc, sizeof(esc), s));
+	}
+	return j ? j : json_null();
+}
+
+/*
+ * hist_push - the writer thread, history on Redis: the row as one JSON
+ * object (the table's columns; the hashes go beside it) pushed onto the
+ * capped list.
+ */
+static int hist_push(struct hist_rec *r, unsigned size, struct writer_job *job)
+{
+	char err[512];
+	char *features = r->top ? hist_features_json(r->top) : NULL;
+	json_t *o = json_pack("{s:f,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:I,s:f,s:o,s:o,s:o,s:f,s:s,s:I}",
+		"t", r->t, "qid", hist_json_text(r->qid), "msgid", hist_json_text(r->msgid),
+		"sender", hist_json_text(r->sender), "hfrom", hist_json_text(r->hfrom),
+		"subject", hist_json_text(r->subject), "nrcpt", (json_int_t)r->nrcpt,
+		"rcpts", hist_json_text(r->rcpts), "ip", hist_json_text(r->ip),
+		"helo", hist_json_text(r->helo), "size", (json_int_t)r->size, "prob", r->prob,
+		"action", hist_json_text(r->action), "user", hist_json_text(r->user),
+		"features", hist_json_text(features), "ms", r->ms, "digest", r->digest,
+		"nhash", (json_int_t)(r->hash ? r->nhash : 0));
+	char *row = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	if (row == NULL)
+		log_warning("history: a row could not be made JSON");
+	else if ((rc = history_redis_insert(row, r->hash, r->hash ? r->nhash : 0, size, err, sizeof(err))) < 0)
+		log_warning("%s", err);
+	free(row);
+	json_decref(o);
+	free(features);
+	hist_rec_free(r);
+	job->arg = NULL;
+	return rc;
+}
+
 /* hist_insert - the writer thread: insert one row and trim the ring. */
 static int hist_insert(struct bayes *db, struct writer_job *job)
 {
@@ -206,7 +269,10 @@ static int hist_insert(struct bayes *db, struct writer_job *job)
 	(void)db;
 	pthread_mutex_lock(&hist_lock);
 	size = hist_set.size;
+	bool redis = hist_set.redis;
 	pthread_mutex_unlock(&hist_lock);
+	if (redis)
+		return hist_push(r, size, job);
 	if (hist_w == NULL && (hist_w = hist_open(true)) == NULL)
 		goto out;
 	if (sqlite3_prepare_v2(hist_w,
@@ -428,6 +494,11 @@ void history_capture(struct writer *w, struct history_snap **snap,
 /* hist_reader - the readers' connection, opened on first use; hist_rlock held. */
 static sqlite3 *hist_reader(char *err, size_t errlen)
 {
+	pthread_mutex_lock(&hist_lock);
+	bool redis = hist_set.redis;
+	pthread_mutex_unlock(&hist_lock);
+	if (redis)
+		return history_redis_reader(err, errlen);
 	if (hist_r == NULL) {
 		/* create the file if the writer has not yet, so an empty history reads as empty */
 		sqlite3 *w = hist_open(true);
@@ -444,16 +515,7 @@ static sqlite3 *hist_reader(char *err, size_t errlen)
 	"length(hashes)/8,features"
 static json_t *hist_text(sqlite3_stmt *st, int col)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
-	json_t *j;
-
-	if (s == NULL)
-		return json_null();
-	if ((j = json_string((const char *)s)) == NULL) {	/* bytes that are not UTF-8 */
-		char esc[2048];
-		j = json_string(escape_for_log(esc, sizeof(esc), (const char *)s));
-	}
-	return j ? j : json_null();
+	return hist_json_text((const char *)sqlite3_column_text(st, col));
 }
 
 static json_t *hist_row_json(sqlite3_stmt *st, bool features)
@@ -677,7 +739,7 @@ int history_features(const char *hex, uint8_t digest[16], char *user, size_t use
 	pthread_mutex_lock(&hist_rlock);
 	if ((db = hist_reader(err, errlen)) == NULL)
 		goto out;
-	if (sqlite3_prepare_v2(db, "SELECT user, hashes FROM history WHERE digest = ? AND hashes IS NOT NULL"
+	if (sqlite3_prepare_v2(db, "SELECT user, hashes, id FROM history WHERE digest = ? AND hashes IS NOT NULL"
 			       " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "history: %s", sqlite3_errmsg(db));
 		goto out;
@@ -695,6 +757,13 @@ int history_features(const char *hex, uint8_t digest[16], char *user, size_t use
 	}
 	const char *u = (const char *)sqlite3_column_text(st, 0);
 	snprintf(user, userlen, "%s", u ? u : "");
+	pthread_mutex_lock(&hist_lock);
+	bool redis = hist_set.redis;
+	pthread_mutex_unlock(&hist_lock);
+	if (redis) {	/* the row's hashes are beside the list */
+		rc = history_redis_hashes(sqlite3_column_int64(st, 2), hash_r, n_r, err, errlen);
+		goto out;
+	}
 	size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
 	const void *blob = sqlite3_column_blob(st, 1);
 	*n_r = bytes / sizeof(uint64_t);
@@ -713,5 +782,11 @@ void history_close(void)
 	pthread_mutex_lock(&hist_rlock);
 	sqlite3_close(hist_r);
 	hist_r = NULL;
+	history_redis_close();
 	pthread_mutex_unlock(&hist_rlock);
+	sqlite3_close(hist_w);	/* the writer has stopped */
+	hist_w = NULL;
+	pthread_mutex_lock(&hist_lock);
+	hist_set.configured = false;	/* the next history_configure() starts anew */
+	pthread_mutex_unlock(&hist_lock);
 }

@@ -1,8 +1,9 @@
 /*
  * history.h - the scan history: one row per scored message, kept in a
- * bounded ring in its own SQLite file (history_database), for "why was
- * this mail rejected yesterday?" and for learning or forgetting a message
- * nobody has any more.
+ * bounded ring in its own SQLite file (history_database) or, on Redis, a
+ * capped list (history_redis.h), for "why was this mail rejected
+ * yesterday?" and for learning or forgetting a message nobody has any
+ * more.
  *
  * What a row keeps: time, queue id, Message-ID, envelope sender, header
  * From, Subject, recipient count and the first HISTORY_RCPTS recipients,
@@ -124,7 +125,10 @@ int history_features(const char *hex, uint8_t digest[16], char *user, size_t use
 /* history_dropped - rows dropped because the writer queue was full. */
 unsigned long history_dropped(void);
 
-/* history_close - close the reader's connection (at exit). */
+/*
+ * history_close - close the connections (at exit, the writer stopped); the
+ * next history_configure() takes its settings afresh.
+ */
 void history_close(void);
 
 #endif

@@ -8,6 +8,8 @@
 #     equal the number of distinct messages learned, exactly, whichever
 #     node is asked;
 #   - a learn on node A is seen by scoring on node B;
+#   - the scan history is a list on the same Redis: a message through A's
+#     milter is a row of B's /history, and B learns it by its digest;
 #   - Redis stopped mid-stream: mail still flows through the milter within
 #     bounded time (on_error = accept), learns fail with a clear error;
 #     after Redis is started again, learning and scoring work again
@@ -63,6 +65,7 @@ for n in A B C; do
 milter_socket = inet:$mport@127.0.0.1
 controller_socket = $t/$n.sock
 database = $t/$n.sqlite
+history_database = $t/$n.history.sqlite
 min_learns = 0
 score_local = yes
 pidfile = $t/$n.pid
@@ -198,6 +201,29 @@ python3 -c "import sys; sys.exit(0 if float('$p0') == 0.5 and float('$p1') > 0.9
 st=$("$BC" -s "$t/B.sock" --json stat 2>&1)
 echo "$st" | grep -q "\"spam_messages\": *$((want_spam + 1))[,}]" &&
 	ok "a learn on A is counted on B at once" || no "B after a learn on A: $st"
+
+# the scan history is a capped list on the same Redis (history_store = auto):
+# a message through A's milter is a row on B's /history, and B learns it by digest
+act=$(mail A "$t/m/C0/spam-003")
+sleep 0.5	# the writer thread pushes the row off the scan's path
+hrow=$(curl -s --unix-socket "$t/B.sock" 'http://l/history?text=uC0003' | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["rows"]
+print(len(r), r[0]["digest"] if r else "-", r[0]["learnable"] if r else "-")' 2>&1)
+case $hrow in
+"1 "*" True") ok "a message through node A ($act) is a row on node B's /history: $hrow" ;;
+*) no "node B's /history after a message through A: $hrow" ;;
+esac
+tok=$(curl -s --unix-socket "$t/B.sock" http://l/csrf | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+b0=$("$BC" -s "$t/A.sock" --json stat | sed -n 's/.*"ham_messages": *\([0-9]*\).*/\1/p')
+dl=$(curl -s -X POST -H "X-CSRF-Token: $tok" --unix-socket "$t/B.sock" \
+	"http://l/learn_ham?digest=$(echo "$hrow" | cut -d' ' -f2)")
+b1=$("$BC" -s "$t/A.sock" --json stat | sed -n 's/.*"ham_messages": *\([0-9]*\).*/\1/p')
+[ -n "$b0" ] && [ "$b1" = $((b0 + 1)) ] && ok "B learns A's row by digest: ham $b0 -> $b1 ($dl)" ||
+	no "learn by digest of A's row on B: ham '$b0' -> '$b1' ($dl)"
+hl=$(redis-cli -p "$rport" llen cluster:history)
+[ "$hl" -ge 1 ] && [ ! -e "$t/B.history.sqlite" ] && ok "the rows live in cluster:history ($hl), no history file" ||
+	no "cluster:history holds '$hl' rows"
 
 # Redis stops mid-stream: mail flows (on_error = accept) in bounded time, learns fail clearly
 kill "$rpid"; wait "$rpid" 2>/dev/null; rpid=

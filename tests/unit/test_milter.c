@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter_internal.h"
+#include "redis_server.h"
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
@@ -26,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
 
 static void *tm_priv;
 static const char *tm_auth;	/* {auth_authen}, or NULL */
@@ -197,27 +201,116 @@ TEST(milter_per_user_autolearn)
 }
 
 
+/* tm_redis_int - the integer reply of a command line (words) to the test's Redis, -1 on failure */
+static long long tm_redis_int(int port, const char *line)
+{
+	char copy[256], *argv[8], *save = NULL;
+	int argc = 0;
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	for (char *w = strtok_r(copy, " ", &save); w && argc < 8; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	redisContext *c = redisConnect("127.0.0.1", port);
+	redisReply *r = c && !c->err ? redisCommandArgv(c, argc, (const char **)argv, NULL) : NULL;
+	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return v;
+}
+
+/*
+ * tm_history_redis_more - after the first read: the list and the hashes
+ * beside it hold history_size rows; three more messages reach the
+ * reader's copy (an update, not a reload) and push the oldest out of
+ * both; rows numbered anew after the keys are deleted start the copy
+ * afresh, whether their ids are below the copy's newest or reach it.
+ */
+static void tm_history_redis_more(int port, const char *const *one, const struct bayesd_config *cfg)
+{
+	struct history_filter hf = { .min_prob = 0, .max_prob = 1 };
+	struct bayes_options o;
+	char err[600];
+	struct writer *w;
+	json_t *l;
+
+	CHECK(tm_redis_int(port, "LLEN mhr:history") == 10);
+	CHECK(tm_redis_int(port, "HLEN mhr:history:hashes") == 10);
+	milter_engine_options(cfg, &o);
+	w = writer_start(cfg->database, &o, 0, err, sizeof(err));
+	REQUIRE(w != NULL);
+	milter_writer_set(w);
+	for (int i = 0; i < 3; i++)
+		tm_message(one, "later", "Later.\r\n");
+	milter_writer_set(NULL);
+	writer_stop(&w);
+	REQUIRE((l = history_list(&hf, err, sizeof(err))) != NULL);
+	CHECK(json_integer_value(json_object_get(l, "total")) == 10);
+	json_t *rows = json_object_get(l, "rows");
+	CHECK(json_integer_value(json_object_get(json_array_get(rows, 0), "id")) == 15);
+	CHECK(json_integer_value(json_object_get(json_array_get(rows, 9), "id")) == 6);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(rows, 0), "subject")), "later") == 0);
+	json_decref(l);
+	CHECK(tm_redis_int(port, "HLEN mhr:history:hashes") == 10);
+	CHECK(tm_redis_int(port, "HEXISTS mhr:history:hashes 5") == 0);
+	CHECK(tm_redis_int(port, "HEXISTS mhr:history:hashes 6") == 1);
+
+	/* the keys deleted (FLUSHDB, a new Redis): the copy follows the new list */
+	CHECK(tm_redis_int(port, "DEL mhr:history mhr:history:id mhr:history:hashes") == 3);
+	w = writer_start(cfg->database, &o, 0, err, sizeof(err));
+	REQUIRE(w != NULL);
+	milter_writer_set(w);
+	tm_message(one, "anew", "Anew.\r\n");
+	milter_writer_set(NULL);
+	writer_stop(&w);
+	REQUIRE((l = history_list(&hf, err, sizeof(err))) != NULL);
+	CHECK(json_integer_value(json_object_get(l, "total")) == 1);
+	rows = json_object_get(l, "rows");
+	CHECK(json_integer_value(json_object_get(json_array_get(rows, 0), "id")) == 1);
+	json_decref(l);
+	/* and once more, now numbered past the copy's newest (1): row 1 is another row */
+	CHECK(tm_redis_int(port, "DEL mhr:history mhr:history:id mhr:history:hashes") == 3);
+	w = writer_start(cfg->database, &o, 0, err, sizeof(err));
+	REQUIRE(w != NULL);
+	milter_writer_set(w);
+	tm_message(one, "again1", "Again.\r\n");
+	tm_message(one, "again2", "Again.\r\n");
+	milter_writer_set(NULL);
+	writer_stop(&w);
+	REQUIRE((l = history_list(&hf, err, sizeof(err))) != NULL);
+	rows = json_object_get(l, "rows");
+	CHECK(json_integer_value(json_object_get(l, "total")) == 2);
+	CHECK(strcmp(json_string_value(json_object_get(json_array_get(rows, 1), "subject")), "again1") == 0);
+	json_decref(l);
+}
+
 /*
  * The scan history through the real callbacks and writer: a ring of
  * history_size rows (12 messages, 10 kept), hashed addresses, the digest and features kept, and
  * a learn by digest from a row that moves the counts like a learn.
  */
-TEST(milter_history)
+static void tm_history(int redis_port)
 {
 	static const char *const one[] = { "<Joe@Example.ORG>", NULL };
 	char db[400], hdb[400], path[400], err[600];
+	const char *tag = redis_port ? "mhr" : "mh";
 	struct bayesd_config *cfg;
 	struct bayes_options o;
 	struct writer *w;
 	FILE *f;
 
-	snprintf(db, sizeof(db), "%s/mh.db", test_tmpdir());
-	snprintf(hdb, sizeof(hdb), "%s/mh-history.db", test_tmpdir());
-	snprintf(path, sizeof(path), "%s/mh.conf", test_tmpdir());
+	snprintf(db, sizeof(db), "%s/%s.db", test_tmpdir(), tag);
+	snprintf(hdb, sizeof(hdb), "%s/%s-history.db", test_tmpdir(), tag);
+	snprintf(path, sizeof(path), "%s/%s.conf", test_tmpdir(), tag);
 	f = fopen(path, "w");
 	REQUIRE(f != NULL);
 	fprintf(f, "database = %s\nhistory_database = %s\nhistory_size = 10\nhistory_addresses = hash\n"
 		"cache_max_tokens = 0\n", db, hdb);
+	if (redis_port)	/* the statistics stay in SQLite: only the history moves */
+		fprintf(f, "history_store = redis\nredis_servers = 127.0.0.1:%d\nredis_prefix = mhr:\n",
+			redis_port);
 	fclose(f);
 	cfg = config_load(path, err, sizeof(err));
 	REQUIRE(cfg != NULL);
@@ -306,8 +399,8 @@ TEST(milter_history)
 	bayes_digest((const unsigned char *)msg, sizeof(msg) - 1, mdg);
 	CHECK(memcmp(mdg, digest, 16) == 0);
 	char dba[400], dbb[400];
-	snprintf(dba, sizeof(dba), "%s/mh-a.db", test_tmpdir());
-	snprintf(dbb, sizeof(dbb), "%s/mh-b.db", test_tmpdir());
+	snprintf(dba, sizeof(dba), "%s/%s-a.db", test_tmpdir(), tag);
+	snprintf(dbb, sizeof(dbb), "%s/%s-b.db", test_tmpdir(), tag);
 	struct bayes *ba = bayes_open(dba, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
 	struct bayes *bb = bayes_open(dbb, BAYES_OPEN_CREATE, &o, err, sizeof(err), NULL);
 	REQUIRE(ba != NULL && bb != NULL);
@@ -332,12 +425,27 @@ TEST(milter_history)
 	CHECK(history_features("00000000000000000000000000000000", digest, user, sizeof(user), &hash, &n,
 			       err, sizeof(err)) == 0);
 	json_decref(l);
+	if (redis_port)
+		tm_history_redis_more(redis_port, one, cfg);
+	CHECK(access(hdb, F_OK) == (redis_port ? -1 : 0));	/* on Redis no history file is made */
 	history_close();
 
 	milter_io_set(NULL);
 	milter_shutdown();
 	config_current_set(NULL);
 	config_unref(&cfg);
+}
+
+TEST(milter_history)
+{
+	tm_history(0);
+}
+
+/* the same on Redis: a capped list, its hashes trimmed with it */
+TEST(milter_history_redis)
+{
+	if (!redis_server_skip("milter_history_redis"))
+		tm_history(redis_server_port());
 }
 
 
