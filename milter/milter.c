@@ -43,12 +43,9 @@
  * adds "X-Spam-Status: Unknown, score=unknown (reason)" and accepts;
  * on_error=tempfail answers 451 4.7.1. The log line says why, always.
  *
- * Engine handles. struct bayes is single-threaded, so the milter keeps a
- * pool of read-only handles: a callback borrows one for bayes_check() and
- * gives it back. Handles are opened lazily with the config of the
- * borrowing connection; one that failed with a database error is closed
- * (the next message reopens), and after a reload handles of the old config
- * are closed as they come back. The milter never writes the database.
+ * Engine handles: a pool of read-only ones (milter_pool.h); a callback
+ * borrows one for bayes_check() and gives it back. The milter never
+ * writes the database.
  *
  * Side effects on the MTA go through milter_io (smfi_* by default), so a
  * test can drive these callbacks without libmilter's socket.
@@ -79,6 +76,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter_internal.h"
+#include "milter_pool.h"
 #include "util.h"
 #include "verdict.h"
 #include "writer.h"
@@ -86,7 +84,6 @@
 #define MILTER_NAME		"bayesd"
 #define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
 #define MILTER_UPSTREAM_MAX	32	/* incoming X-Spam-* headers renamed (upstream_headers) */
-#define MILTER_POOL_MAX		1024	/* ceiling of read_handles */
 #define MILTER_IDLE_TIMEOUT_S	7210	/* silence from the MTA (libmilter's default) */
 #define MILTER_SEND_TIMEOUT_S	60	/* a write the MTA does not take */
 #define MILTER_NOREPLY		(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | \
@@ -153,25 +150,12 @@ static const struct milter_io *mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
 static bool milter_closing;		/* milter_stop(): no new connections */
-static struct count_cache *milter_cache;	/* shared token cache, or NULL */
 static struct writer *_Atomic milter_writer;	/* autolearns go there, or NULL */
 
 /* Messages in flight, for a graceful stop. */
 static pthread_mutex_t milter_flight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t milter_flight_cond = PTHREAD_COND_INITIALIZER;
 static unsigned milter_inflight;
-
-/* The pool of idle read-only engine handles. */
-struct milter_handle {
-	struct bayes *b;
-	struct bayesd_config *cfg;	/* opened with (referenced) */
-};
-static struct {
-	pthread_mutex_t lock;
-	struct bayesd_config *cfg;	/* the current config, referenced */
-	struct milter_handle idle[MILTER_POOL_MAX];
-	size_t nidle;
-} milter_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* milter_io_set - replace the libmilter calls (NULL: the real ones) */
 void milter_io_set(const struct milter_io *io)
@@ -223,12 +207,6 @@ bool milter_drain(unsigned timeout_s)
 	return done;
 }
 
-/* milter_cache_set - the shared token cache the handles read */
-void milter_cache_set(struct count_cache *cache)
-{
-	milter_cache = cache;
-}
-
 /* milter_writer_set - where autolearns go */
 void milter_writer_set(struct writer *w)
 {
@@ -255,99 +233,6 @@ static const char *milter_autolearn(struct milter_conn *conn, const char *qid, c
 		return "disabled";
 	cls = autolearn_offer(conn->cfg, milter_writer, &al);
 	return cls ? cls : "no";
-}
-
-/* milter_engine_options - the engine options a config asks for */
-void milter_engine_options(const struct bayesd_config *cfg, struct bayes_options *o)
-{
-	bayes_options_default(o);
-	o->spam_threshold = cfg->spam_threshold;
-	o->train_mode = cfg->train_mode;
-	o->sync_full = cfg->sync_full;
-	o->learn_global_too = cfg->per_user_global;
-	o->cache = milter_cache;
-	o->keep_text = cfg->history;	/* the history shows the deciding features' text */
-	config_store_options(cfg, o);
-}
-
-/*
- * milter_handle_get - borrow a handle opened with cfg: an idle one, or a
- * new one. Returns false with the reason in err and its kind in *kind_r.
- */
-static bool milter_handle_get(struct bayesd_config *cfg, struct milter_handle *h,
-			      char *err, size_t errlen, enum bayes_errkind *kind_r)
-{
-	struct bayes_options o;
-
-	pthread_mutex_lock(&milter_pool.lock);
-	for (size_t i = milter_pool.nidle; i-- > 0;) {
-		if (milter_pool.idle[i].cfg != cfg)
-			continue;
-		*h = milter_pool.idle[i];
-		milter_pool.idle[i] = milter_pool.idle[--milter_pool.nidle];
-		pthread_mutex_unlock(&milter_pool.lock);
-		return true;
-	}
-	pthread_mutex_unlock(&milter_pool.lock);
-
-	milter_engine_options(cfg, &o);
-	*kind_r = BAYES_ERR_NONE;
-	h->b = bayes_open(cfg->database, BAYES_OPEN_RDONLY, &o, err, errlen, kind_r);
-	if (!h->b) {
-		if (*kind_r == BAYES_ERR_NONE)
-			*kind_r = BAYES_ERR_DB;
-		return false;
-	}
-	config_ref(cfg);
-	h->cfg = cfg;
-	return true;
-}
-
-/* milter_handle_close - close a handle and drop its config */
-static void milter_handle_close(struct milter_handle *h)
-{
-	bayes_close(&h->b);
-	config_unref(&h->cfg);
-}
-
-/*
- * milter_handle_put - give a handle back; broken ones, ones of an old
- * config and ones beyond read_handles are closed.
- */
-static void milter_handle_put(struct milter_handle *h, bool broken)
-{
-	bool keep;
-
-	pthread_mutex_lock(&milter_pool.lock);
-	keep = !broken && h->cfg == milter_pool.cfg &&
-	       milter_pool.nidle < h->cfg->milter_threads_hint && milter_pool.nidle < MILTER_POOL_MAX;
-	if (keep)
-		milter_pool.idle[milter_pool.nidle++] = *h;
-	pthread_mutex_unlock(&milter_pool.lock);
-	if (!keep)
-		milter_handle_close(h);
-}
-
-/* milter_reload - the current config changed: close idle handles of older ones */
-void milter_reload(void)
-{
-	struct milter_handle old[MILTER_POOL_MAX];
-	size_t nold = 0;
-	struct bayesd_config *prev;
-
-	pthread_mutex_lock(&milter_pool.lock);
-	prev = milter_pool.cfg;
-	milter_pool.cfg = config_current();
-	for (size_t i = milter_pool.nidle; i-- > 0;) {
-		if (milter_pool.idle[i].cfg == milter_pool.cfg)
-			continue;
-		old[nold++] = milter_pool.idle[i];
-		milter_pool.idle[i] = milter_pool.idle[--milter_pool.nidle];
-	}
-	pthread_mutex_unlock(&milter_pool.lock);
-	for (size_t i = 0; i < nold; i++)
-		milter_handle_close(&old[i]);
-	config_unref(&prev);
 }
 
 /*
@@ -393,32 +278,7 @@ void milter_shutdown(void)
 		if (unlink(path) != 0 && errno != ENOENT)
 			log_debug("unlink(%s) failed: %m", path);
 	}
-	pthread_mutex_lock(&milter_pool.lock);
-	while (milter_pool.nidle > 0)
-		milter_handle_close(&milter_pool.idle[--milter_pool.nidle]);
-	config_unref(&milter_pool.cfg);
-	pthread_mutex_unlock(&milter_pool.lock);
-}
-
-/* milter_probe - try the database once at startup and say what is wrong */
-void milter_probe(const struct bayesd_config *cfg)
-{
-	struct bayes_options o;
-	enum bayes_errkind kind = BAYES_ERR_NONE;
-	char err[512];
-	struct bayes *b;
-
-	milter_engine_options(cfg, &o);
-	b = bayes_open(cfg->database, BAYES_OPEN_RDONLY, &o, err, sizeof(err), &kind);
-	if (!b) {
-		/* the engine's reason usually names the file already */
-		log_warning("%s%s%s; messages get on_error=%s until the database is usable",
-			    strstr(err, cfg->database) ? "" : cfg->database,
-			    strstr(err, cfg->database) ? "" : ": ", err,
-			    cfg->on_error == ON_ERROR_ACCEPT ? "accept" : "tempfail");
-		return;
-	}
-	bayes_close(&b);
+	milter_pool_close();
 }
 
 /* milter_msg_reset - forget the message; keep the buffer's memory */
@@ -984,7 +844,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 	 * or be broken: after a database error one fresh handle gets a try,
 	 * so only a database that is really unusable costs the message.
 	 */
-	for (int attempt = 0; attempt < 2 && milter_handle_get(cfg, &h, err, sizeof(err), &kind); attempt++) {
+	for (int attempt = 0; attempt < 2 && milter_pool_get(cfg, &h, err, sizeof(err), &kind); attempt++) {
 		rc = bayes_check(h.b, user, (const unsigned char *)m->data.data, m->data.len, &meta, &r);
 		if (rc != 0) {
 			kind = bayes_errkind(h.b);
@@ -993,7 +853,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 			snap = history_snap(h.b, &r, &meta);	/* before another thread gets the handle */
 		}
 		/* a database error may be cured by reopening; busy and bad input are not the handle's fault */
-		milter_handle_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
+		milter_pool_put(&h, rc != 0 && kind != BAYES_ERR_BUSY && kind != BAYES_ERR_INPUT);
 		if (rc == 0 || kind != BAYES_ERR_DB)
 			break;
 	}
@@ -1284,7 +1144,7 @@ bool milter_setup(const struct bayesd_config *cfg, char *err, size_t errlen)
 	 */
 	if (path && chmod(path, 0666) != 0)
 		log_warning("chmod(%s) failed: %m", path);
-	milter_pool.cfg = config_current();
+	milter_reload();	/* the pool's current config */
 	return true;
 }
 

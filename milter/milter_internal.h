@@ -1,7 +1,7 @@
 /*
- * milter_internal.h - milter.c's private parts that its unit tests
- * (tests/unit/test_milter.c) reach. For milter.c and the unit tests only:
- * no other part of bayesd includes this header.
+ * milter_internal.h - the milter's private parts that its unit tests
+ * (tests/unit/test_milter.c) reach. For milter.c, milter_pool.c and the
+ * unit tests only: no other part of bayesd includes this header.
  */
 #ifndef BAYESD_MILTER_INTERNAL_H
 #define BAYESD_MILTER_INTERNAL_H
