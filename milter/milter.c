@@ -75,6 +75,7 @@
 #include "bayes.h"
 #include "log.h"
 #include "metrics.h"
+#include "milter_conn.h"
 #include "milter_internal.h"
 #include "milter_pool.h"
 #include "util.h"
@@ -82,58 +83,10 @@
 #include "writer.h"
 
 #define MILTER_NAME		"bayesd"
-#define MILTER_XSPAM_NAMES	16	/* distinct incoming X-Spam-* names tracked */
-#define MILTER_UPSTREAM_MAX	32	/* incoming X-Spam-* headers renamed (upstream_headers) */
 #define MILTER_IDLE_TIMEOUT_S	7210	/* silence from the MTA (libmilter's default) */
 #define MILTER_SEND_TIMEOUT_S	60	/* a write the MTA does not take */
 #define MILTER_NOREPLY		(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | \
 				 SMFIP_NR_HDR | SMFIP_NR_EOH)
-
-/* Incoming X-Spam-* headers of one name, to remove at end of message. */
-struct milter_xspam {
-	char *name;
-	unsigned count;
-};
-
-/* One incoming X-Spam-* header, to re-add as X-Upstream-Spam-* (rename). */
-struct milter_upstream {
-	char *name;
-	char *value;
-};
-
-struct milter_msg {
-	bool active;			/* between MAIL FROM and eom/abort */
-	bool score;			/* false: trusted or authenticated sender */
-	bool no_reject;			/* a recipient opted out of reject and quarantine */
-	const char *skip_reason;	/* why not, for the log */
-	char qid[32];
-	char *auth;			/* {auth_authen} or NULL */
-	unsigned nrcpt;
-	char user[BAYESD_USER_MAX];	/* per_user: the first recipient's user, "" = none */
-	struct buf data;		/* headers + body, at most scan_limit bytes */
-	bool truncated;			/* more than scan_limit arrived */
-	char *subject;			/* first Subject value, or NULL */
-	/* for the scan history (history.h) */
-	char *sender, *msgid, *hfrom;
-	char *rcpt[HISTORY_RCPTS];
-	struct milter_xspam xspam[MILTER_XSPAM_NAMES];
-	size_t nxspam;
-	bool xspam_overflow;
-	struct milter_upstream upstream[MILTER_UPSTREAM_MAX];
-	size_t nupstream;
-	bool upstream_overflow;
-};
-
-struct milter_conn {
-	struct bayesd_config *cfg;	/* pinned for the session */
-	char client[INET6_ADDRSTRLEN];	/* "" = not an IP client */
-	char *helo;
-	bool trusted;			/* client in trusted_networks */
-	bool local;			/* the box itself: loopback or no IP (sendmail pickup) */
-	bool can_skip;			/* MTA understands SMFIS_SKIP */
-	unsigned long noreply;		/* SMFIP_NR_* agreed: those steps answer nothing */
-	struct milter_msg msg;
-};
 
 /* The libmilter functions, or a test's. */
 static const struct milter_io milter_smfi = {
@@ -146,7 +99,7 @@ static const struct milter_io milter_smfi = {
 	.quarantine = smfi_quarantine,
 	.setsymlist = smfi_setsymlist,
 };
-static const struct milter_io *mio = &milter_smfi;
+const struct milter_io *milter_mio = &milter_smfi;
 
 static char *milter_spec;		/* the listening socket, for milter_poke() */
 static bool milter_closing;		/* milter_stop(): no new connections */
@@ -160,7 +113,7 @@ static unsigned milter_inflight;
 /* milter_io_set - replace the libmilter calls (NULL: the real ones) */
 void milter_io_set(const struct milter_io *io)
 {
-	mio = io ? io : &milter_smfi;
+	milter_mio = io ? io : &milter_smfi;
 }
 
 /* milter_now_ms - a monotonic clock in milliseconds */
@@ -331,7 +284,7 @@ static sfsistat milter_continue(const struct milter_conn *conn, unsigned long st
 /* milter_conn_get - this connection's state, or NULL */
 static struct milter_conn *milter_conn_get(SMFICTX *ctx)
 {
-	return mio->getpriv(ctx);
+	return milter_mio->getpriv(ctx);
 }
 
 /* milter_conn_new - make and attach a connection with the current config */
@@ -342,7 +295,7 @@ static struct milter_conn *milter_conn_new(SMFICTX *ctx)
 	conn->cfg = config_current();
 	buf_init(&conn->msg.data);
 	milter_msg_reset(&conn->msg);
-	if (!conn->cfg || mio->setpriv(ctx, conn) != MI_SUCCESS) {
+	if (!conn->cfg || milter_mio->setpriv(ctx, conn) != MI_SUCCESS) {
 		log_error("milter: cannot attach connection state%s", conn->cfg ? "" : " (no config)");
 		config_unref(&conn->cfg);
 		buf_free(&conn->msg.data);
@@ -353,7 +306,7 @@ static struct milter_conn *milter_conn_new(SMFICTX *ctx)
 }
 
 /* milter_client - the client address for logs */
-static const char *milter_client(const struct milter_conn *conn)
+const char *milter_client(const struct milter_conn *conn)
 {
 	return conn->client[0] ? conn->client : "unknown";
 }
@@ -361,7 +314,7 @@ static const char *milter_client(const struct milter_conn *conn)
 /* milter_qid - the queue id for logs, from {i} when it is known */
 static const char *milter_qid(SMFICTX *ctx, struct milter_msg *m)
 {
-	char *i = mio->getsymval(ctx, (char *)"i");
+	char *i = milter_mio->getsymval(ctx, (char *)"i");
 
 	if (i && *i)
 		snprintf(m->qid, sizeof(m->qid), "%s", i);
@@ -398,10 +351,10 @@ static void milter_symlists(SMFICTX *ctx)
 		{ SMFIM_ENVRCPT, "" }, { SMFIM_DATA, "" }, { SMFIM_EOH, "" }, { SMFIM_EOM, "i" },
 	};
 
-	if (!mio->setsymlist)
+	if (!milter_mio->setsymlist)
 		return;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		if (mio->setsymlist(ctx, want[i].where, (char *)want[i].macros) != MI_SUCCESS)
+		if (milter_mio->setsymlist(ctx, want[i].where, (char *)want[i].macros) != MI_SUCCESS)
 			log_debug("milter: smfi_setsymlist(%d, \"%s\") failed", want[i].where,
 				  want[i].macros);
 	}
@@ -512,7 +465,7 @@ static sfsistat milter_envfrom(SMFICTX *ctx, char **argv)
 	m->active = true;
 	milter_flight(+1);
 	(void)milter_qid(ctx, m);
-	auth = mio->getsymval(ctx, (char *)"{auth_authen}");
+	auth = milter_mio->getsymval(ctx, (char *)"{auth_authen}");
 	if (auth && *auth)
 		m->auth = xstrdup(auth);
 	if (argv && argv[0])
@@ -560,50 +513,6 @@ static sfsistat milter_envrcpt(SMFICTX *ctx, char **argv)
 	    !config_rcpt_user(conn->cfg, argv[0], m->user, sizeof(m->user)))
 		m->user[0] = '\0';
 	return milter_continue(conn, SMFIP_NR_RCPT);
-}
-
-/* milter_note_upstream - remember an incoming X-Spam-* header and its value, to rename */
-static void milter_note_upstream(struct milter_msg *m, const char *name, const char *value)
-{
-	if (m->nupstream == MILTER_UPSTREAM_MAX) {
-		m->upstream_overflow = true;
-		return;
-	}
-	m->upstream[m->nupstream].name = xstrdup(name);
-	m->upstream[m->nupstream].value = xstrdup(value);
-	m->nupstream++;
-}
-
-/* milter_note_removal - count an incoming X-Spam-* header by name; false when too many names */
-static bool milter_note_removal(struct milter_msg *m, const char *name)
-{
-	for (size_t i = 0; i < m->nxspam; i++) {
-		if (strcasecmp(m->xspam[i].name, name) == 0) {
-			m->xspam[i].count++;
-			return true;
-		}
-	}
-	if (m->nxspam == MILTER_XSPAM_NAMES) {
-		m->xspam_overflow = true;
-		return false;
-	}
-	m->xspam[m->nxspam].name = xstrdup(name);
-	m->xspam[m->nxspam].count = 1;
-	m->nxspam++;
-	return true;
-}
-
-/*
- * milter_note_xspam - remember an incoming X-Spam-* header for removal
- * (upstream_headers = remove or rename) and, for rename, its value; one
- * that cannot be removed (too many names) is not renamed either
- */
-static void milter_note_xspam(struct milter_conn *conn, const char *name, const char *value)
-{
-	if (conn->cfg->upstream_headers == UPSTREAM_KEEP)
-		return;
-	if (milter_note_removal(&conn->msg, name) && conn->cfg->upstream_headers == UPSTREAM_RENAME)
-		milter_note_upstream(&conn->msg, name, value);
 }
 
 /* milter_header - one header: keep it for scoring, note forged verdicts */
@@ -667,58 +576,6 @@ static sfsistat milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* milter_addheader - add a header, logging a failure */
-static void milter_addheader(SMFICTX *ctx, struct milter_conn *conn, const char *qid,
-			     const char *name, const char *value)
-{
-	if (mio->addheader(ctx, (char *)name, (char *)value) != MI_SUCCESS)
-		log_warning("%s: client=%s, cannot add header %s", qid, milter_client(conn), name);
-}
-
-/* milter_rename_upstream - re-add each noted X-Spam-Foo as X-Upstream-Spam-Foo */
-static void milter_rename_upstream(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
-{
-	struct milter_msg *m = &conn->msg;
-	struct buf name;
-
-	buf_init(&name);
-	for (size_t i = 0; i < m->nupstream; i++) {
-		buf_reset(&name);
-		/* "X-Spam-Foo" -> "X-Upstream-Spam-Foo", the rest of the name as it came */
-		buf_printf(&name, "X-Upstream-%s", m->upstream[i].name + 2);
-		milter_addheader(ctx, conn, qid, name.data, m->upstream[i].value);
-	}
-	buf_free(&name);
-	if (m->upstream_overflow)
-		log_warning("%s: client=%s, more than %d incoming X-Spam-* headers; "
-			    "the rest were removed, not renamed", qid, milter_client(conn),
-			    MILTER_UPSTREAM_MAX);
-}
-
-/*
- * milter_strip_xspam - the incoming X-Spam-* headers, by upstream_headers:
- * removed (remove, rename), then re-added as X-Upstream-Spam-* (rename);
- * keep noted none
- */
-static void milter_strip_xspam(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
-{
-	struct milter_msg *m = &conn->msg;
-
-	for (size_t i = 0; i < m->nxspam; i++) {
-		/* highest index first: removing one never renumbers those still to go */
-		for (unsigned idx = m->xspam[i].count; idx > 0; idx--) {
-			if (mio->chgheader(ctx, m->xspam[i].name, (int)idx, NULL) != MI_SUCCESS)
-				log_warning("%s: client=%s, cannot remove incoming %s header #%u",
-					    qid, milter_client(conn), m->xspam[i].name, idx);
-		}
-	}
-	if (m->xspam_overflow)
-		log_warning("%s: client=%s, more than %d distinct X-Spam-* header names; "
-			    "some incoming ones were left in place", qid, milter_client(conn),
-			    MILTER_XSPAM_NAMES);
-	milter_rename_upstream(ctx, conn, qid);
-}
-
 /* milter_smtp_text - reply text for setreply: '%' doubled, no enhanced code */
 static void milter_smtp_text(const char *msg, char *xcode, size_t xlen, char *out, size_t outlen)
 {
@@ -753,28 +610,6 @@ static const char *milter_reason(enum bayes_errkind kind)
 	default:
 		return "database error";
 	}
-}
-
-/* milter_subject - prefix the Subject with subject_tag */
-static void milter_subject(SMFICTX *ctx, struct milter_conn *conn, const char *qid)
-{
-	const char *tag = conn->cfg->subject_tag;
-	const char *old = conn->msg.subject;
-	struct buf s;
-
-	if (!*tag)
-		return;
-	if (old && strncmp(old, tag, strlen(tag)) == 0)
-		return;		/* already tagged (a resend) */
-	buf_init(&s);
-	buf_printf(&s, "%s%s", tag, old ? old : "");
-	if (old) {
-		if (mio->chgheader(ctx, (char *)"Subject", 1, s.data) != MI_SUCCESS)
-			log_warning("%s: client=%s, cannot rewrite Subject", qid, milter_client(conn));
-	} else {
-		milter_addheader(ctx, conn, qid, "Subject", s.data);
-	}
-	buf_free(&s);
 }
 
 /*
@@ -863,7 +698,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 
 		metrics_error(kind == BAYES_ERR_BUSY ? "busy" : "db");
 		if (cfg->on_error == ON_ERROR_TEMPFAIL) {
-			mio->setreply(ctx, (char *)"451", (char *)"4.7.1",
+			milter_mio->setreply(ctx, (char *)"451", (char *)"4.7.1",
 				      (char *)"Spam filter temporarily unavailable, try again later");
 			ret = SMFIS_TEMPFAIL;
 			action = "tempfail";
@@ -904,7 +739,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 		char xcode[16], text[512];
 
 		milter_smtp_text(cfg->reject_message, xcode, sizeof(xcode), text, sizeof(text));
-		if (mio->setreply(ctx, (char *)"550", xcode, text) != MI_SUCCESS)
+		if (milter_mio->setreply(ctx, (char *)"550", xcode, text) != MI_SUCCESS)
 			log_warning("%s: client=%s, cannot set the reject reply", qid,
 				    milter_client(conn));
 		ret = SMFIS_REJECT;
@@ -928,7 +763,7 @@ static sfsistat milter_eom(SMFICTX *ctx)
 			milter_subject(ctx, conn, qid);
 		if (r.prob >= cfg->quarantine_threshold && !m->no_reject) {
 			snprintf(hdr, sizeof(hdr), "bayesd: spam probability %.5f", r.prob);
-			if (mio->quarantine(ctx, hdr) == MI_SUCCESS)
+			if (milter_mio->quarantine(ctx, hdr) == MI_SUCCESS)
 				action = "quarantine";
 			else
 				log_warning("%s: client=%s, cannot quarantine", qid, milter_client(conn));
@@ -968,7 +803,7 @@ static sfsistat milter_close(SMFICTX *ctx)
 	free(conn->helo);
 	config_unref(&conn->cfg);
 	free(conn);
-	mio->setpriv(ctx, NULL);
+	milter_mio->setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
 }
 
