@@ -109,6 +109,17 @@ void history_www_dir(char *out, size_t outlen)
 	pthread_mutex_unlock(&hist_lock);
 }
 
+/* hist_on_redis - whether the rows live on Redis (fixed at the first configure). */
+static bool hist_on_redis(void)
+{
+	bool redis;
+
+	pthread_mutex_lock(&hist_lock);
+	redis = hist_set.redis;
+	pthread_mutex_unlock(&hist_lock);
+	return redis;
+}
+
 bool history_enabled(void)
 {
 	bool on;
@@ -269,9 +280,8 @@ static int hist_insert(struct bayes *db, struct writer_job *job)
 	(void)db;
 	pthread_mutex_lock(&hist_lock);
 	size = hist_set.size;
-	bool redis = hist_set.redis;
 	pthread_mutex_unlock(&hist_lock);
-	if (redis)
+	if (hist_on_redis())
 		return hist_push(r, size, job);
 	if (hist_w == NULL && (hist_w = hist_open(true)) == NULL)
 		goto out;
@@ -494,10 +504,7 @@ void history_capture(struct writer *w, struct history_snap **snap,
 /* hist_reader - the readers' connection, opened on first use; hist_rlock held. */
 static sqlite3 *hist_reader(char *err, size_t errlen)
 {
-	pthread_mutex_lock(&hist_lock);
-	bool redis = hist_set.redis;
-	pthread_mutex_unlock(&hist_lock);
-	if (redis)
+	if (hist_on_redis())
 		return history_redis_reader(err, errlen);
 	if (hist_r == NULL) {
 		/* create the file if the writer has not yet, so an empty history reads as empty */
@@ -757,10 +764,7 @@ int history_features(const char *hex, uint8_t digest[16], char *user, size_t use
 	}
 	const char *u = (const char *)sqlite3_column_text(st, 0);
 	snprintf(user, userlen, "%s", u ? u : "");
-	pthread_mutex_lock(&hist_lock);
-	bool redis = hist_set.redis;
-	pthread_mutex_unlock(&hist_lock);
-	if (redis) {	/* the row's hashes are beside the list */
+	if (hist_on_redis()) {	/* the row's hashes are beside the list */
 		rc = history_redis_hashes(sqlite3_column_int64(st, 2), hash_r, n_r, err, errlen);
 		goto out;
 	}
