@@ -212,6 +212,17 @@ static void memo_ready(struct score_memo *m, const struct score_params *p, uint6
 	}
 }
 
+/* memo_slot - the memo's slot for a feature's counts. */
+static inline size_t memo_slot(const struct store_counts *c)
+{
+	uint64_t k = ((uint64_t)c->spam << 32 | c->ham) * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(k >> (64 - SCORE_MEMO_BITS));
+}
+
+/* features to look ahead: the memo is larger than a core's nearest caches */
+#define MEMO_PREFETCH	8
+
 double score_combine(const struct score_params *p, const struct store_counts *c, size_t n,
 		     uint64_t nspam_msgs, uint64_t nham_msgs, double *fprob_r, size_t *nused_r,
 		     struct score_memo *memo)
@@ -226,8 +237,10 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 		bool weighs;
 
 		if (memo) {
-			uint64_t k = ((uint64_t)c[i].spam << 32 | c[i].ham) * 0x9E3779B97F4A7C15ULL;
-			struct score_memo_entry *e = &memo->e[k >> (64 - SCORE_MEMO_BITS)];
+			struct score_memo_entry *e = &memo->e[memo_slot(&c[i])];
+
+			if (i + MEMO_PREFETCH < n)
+				__builtin_prefetch(&memo->e[memo_slot(&c[i + MEMO_PREFETCH])]);
 
 			if (e->gen != memo->gen || e->spam != c[i].spam || e->ham != c[i].ham) {
 				e->used = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs,
