@@ -25,12 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/sqlite/token_cache.h"
 #include "util.h"
 
 /* reads from the mapped file skip a copy and a system call per page */
 #define STORE_MMAP_PRAGMA	"PRAGMA mmap_size=4294967296"
 #define STORE_CACHE_PRAGMA	"PRAGMA cache_size=-65536"	/* 64 MB page cache */
-#define TCACHE_PREFETCH		16	/* bulk lookups: tokens to look ahead */
 
 enum stmt_id {
 	STMT_GET_META,
@@ -139,26 +139,6 @@ static const char schema_sql[] =
 	"CREATE TABLE learned(user_id INTEGER NOT NULL, digest BLOB NOT NULL, class INTEGER NOT NULL,"
 	" at INTEGER NOT NULL, PRIMARY KEY(user_id, digest)) WITHOUT ROWID;"
 	"PRAGMA user_version = 1;";
-
-/*
- * struct tcache - a user's token table in memory (BAYES_OPEN_BULK): open
- * addressing, linear probing, key 0 = empty (the tokenizer never makes
- * hash 0). Valid while PRAGMA data_version is unchanged, i.e. while no
- * other connection has committed; this handle's own changes are applied to
- * it as they are made, and a rollback drops it. A slot holds the key
- * beside its counts: a probe is one cache miss, not two.
- */
-struct tcache_slot {
-	uint64_t key;
-	struct store_counts val;
-};
-struct tcache {
-	struct tcache_slot *slot;
-	size_t cap;		/* slots, or 0 when not loaded */
-	size_t n;
-	int64_t user;
-	int64_t data_version;
-};
 
 /*
  * A read-only bulk handle (bayesc --db check of a folder) keeps its read
@@ -286,8 +266,6 @@ static int create_schema(struct sqlite_store *s)
  * the connection's mutex; this keeps the whole load in one sqlite3_step(),
  * about a third cheaper. Its result is NULL.
  */
-static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t ham);
-
 static void tcache_load_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct tcache *c = sqlite3_user_data(ctx);
@@ -364,50 +342,6 @@ bool store_file_looks_sqlite(const char *path, long long size)
 	return ok;
 }
 
-/* tcache_drop - forget the in-memory copy. */
-static void tcache_drop(struct tcache *c)
-{
-	free(c->slot);
-	memset(c, 0, sizeof(*c));
-}
-
-/* tcache_slot - the slot of key: where it is, or the empty one it would go in */
-static size_t tcache_slot(const struct tcache *c, uint64_t key)
-{
-	size_t i = hash_home_slot(key, c->cap);
-
-	while (c->slot[i].key != 0 && c->slot[i].key != key)
-		if (++i == c->cap)
-			i = 0;
-	return i;
-}
-
-/* tcache_put - set key's counts, growing at 3/4 full. */
-static void tcache_put(struct tcache *c, uint64_t key, uint32_t spam, uint32_t ham)
-{
-	if (key == 0)
-		return;
-	if ((c->n + 1) * 4 > c->cap * 3) {
-		struct tcache old = *c;
-		c->cap = old.cap ? old.cap * 2 : 1u << 16;
-		c->slot = mem_huge_calloc(c->cap, sizeof(*c->slot));
-		c->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.slot[i].key) {
-				c->slot[tcache_slot(c, old.slot[i].key)] = old.slot[i];
-				c->n++;
-			}
-		free(old.slot);
-	}
-	size_t i = tcache_slot(c, key);
-	if (c->slot[i].key == 0) {
-		c->slot[i].key = key;
-		c->n++;
-	}
-	c->slot[i].val.spam = spam;
-	c->slot[i].val.ham = ham;
-}
-
 /* data_version - PRAGMA data_version: changes when another connection commits. */
 static int data_version(struct sqlite_store *s, int64_t *v_r)
 {
@@ -472,8 +406,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 		rows = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	/* 3/5 full: room for a quarter more (train modes learn as they go) */
-	c->cap = rows / 3 * 5 + (1u << 16);
-	c->slot = mem_huge_calloc(c->cap, sizeof(*c->slot));
+	tcache_alloc(c, rows / 3 * 5 + (1u << 16));
 	st = stmt(s, only ? STMT_EVERY_TOKEN : STMT_ALL_TOKENS);
 	if (!only)
 		sqlite3_bind_int64(st, 1, user);
@@ -749,31 +682,8 @@ static long sqlite_lookup(struct store *base, int64_t user, const uint64_t *hash
 
 	if (cached < 0)
 		return -1;
-	if (cached) {
-		const struct tcache *c = &s->cache;
-		for (size_t i = 0; i < n; i++) {
-			size_t j;
-
-			/*
-			 * Each probe is a cache miss into a table of tens of MB:
-			 * ask for the slot TCACHE_PREFETCH tokens ahead, so the
-			 * misses overlap instead of following one another.
-			 */
-			if (i + TCACHE_PREFETCH < n) {
-				size_t h = hash_home_slot(hash[i + TCACHE_PREFETCH], c->cap);
-
-				__builtin_prefetch(&c->slot[h]);
-			}
-			j = tcache_slot(c, hash[i]);
-			if (c->slot[j].key == hash[i] && hash[i] != 0) {
-				out[i] = c->slot[j].val;
-				found += out[i].spam || out[i].ham;
-			} else {
-				out[i].spam = out[i].ham = 0;
-			}
-		}
-		return found;
-	}
+	if (cached)
+		return (long)tcache_lookup(&s->cache, hash, n, out);
 	st = stmt(s, STMT_GET_TOKEN);
 	sqlite3_bind_int64(st, 1, user);
 	for (size_t i = 0; i < n; i++) {
@@ -912,19 +822,9 @@ static int sqlite_add(struct store *base, int64_t user, const uint64_t *hash, si
 		if (rc != SQLITE_DONE)
 			return fail(s, rc, "updating tokens");
 	}
-	/* keep the in-memory copy in step, clamping at zero as the SQL does */
-	if (s->cache.cap && s->cache.user == user) {
-		struct tcache *c = &s->cache;
-		for (size_t i = 0; i < n; i++) {
-			size_t j = tcache_slot(c, hash[i]);
-			int64_t sp = (int64_t)dspam, hm = (int64_t)dham;
-			if (c->slot[j].key == hash[i]) {
-				sp += c->slot[j].val.spam;
-				hm += c->slot[j].val.ham;
-			}
-			tcache_put(c, hash[i], sp > 0 ? (uint32_t)sp : 0, hm > 0 ? (uint32_t)hm : 0);
-		}
-	}
+	/* keep the in-memory copy in step */
+	if (s->cache.cap && s->cache.user == user)
+		tcache_add(&s->cache, hash, n, dspam, dham);
 	/* Counts that fell to zero: drop the rows so the table holds only evidence. */
 	if (dspam < 0 || dham < 0) {
 		st = stmt(s, STMT_PRUNE_TOKEN);
