@@ -74,11 +74,15 @@ static void top_features(struct bayes *b, const struct featvec *fv, struct bayes
 	double weakest = 0.0;	/* |prob - 0.5| of top[k - 1] once the list is full */
 
 	for (size_t i = 0; i < fv->n; i++) {
-		if (b->fprob[i] < 0)
-			continue;
-		/* most features are weaker than the weakest kept: by_strength
-		 * would say so on this alone */
-		if (k == BAYES_MAX_TOP && fabs(b->fprob[i] - 0.5) < weakest)
+		/*
+		 * One test for both reasons to pass a feature by: it did not
+		 * weigh in (fprob -1: strength -1, below any weakest), or the
+		 * list is full and it is weaker than the weakest kept (most
+		 * are; by_strength would say so on this alone). weakest is 0
+		 * until the list is full.
+		 */
+		double strength = b->fprob[i] < 0 ? -1.0 : fabs(b->fprob[i] - 0.5);
+		if (strength < weakest)
 			continue;
 		struct bayes_feature f = {
 			.text = fv->text ? fv->text[i] : NULL,

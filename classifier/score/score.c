@@ -232,6 +232,11 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 
 	if (memo)
 		memo_ready(memo, p, nspam_msgs, nham_msgs);
+	/*
+	 * A feature that does not weigh in has f = -1 and adds 0 to both
+	 * sums (x + 0.0 is x): no branch on it, as about half the features of
+	 * a message are neutral or unseen, in no order a predictor can learn.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		double f = 0.0, ln_f = 0.0, ln_1f = 0.0;
 		bool weighs;
@@ -245,6 +250,10 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 			if (e->gen != memo->gen || e->spam != c[i].spam || e->ham != c[i].ham) {
 				e->used = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs,
 							&e->f, &e->ln_f, &e->ln_1f);
+				if (!e->used) {
+					e->f = -1.0;
+					e->ln_f = e->ln_1f = 0.0;
+				}
 				e->spam = c[i].spam;
 				e->ham = c[i].ham;
 				e->gen = memo->gen;
@@ -256,17 +265,16 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 		} else {
 			weighs = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs, &f, &ln_f,
 					       &ln_1f);
-		}
-		if (!weighs) {
-			if (fprob_r)
-				fprob_r[i] = -1.0;
-			continue;
+			if (!weighs) {
+				f = -1.0;
+				ln_f = ln_1f = 0.0;
+			}
 		}
 		if (fprob_r)
 			fprob_r[i] = f;
 		sum_lnf += ln_f;
 		sum_ln1f += ln_1f;
-		used++;
+		used += weighs;
 	}
 	if (nused_r)
 		*nused_r = used;
