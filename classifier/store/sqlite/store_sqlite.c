@@ -25,53 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/sqlite/token_cache.h"
+#include "store/sqlite/store_sqlite_internal.h"
 #include "util.h"
 
 /* reads from the mapped file skip a copy and a system call per page */
 #define STORE_MMAP_PRAGMA	"PRAGMA mmap_size=4294967296"
 #define STORE_CACHE_PRAGMA	"PRAGMA cache_size=-65536"	/* 64 MB page cache */
 
-enum stmt_id {
-	STMT_GET_META,
-	STMT_PUT_META,
-	STMT_GET_USER,
-	STMT_PUT_USER,
-	STMT_GET_TOTALS,
-	STMT_ADD_TOTALS,
-	STMT_GET_TOKEN,
-	STMT_ADD_TOKEN,
-	STMT_PRUNE_TOKEN,
-	STMT_GET_LEARNED,
-	STMT_PUT_LEARNED,
-	STMT_DEL_LEARNED,
-	STMT_COUNT_TOKENS,
-	STMT_ALL_TOKENS,
-	STMT_OTHER_USERS_TOKENS,
-	STMT_COUNT_EVERY_TOKEN,
-	STMT_EVERY_TOKEN,
-	STMT_DATA_VERSION,
-	STMT_COUNT_LEARNED,
-	STMT_COUNT_USERS,
-	STMT_ROWS_META,
-	STMT_ROWS_USERS,
-	STMT_ROWS_TOTALS,
-	STMT_ROWS_TOKENS,
-	STMT_ROWS_LEARNED,
-	STMT_INS_USER,
-	STMT_INS_TOTALS,
-	STMT_INS_TOKEN,
-	STMT_INS_LEARNED,
-	STMT_IS_EMPTY,
-	STMT_SCAN_TOKENS,
-	STMT_DEL_TOKEN,
-	STMT_EXPIRE_LEARNED,
-	STMT_BEGIN,
-	STMT_BEGIN_READ,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
-	STMT_MAX
-};
 
 static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
@@ -149,29 +109,6 @@ static const char schema_sql[] =
  */
 #define SNAPSHOT_KEEP_MS	200
 
-struct sqlite_store {
-	struct store base;	/* first: the generic part (store_backend.h) */
-	sqlite3 *db;
-	bool bulk;
-	struct tcache cache;
-	/* the kept snapshot (SNAPSHOT_KEEP_MS) */
-	bool keep_snapshot;	/* bulk and read-only */
-	bool kept;		/* a kept snapshot is open */
-	int64_t snap_began_ms;
-	/* what the open snapshot has read already (cleared at each BEGIN) */
-	bool version_checked;	/* the cache's data version is the snapshot's */
-	bool totals_known;	/* totals_user's totals are those below */
-	int64_t totals_user;
-	uint64_t totals_spam, totals_ham;
-	char *path;
-	sqlite3_stmt *stmt[STMT_MAX];
-	bool readonly;
-	bool scanning;			/* a token listing runs with a small cache, no map */
-	bool in_txn;
-	bool writing;		/* the open transaction is a write (BEGIN IMMEDIATE) */
-	sqlite3_stmt *rows;	/* store_rows_begin's iteration, or NULL */
-};
-
 /* kind_of - map an SQLite result code to our error kinds. */
 static enum bayes_errkind kind_of(int rc)
 {
@@ -184,8 +121,8 @@ static enum bayes_errkind kind_of(int rc)
 	}
 }
 
-/* fail - record an SQLite failure; always returns -1. */
-static int fail(struct sqlite_store *s, int rc, const char *what)
+/* sqlite_fail - see store_sqlite_internal.h. */
+int sqlite_fail(struct sqlite_store *s, int rc, const char *what)
 {
 	s->base.errkind = kind_of(rc);
 	snprintf(s->base.errmsg, sizeof(s->base.errmsg), "%s: %s: %s", s->path, what,
@@ -193,8 +130,8 @@ static int fail(struct sqlite_store *s, int rc, const char *what)
 	return -1;
 }
 
-/* stmt - a prepared statement, reset and with bindings cleared. */
-static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id)
+/* sqlite_stmt - see store_sqlite_internal.h. */
+sqlite3_stmt *sqlite_stmt(struct sqlite_store *s, enum stmt_id id)
 {
 	sqlite3_stmt *st = s->stmt[id];
 
@@ -202,21 +139,21 @@ static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id)
 	return st;
 }
 
-/* exec_step - run a statement that returns no rows. */
-static int exec_step(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
+/* sqlite_exec_step - see store_sqlite_internal.h. */
+int sqlite_exec_step(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return fail(s, rc, what);
+		return sqlite_fail(s, rc, what);
 	return 0;
 }
 
 /* get_meta - value of key into out: 1 found, 0 missing, -1 error. */
 static int get_meta(struct sqlite_store *s, const char *key, char *out, size_t outlen)
 {
-	sqlite3_stmt *st = stmt(s, STMT_GET_META);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_GET_META);
 	int rc;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -227,16 +164,17 @@ static int get_meta(struct sqlite_store *s, const char *key, char *out, size_t o
 		return 1;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading meta");
+	return rc == SQLITE_DONE ? 0 : sqlite_fail(s, rc, "reading meta");
 }
 
-static int put_meta(struct sqlite_store *s, const char *key, const char *value)
+/* sqlite_put_meta - see store_sqlite_internal.h. */
+int sqlite_put_meta(struct sqlite_store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st = stmt(s, STMT_PUT_META);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_PUT_META);
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	return exec_step(s, st, "writing meta");
+	return sqlite_exec_step(s, st, "writing meta");
 }
 
 /* create_schema - a new, empty database: tables and version, in an open transaction. */
@@ -247,7 +185,7 @@ static int create_schema(struct sqlite_store *s)
 
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "creating schema");
+		return sqlite_fail(s, rc, "creating schema");
 	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(s->base.errmsg, sizeof(s->base.errmsg), "%s: creating schema: %s", s->path, msg ? msg : "?");
@@ -287,12 +225,12 @@ static int prepare_all(struct sqlite_store *s)
 	int frc = sqlite3_create_function_v2(s->db, "tcache_load", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY,
 					     &s->cache, NULL, tcache_load_step, tcache_load_final, NULL);
 	if (frc != SQLITE_OK)
-		return fail(s, frc, "preparing statements");
+		return sqlite_fail(s, frc, "preparing statements");
 	for (int i = 0; i < STMT_MAX; i++) {
 		int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->stmt[i], NULL);
 		if (rc != SQLITE_OK)
-			return fail(s, rc, "preparing statements");
+			return sqlite_fail(s, rc, "preparing statements");
 	}
 	return 0;
 }
@@ -321,7 +259,7 @@ static int open_immutable(struct sqlite_store *s, const char *path)
 			     NULL);
 	buf_free(&uri);
 	if (rc != SQLITE_OK)
-		fail(s, rc, "open (immutable)");
+		sqlite_fail(s, rc, "open (immutable)");
 	return rc;
 }
 
@@ -345,13 +283,13 @@ bool store_file_looks_sqlite(const char *path, long long size)
 /* data_version - PRAGMA data_version: changes when another connection commits. */
 static int data_version(struct sqlite_store *s, int64_t *v_r)
 {
-	sqlite3_stmt *st = stmt(s, STMT_DATA_VERSION);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_DATA_VERSION);
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW)
 		*v_r = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "reading data version");
+	return rc == SQLITE_ROW ? 0 : sqlite_fail(s, rc, "reading data version");
 }
 
 /*
@@ -389,17 +327,17 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	 * of the range otherwise, which was a third of the load's cost.
 	 */
 	bool only = false;
-	sqlite3_stmt *st = stmt(s, STMT_OTHER_USERS_TOKENS);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_OTHER_USERS_TOKENS);
 	sqlite3_bind_int64(st, 1, user);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		only = sqlite3_column_int(st, 0) == 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
-		return fail(s, rc, "loading tokens");
+		return sqlite_fail(s, rc, "loading tokens");
 	/* size the table once: rehashing millions of rows costs more than counting */
 	uint64_t rows = 0;
-	st = stmt(s, only ? STMT_COUNT_EVERY_TOKEN : STMT_COUNT_TOKENS);
+	st = sqlite_stmt(s, only ? STMT_COUNT_EVERY_TOKEN : STMT_COUNT_TOKENS);
 	if (!only)
 		sqlite3_bind_int64(st, 1, user);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -407,7 +345,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	sqlite3_reset(st);
 	/* 3/5 full: room for a quarter more (train modes learn as they go) */
 	tcache_alloc(c, rows / 3 * 5 + (1u << 16));
-	st = stmt(s, only ? STMT_EVERY_TOKEN : STMT_ALL_TOKENS);
+	st = sqlite_stmt(s, only ? STMT_EVERY_TOKEN : STMT_ALL_TOKENS);
 	if (!only)
 		sqlite3_bind_int64(st, 1, user);
 	rc = sqlite3_step(st);		/* one row: the aggregate's NULL */
@@ -416,7 +354,7 @@ static int tcache_ready(struct sqlite_store *s, int64_t user)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		tcache_drop(c);
-		return fail(s, rc, "loading tokens");
+		return sqlite_fail(s, rc, "loading tokens");
 	}
 	c->user = user;
 	c->data_version = v;
@@ -470,7 +408,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 		oflags |= SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
-		fail(s, rc, "open");
+		sqlite_fail(s, rc, "open");
 		goto failed;
 	}
 	sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
@@ -508,7 +446,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 			goto failed;
 		}
 		if (version < 0) {
-			fail(s, rc, "reading schema version");
+			sqlite_fail(s, rc, "reading schema version");
 			if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
 				s->base.errkind = BAYES_ERR_INCOMPATIBLE;
 			goto failed;
@@ -542,7 +480,7 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 	if (!s->readonly) {
 		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			fail(s, rc, "setting WAL mode");
+			sqlite_fail(s, rc, "setting WAL mode");
 			goto failed;
 		}
 	}
@@ -564,11 +502,11 @@ struct store *store_sqlite_open(const char *path, unsigned flags, const char *to
 			goto failed;
 		char now[32];
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		if (put_meta(s, "tokenizer", tok_params) < 0 || put_meta(s, "created", now) < 0)
+		if (sqlite_put_meta(s, "tokenizer", tok_params) < 0 || sqlite_put_meta(s, "created", now) < 0)
 			goto failed;
 		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			fail(s, rc, "creating schema");
+			sqlite_fail(s, rc, "creating schema");
 			goto failed;
 		}
 	} else {
@@ -621,7 +559,7 @@ static int sqlite_user_id(struct store *base, const char *name, bool create, int
 		*id_r = 0;
 		return 1;
 	}
-	st = stmt(s, STMT_GET_USER);
+	st = sqlite_stmt(s, STMT_GET_USER);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -631,21 +569,21 @@ static int sqlite_user_id(struct store *base, const char *name, bool create, int
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return fail(s, rc, "looking up user");
+		return sqlite_fail(s, rc, "looking up user");
 	if (!create)
 		return 0;
-	st = stmt(s, STMT_PUT_USER);
+	st = sqlite_stmt(s, STMT_PUT_USER);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (exec_step(s, st, "adding user") < 0)
+	if (sqlite_exec_step(s, st, "adding user") < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(s->db);
 	return 1;
 }
 
-static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uint64_t *ham_r)
+int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uint64_t *ham_r)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_GET_TOTALS);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_GET_TOTALS);
 	int rc;
 
 	if (s->kept && s->totals_known && s->totals_user == user) {
@@ -662,7 +600,7 @@ static int sqlite_totals(struct store *base, int64_t user, uint64_t *spam_r, uin
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(s, rc, "reading totals");
+		return sqlite_fail(s, rc, "reading totals");
 	if (s->kept) {
 		s->totals_known = true;
 		s->totals_user = user;
@@ -684,7 +622,7 @@ static long sqlite_lookup(struct store *base, int64_t user, const uint64_t *hash
 		return -1;
 	if (cached)
 		return (long)tcache_lookup(&s->cache, hash, n, out);
-	st = stmt(s, STMT_GET_TOKEN);
+	st = sqlite_stmt(s, STMT_GET_TOKEN);
 	sqlite3_bind_int64(st, 1, user);
 	for (size_t i = 0; i < n; i++) {
 		int rc;
@@ -699,7 +637,7 @@ static long sqlite_lookup(struct store *base, int64_t user, const uint64_t *hash
 			out[i].spam = out[i].ham = 0;
 		} else {
 			sqlite3_reset(st);
-			return fail(s, rc, "reading tokens");
+			return sqlite_fail(s, rc, "reading tokens");
 		}
 		sqlite3_reset(st);
 	}
@@ -721,7 +659,7 @@ static int sqlite_begin(struct store *base)
 		s->base.errkind = BAYES_ERR_DB;
 		return -1;
 	}
-	if (exec_step(s, stmt(s, STMT_BEGIN), "begin") < 0)
+	if (sqlite_exec_step(s, sqlite_stmt(s, STMT_BEGIN), "begin") < 0)
 		return -1;
 	s->in_txn = true;
 	s->writing = true;
@@ -746,7 +684,7 @@ static int sqlite_read_begin(struct store *base)
 			return 0;
 		sqlite_rollback(&s->base);	/* old enough: a fresh one */
 	}
-	if (exec_step(s, stmt(s, STMT_BEGIN_READ), "begin") < 0)
+	if (sqlite_exec_step(s, sqlite_stmt(s, STMT_BEGIN_READ), "begin") < 0)
 		return -1;
 	s->in_txn = true;
 	s->version_checked = s->totals_known = false;
@@ -774,11 +712,11 @@ static void sqlite_read_end(struct store *base)
 static int sqlite_commit(struct store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	int rc = sqlite3_step(stmt(s, STMT_COMMIT));
+	int rc = sqlite3_step(sqlite_stmt(s, STMT_COMMIT));
 
 	sqlite3_reset(s->stmt[STMT_COMMIT]);
 	if (rc != SQLITE_DONE) {
-		fail(s, rc, "commit");
+		sqlite_fail(s, rc, "commit");
 		sqlite_rollback(&s->base);
 		return -1;
 	}
@@ -795,7 +733,7 @@ static void sqlite_rollback(struct store *base)
 		tcache_drop(&s->cache);
 	s->writing = false;
 	if (sqlite3_get_autocommit(s->db) == 0) {
-		sqlite3_step(stmt(s, STMT_ROLLBACK));
+		sqlite3_step(sqlite_stmt(s, STMT_ROLLBACK));
 		sqlite3_reset(s->stmt[STMT_ROLLBACK]);
 	}
 	s->in_txn = false;
@@ -806,7 +744,7 @@ static int sqlite_add(struct store *base, int64_t user, const uint64_t *hash, si
 	      int dspam, int dham, int dmsg_spam, int dmsg_ham)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_ADD_TOKEN);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_ADD_TOKEN);
 	sqlite3_int64 day = (sqlite3_int64)(stats_clock() / 86400);
 
 	sqlite3_bind_int64(st, 1, user);
@@ -820,32 +758,32 @@ static int sqlite_add(struct store *base, int64_t user, const uint64_t *hash, si
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
-			return fail(s, rc, "updating tokens");
+			return sqlite_fail(s, rc, "updating tokens");
 	}
 	/* keep the in-memory copy in step */
 	if (s->cache.cap && s->cache.user == user)
 		tcache_add(&s->cache, hash, n, dspam, dham);
 	/* Counts that fell to zero: drop the rows so the table holds only evidence. */
 	if (dspam < 0 || dham < 0) {
-		st = stmt(s, STMT_PRUNE_TOKEN);
+		st = sqlite_stmt(s, STMT_PRUNE_TOKEN);
 		sqlite3_bind_int64(st, 1, user);
 		for (size_t i = 0; i < n; i++) {
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)hash[i]);
-			if (exec_step(s, st, "pruning tokens") < 0)
+			if (sqlite_exec_step(s, st, "pruning tokens") < 0)
 				return -1;
 		}
 	}
-	st = stmt(s, STMT_ADD_TOTALS);
+	st = sqlite_stmt(s, STMT_ADD_TOTALS);
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_int(st, 2, dmsg_spam);
 	sqlite3_bind_int(st, 3, dmsg_ham);
-	return exec_step(s, st, "updating totals");
+	return sqlite_exec_step(s, st, "updating totals");
 }
 
 static int sqlite_learned_get(struct store *base, int64_t user, const uint8_t digest[16], int *cls_r)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_GET_LEARNED);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_GET_LEARNED);
 	int rc;
 
 	sqlite3_bind_int64(st, 1, user);
@@ -856,35 +794,35 @@ static int sqlite_learned_get(struct store *base, int64_t user, const uint8_t di
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : fail(s, rc, "reading learned messages");
+	return rc == SQLITE_DONE ? 0 : sqlite_fail(s, rc, "reading learned messages");
 }
 
 static int sqlite_learned_put(struct store *base, int64_t user, const uint8_t digest[16], int cls)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_PUT_LEARNED);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_PUT_LEARNED);
 
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, cls);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)stats_clock());
-	return exec_step(s, st, "remembering learned message");
+	return sqlite_exec_step(s, st, "remembering learned message");
 }
 
 static int sqlite_learned_del(struct store *base, int64_t user, const uint8_t digest[16])
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_DEL_LEARNED);
+	sqlite3_stmt *st = sqlite_stmt(s, STMT_DEL_LEARNED);
 
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_blob(st, 2, digest, 16, SQLITE_STATIC);
-	return exec_step(s, st, "forgetting learned message");
+	return sqlite_exec_step(s, st, "forgetting learned message");
 }
 
 /* count - run a count(*) statement bound to user. */
 static int count(struct sqlite_store *s, enum stmt_id id, int64_t user, bool bind, uint64_t *out)
 {
-	sqlite3_stmt *st = stmt(s, id);
+	sqlite3_stmt *st = sqlite_stmt(s, id);
 	int rc;
 
 	if (bind)
@@ -893,7 +831,7 @@ static int count(struct sqlite_store *s, enum stmt_id id, int64_t user, bool bin
 	if (rc == SQLITE_ROW)
 		*out = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : fail(s, rc, "counting");
+	return rc == SQLITE_ROW ? 0 : sqlite_fail(s, rc, "counting");
 }
 
 static int sqlite_stats(struct store *base, int64_t user, struct bayes_stats *st)
@@ -927,223 +865,10 @@ static int sqlite_meta_get(struct store *base, const char *key, char *out, size_
 static int sqlite_meta_put(struct store *base, const char *key, const char *value)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	return put_meta(s, key, value);
+	return sqlite_put_meta(s, key, value);
 }
 
 /* rows_stmt - the statement that lists each table, for store_rows_begin. */
-static const enum stmt_id rows_stmt[] = {
-	[STORE_META] = STMT_ROWS_META,
-	[STORE_USERS] = STMT_ROWS_USERS,
-	[STORE_TOTALS] = STMT_ROWS_TOTALS,
-	[STORE_TOKENS] = STMT_ROWS_TOKENS,
-	[STORE_LEARNED] = STMT_ROWS_LEARNED,
-};
-
-/* store_rows_begin - start listing table t. */
-static int sqlite_rows_begin(struct store *base, enum store_table t)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	s->rows = stmt(s, rows_stmt[t]);
-	/*
-	 * A listing of the token table (the daemon's cache load, a dump)
-	 * reads every page once. Through the map or a 64 MB page cache each
-	 * page it touched would stay in our RSS: the database's size on top
-	 * of the cache the daemon is building. It reads through a small
-	 * page cache instead, and read_end restores the settings.
-	 */
-	if (t == STORE_TOKENS && !s->scanning) {
-		s->scanning = true;
-		sqlite3_exec(s->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
-		sqlite3_exec(s->db, "PRAGMA cache_size=-2048", NULL, NULL, NULL);
-	}
-	return 0;
-}
-
-/* store_rows_next - the next row of the listing. */
-static int sqlite_rows_next(struct store *base, struct store_row *r)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = s->rows;
-	int rc;
-
-	if (st == NULL)
-		return 0;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return fail(s, rc, "reading rows");
-	memset(r, 0, sizeof(*r));
-	if (st == s->stmt[STMT_ROWS_META]) {
-		r->name = (const char *)sqlite3_column_text(st, 0);
-		r->value = (const char *)sqlite3_column_text(st, 1);
-	} else if (st == s->stmt[STMT_ROWS_USERS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->name = (const char *)sqlite3_column_text(st, 1);
-	} else if (st == s->stmt[STMT_ROWS_TOTALS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->spam = (uint64_t)sqlite3_column_int64(st, 1);
-		r->ham = (uint64_t)sqlite3_column_int64(st, 2);
-	} else if (st == s->stmt[STMT_ROWS_TOKENS]) {
-		r->user = sqlite3_column_int64(st, 0);
-		r->hash = (uint64_t)sqlite3_column_int64(st, 1);
-		r->spam = (uint64_t)sqlite3_column_int64(st, 2);
-		r->ham = (uint64_t)sqlite3_column_int64(st, 3);
-		r->seen = sqlite3_column_int64(st, 4);
-	} else {
-		r->user = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_bytes(st, 1) == 16)
-			memcpy(r->digest, sqlite3_column_blob(st, 1), 16);
-		r->cls = sqlite3_column_int(st, 2);
-		r->at = sqlite3_column_int64(st, 3);
-	}
-	return 1;
-}
-
-/* store_rows_end - finish the listing. */
-static void sqlite_rows_end(struct store *base)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	if (s->rows)
-		sqlite3_reset(s->rows);
-	s->rows = NULL;
-}
-
-/* store_row_put - insert one restored row. */
-static int sqlite_row_put(struct store *base, enum store_table t, const struct store_row *r)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st;
-
-	/* the in-memory copy does not follow restores */
-	if (s->cache.cap)
-		tcache_drop(&s->cache);
-	switch (t) {
-	case STORE_META:
-		return put_meta(s, r->name, r->value);
-	case STORE_USERS:
-		st = stmt(s, STMT_INS_USER);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
-		return exec_step(s, st, "restoring users");
-	case STORE_TOTALS:
-		st = stmt(s, STMT_INS_TOTALS);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->spam);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->ham);
-		return exec_step(s, st, "restoring totals");
-	case STORE_TOKENS:
-		st = stmt(s, STMT_INS_TOKEN);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)r->hash);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)r->spam);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->ham);
-		sqlite3_bind_int64(st, 5, r->seen);
-		return exec_step(s, st, "restoring tokens");
-	case STORE_LEARNED:
-		st = stmt(s, STMT_INS_LEARNED);
-		sqlite3_bind_int64(st, 1, r->user);
-		sqlite3_bind_blob(st, 2, r->digest, 16, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, r->cls);
-		sqlite3_bind_int64(st, 4, r->at);
-		return exec_step(s, st, "restoring learned messages");
-	}
-	return fail(s, SQLITE_MISUSE, "restoring: unknown table");
-}
-
-/* store_is_empty - has nothing been learned into s? */
-static int sqlite_is_empty(struct store *base)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_IS_EMPTY);
-	int rc = sqlite3_step(st), full = 0;
-
-	if (rc == SQLITE_ROW)
-		full = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return fail(s, rc, "checking for statistics");
-	return !full;
-}
-
-/* store_expire_tokens - one chunk of the token expiry scan. */
-static long sqlite_expire_tokens(struct store *base, struct bayes_expire_state *e, size_t limit)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	struct { int64_t user; uint64_t hash; } *doomed = xmalloc((limit ? limit : 1) * sizeof(*doomed));
-	sqlite3_stmt *st = stmt(s, STMT_SCAN_TOKENS);
-	size_t ndoomed = 0;
-	long seen_rows = 0;
-	int64_t tuser = -1;
-	uint64_t ns = 0, nh = 0;
-	int rc;
-
-	/* the in-memory copy does not follow deletions */
-	if (s->cache.cap)
-		tcache_drop(&s->cache);
-	sqlite3_bind_int64(st, 1, e->cur_user);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->cur_hash);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t user = sqlite3_column_int64(st, 0);
-		uint64_t hash = (uint64_t)sqlite3_column_int64(st, 1);
-		uint64_t spam = (uint64_t)sqlite3_column_int64(st, 2);
-		uint64_t ham = (uint64_t)sqlite3_column_int64(st, 3);
-		int64_t seen = sqlite3_column_int64(st, 4);
-		uint64_t *counter;
-
-		seen_rows++;
-		e->cur_user = user;
-		e->cur_hash = hash;
-		if (user != tuser) {
-			/* a second statement inside the scan: totals are another table */
-			if (sqlite_totals(&s->base, user, &ns, &nh) < 0) {
-				sqlite3_reset(st);
-				free(doomed);
-				return -1;
-			}
-			tuser = user;
-		}
-		counter = store_expire_row(e, spam, ham, seen, ns, nh);
-		if (counter) {
-			(*counter)++;
-			doomed[ndoomed].user = user;
-			doomed[ndoomed].hash = hash;
-			ndoomed++;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(doomed);
-		return fail(s, rc, "scanning tokens");
-	}
-	/* delete after the scan: never change a table under a running SELECT on it */
-	st = stmt(s, STMT_DEL_TOKEN);
-	for (size_t i = 0; i < ndoomed; i++) {
-		sqlite3_bind_int64(st, 1, doomed[i].user);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)doomed[i].hash);
-		if (exec_step(s, st, "expiring tokens") < 0) {
-			free(doomed);
-			return -1;
-		}
-	}
-	free(doomed);
-	return seen_rows;
-}
-
-/* store_expire_learned - forget up to limit old learned digests. */
-static long sqlite_expire_learned(struct store *base, int64_t before, size_t limit)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	sqlite3_stmt *st = stmt(s, STMT_EXPIRE_LEARNED);
-
-	sqlite3_bind_int64(st, 1, before);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	if (exec_step(s, st, "expiring learned messages") < 0)
-		return -1;
-	return (long)sqlite3_changes(s->db);
-}
-
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sqlite_close,
