@@ -173,7 +173,8 @@ double score_ln_chi2q(double x2, size_t dof_half)
 /*
  * feature_terms - f(w) of a feature with these counts and its two
  * logarithms; false if it does not weigh in (f is noise, or it was never
- * seen).
+ * seen), and then f = -1 and both logarithms 0, so that a caller can add
+ * them without a branch.
  */
 static bool feature_terms(const struct score_params *p, uint32_t spam, uint32_t ham,
 			  uint64_t nspam_msgs, uint64_t nham_msgs, double *f_r, double *ln_f_r,
@@ -181,8 +182,11 @@ static bool feature_terms(const struct score_params *p, uint32_t spam, uint32_t 
 {
 	double f = score_token(p, spam, ham, nspam_msgs, nham_msgs);
 
-	if (fabs(f - 0.5) < p->min_dev || (spam == 0 && ham == 0))
+	if (fabs(f - 0.5) < p->min_dev || (spam == 0 && ham == 0)) {
+		*f_r = -1.0;
+		*ln_f_r = *ln_1f_r = 0.0;
 		return false;
+	}
 	/* keep f inside (0,1) so both logarithms are finite */
 	if (f < 1e-9)
 		f = 1e-9;
@@ -234,7 +238,7 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 		memo_ready(memo, p, nspam_msgs, nham_msgs);
 	/*
 	 * A feature that does not weigh in has f = -1 and adds 0 to both
-	 * sums (x + 0.0 is x): no branch on it, as about half the features of
+	 * sums (x + 0.0 is x; feature_terms sets them): no branch on it, as about half the features of
 	 * a message are neutral or unseen, in no order a predictor can learn.
 	 */
 	for (size_t i = 0; i < n; i++) {
@@ -250,10 +254,6 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 			if (e->gen != memo->gen || e->spam != c[i].spam || e->ham != c[i].ham) {
 				e->used = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs,
 							&e->f, &e->ln_f, &e->ln_1f);
-				if (!e->used) {
-					e->f = -1.0;
-					e->ln_f = e->ln_1f = 0.0;
-				}
 				e->spam = c[i].spam;
 				e->ham = c[i].ham;
 				e->gen = memo->gen;
@@ -265,10 +265,6 @@ double score_combine(const struct score_params *p, const struct store_counts *c,
 		} else {
 			weighs = feature_terms(p, c[i].spam, c[i].ham, nspam_msgs, nham_msgs, &f, &ln_f,
 					       &ln_1f);
-			if (!weighs) {
-				f = -1.0;
-				ln_f = ln_1f = 0.0;
-			}
 		}
 		if (fprob_r)
 			fprob_r[i] = f;
